@@ -1,0 +1,5 @@
+import sys
+
+from kostyor_dsl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,71 @@
+"""`kostyorc`: a thin command line over the library.
+
+Each command group lives in its own module with a `register(subparsers)`
+function; a command is a function `(args) -> int` (the exit code).  User
+mistakes raise `CliError` and become one message on stderr, never a traceback.
+Modules must stay cheap to import: Celery is imported inside the runtime
+commands only, so compile/check/diff/graph start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import signal
+import sys
+
+from kostyor_dsl.cli.errors import CliError
+
+COMMAND_MODULES = (
+    "kostyor_dsl.cli.compile_commands",
+    "kostyor_dsl.cli.review_commands",
+    "kostyor_dsl.cli.runtime_commands",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from kostyor_dsl.cli.version import version_text
+
+    parser = argparse.ArgumentParser(
+        prog="kostyorc",
+        description=(
+            "Compile OpenStack rolling-upgrade specs into reviewable upgrade plans, "
+            "and run plans through Celery."
+        ),
+        epilog="Run `kostyorc COMMAND --help` for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=version_text())
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"kostyorc: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("kostyorc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`kostyorc compile ... | head`): not an error of ours.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""The one Diagnostic type of kostyor_dsl, and its text and JSON renderings.
+
+Every stage (parse, resolve, check, inventory) reports problems as
+`Diagnostic` values and collects all of them before stopping.  Codes are
+stable (documented in docs/diagnostics.md) so CI and editors can key on them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Span:
+    """A range of source text; lines and columns are 1-based, the end is exclusive."""
+
+    file: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+    @property
+    def ref(self) -> str:
+        """`file:line`, the form a plan step's `source` takes."""
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Label:
+    """A secondary location that helps explain a diagnostic ("first listed here")."""
+
+    span: Span
+    message: str
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    severity: Severity
+    message: str
+    span: Span | None = None
+    # Where there is no source position (an inventory given as data), what it is about.
+    subject: str | None = None
+    labels: tuple[Label, ...] = ()
+    hints: tuple[str, ...] = ()
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def sort_key(self) -> tuple:
+        span = self.span
+        return (span is None, span or Span("", 0, 0, 0, 0), self.code, self.message)
+
+
+def error(code: str, message: str, span: Span | None = None, **kw) -> Diagnostic:
+    return Diagnostic(code, Severity.ERROR, message, span, **kw)
+
+
+def warning(code: str, message: str, span: Span | None = None, **kw) -> Diagnostic:
+    return Diagnostic(code, Severity.WARNING, message, span, **kw)
+
+
+class CompileError(Exception):
+    """Raised by the library facade when a stage produced errors.
+
+    Carries every diagnostic of that stage (errors and warnings), and the
+    source texts so a caller can render them with their source lines.
+    Picklable: it only holds plain data.
+    """
+
+    def __init__(self, diagnostics: Iterable[Diagnostic], sources: Mapping[str, str] | None = None):
+        self.diagnostics = tuple(diagnostics)
+        self.sources = dict(sources or {})
+        errors = sum(d.is_error for d in self.diagnostics)
+        super().__init__(f"{errors} error(s)", self.diagnostics, self.sources)
+
+    def __reduce__(self):
+        return (type(self), (self.diagnostics, self.sources))
+
+
+@dataclass
+class DiagnosticSink:
+    """Collects the diagnostics of a stage."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        self.items.append(diagnostic)
+
+    def extend(self, diagnostics: Iterable[Diagnostic]) -> None:
+        self.items.extend(diagnostics)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.items)
+
+
+def sorted_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    return sorted(diagnostics, key=Diagnostic.sort_key)
+
+
+def _source_line(sources: Mapping[str, str], span: Span) -> str | None:
+    text = sources.get(span.file)
+    if text is None:
+        return None
+    lines = text.splitlines()
+    if 1 <= span.line <= len(lines):
+        return lines[span.line - 1].expandtabs(1)
+    return None
+
+
+def render_one(diagnostic: Diagnostic, sources: Mapping[str, str], color: bool = False) -> str:
+    """Render like a compiler: `file:line:col: error[K001]: message`, the line, a caret."""
+    sev = diagnostic.severity.value
+    if color:
+        paint = "\x1b[1;31m" if diagnostic.is_error else "\x1b[1;33m"
+        sev_text = f"{paint}{sev}[{diagnostic.code}]\x1b[0m"
+    else:
+        sev_text = f"{sev}[{diagnostic.code}]"
+    where = str(diagnostic.span) if diagnostic.span else (diagnostic.subject or "kostyorc")
+    if diagnostic.span and diagnostic.subject:
+        where = f"{where}: {diagnostic.subject}"
+    out = [f"{where}: {sev_text}: {diagnostic.message}"]
+    if diagnostic.span:
+        out.extend(_excerpt(sources, diagnostic.span, ""))
+    for label in diagnostic.labels:
+        out.append(f"  note: {label.span}: {label.message}")
+        out.extend(_excerpt(sources, label.span, "  "))
+    for hint in diagnostic.hints:
+        out.append(f"  hint: {hint}")
+    return "\n".join(out)
+
+
+def _excerpt(sources: Mapping[str, str], span: Span, indent: str) -> list[str]:
+    line = _source_line(sources, span)
+    if line is None:
+        return []
+    gutter = f"{indent}{span.line:>4} | "
+    width = (
+        max(1, span.end_column - span.column) if span.end_line == span.line else len(line) - span.column + 1
+    )
+    width = max(1, min(width, len(line) - span.column + 1))
+    pad = " " * (len(gutter) - 2)
+    return [gutter + line, f"{pad}| " + " " * (span.column - 1) + "^" * width]
+
+
+def render_text(
+    diagnostics: Iterable[Diagnostic], sources: Mapping[str, str], color: bool = False
+) -> str:
+    items = sorted_diagnostics(diagnostics)
+    parts = [render_one(d, sources, color) for d in items]
+    errors = sum(d.is_error for d in items)
+    warnings = len(items) - errors
+    if items:
+        summary = []
+        if errors:
+            summary.append(f"{errors} error{'s' if errors != 1 else ''}")
+        if warnings:
+            summary.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+        parts.append(", ".join(summary))
+    return "\n".join(parts) + ("\n" if parts else "")
+
+
+def diagnostic_to_dict(diagnostic: Diagnostic) -> dict:
+    """The JSON shape, modelled on `terraform validate -json`."""
+    out: dict = {
+        "severity": diagnostic.severity.value,
+        "code": diagnostic.code,
+        "summary": diagnostic.message,
+        "detail": "\n".join(diagnostic.hints),
+        "hints": list(diagnostic.hints),
+    }
+    if diagnostic.subject:
+        out["subject"] = diagnostic.subject
+    if diagnostic.span:
+        out["range"] = _range(diagnostic.span)
+    if diagnostic.labels:
+        out["labels"] = [
+            {"message": label.message, "range": _range(label.span)} for label in diagnostic.labels
+        ]
+    return out
+
+
+def _range(span: Span) -> dict:
+    return {
+        "filename": span.file,
+        "start": {"line": span.line, "column": span.column},
+        "end": {"line": span.end_line, "column": span.end_column},
+    }
+
+
+def render_json(diagnostics: Iterable[Diagnostic]) -> str:
+    items = sorted_diagnostics(diagnostics)
+    errors = sum(d.is_error for d in items)
+    doc = {
+        "format_version": "1.0",
+        "valid": errors == 0,
+        "error_count": errors,
+        "warning_count": len(items) - errors,
+        "diagnostics": [diagnostic_to_dict(d) for d in items],
+    }
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
