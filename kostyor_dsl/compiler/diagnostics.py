@@ -150,7 +150,9 @@ def _excerpt(sources: Mapping[str, str], span: Span, indent: str) -> list[str]:
         return []
     gutter = f"{indent}{span.line:>4} | "
     width = (
-        max(1, span.end_column - span.column) if span.end_line == span.line else len(line) - span.column + 1
+        max(1, span.end_column - span.column)
+        if span.end_line == span.line
+        else len(line) - span.column + 1
     )
     width = max(1, min(width, len(line) - span.column + 1))
     pad = " " * (len(gutter) - 2)

@@ -1,0 +1,353 @@
+"""Inventory: read (YAML or JSON), validate against schemas/inventory.schema.json,
+check against an order, and hand the engines plain `Host` values.
+
+The fast path never builds position information; only when something is wrong
+is the document composed again with PyYAML's marks, so each diagnostic can
+point at the line of the host and field at fault.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+
+import yaml
+
+from kostyor_dsl.compiler.diagnostics import Diagnostic, Label, Span, error, warning
+from kostyor_dsl.compiler.engines import Host
+from kostyor_dsl.compiler.model import OrderDef
+from kostyor_dsl.compiler.suggest import did_you_mean
+
+YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True)
+class Inventory:
+    display: str  # the file's name, never an absolute path
+    sha256: str
+    cluster: str | None
+    hosts: tuple[Host, ...]
+
+
+@dataclass(frozen=True)
+class InventoryCheck:
+    inventory: Inventory | None
+    diagnostics: tuple[Diagnostic, ...]
+    sources: dict[str, str]
+
+
+@functools.cache
+def load_schema(name: str) -> dict:
+    """A JSON Schema shipped in the package (schemas/NAME.schema.json)."""
+    ref = resources.files("kostyor_dsl") / "schemas" / f"{name}.schema.json"
+    return json.loads(ref.read_text(encoding="utf-8"))
+
+
+def read_inventory(path: str) -> InventoryCheck:
+    """Read and validate an inventory file (the format is told by its content)."""
+    display = os.path.basename(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        return InventoryCheck(
+            None, (error("K043", f"cannot read inventory '{path}': {reason}", subject=path),), {}
+        )
+    return parse_inventory(raw, display)
+
+
+def parse_inventory(raw: bytes, display: str) -> InventoryCheck:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return InventoryCheck(
+            None,
+            (error("K043", f"inventory is not UTF-8 text ({exc.reason})", subject=display),),
+            {},
+        )
+    sources = {display: text}
+    try:
+        doc = _load_document(text)
+    except (yaml.YAMLError, ValueError) as exc:
+        return InventoryCheck(None, (_load_error(exc, display),), sources)
+    problems = validate_document(doc, text, display)
+    if problems:
+        return InventoryCheck(None, tuple(problems), sources)
+    hosts = tuple(
+        Host(h["name"], tuple(h["services"]), tuple(sorted((h.get("labels") or {}).items())))
+        for h in doc["hosts"]
+    )
+    digest = hashlib.sha256(raw).hexdigest()
+    inventory = Inventory(display, digest, doc.get("cluster"), hosts)
+    duplicates = tuple(_duplicate_hosts(doc, text, display))
+    if duplicates:
+        return InventoryCheck(None, duplicates, sources)
+    return InventoryCheck(inventory, (), sources)
+
+
+def _load_document(text: str):
+    stripped = text.lstrip()
+    if stripped.startswith("{") or stripped.startswith("["):
+        # JSON is far faster through the json module than through a YAML loader.
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            pass  # maybe YAML flow style; let the YAML loader judge and report
+    return yaml.load(text, Loader=YamlLoader)
+
+
+def _load_error(exc: Exception, display: str) -> Diagnostic:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        span = Span(display, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2)
+        problem = getattr(exc, "problem", None) or str(exc)
+        return error("K043", f"inventory is not valid YAML or JSON: {problem}", span)
+    return error("K043", f"inventory is not valid YAML or JSON: {exc}", subject=display)
+
+
+@functools.lru_cache(maxsize=1)
+def _validator():
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(load_schema("inventory"))
+
+
+def validate_document(doc, text: str, display: str) -> list[Diagnostic]:
+    """jsonschema errors, each pointing at the host and field it is about."""
+    if _looks_valid(doc):
+        return []
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    locate = _Locator(text, display)
+    out = []
+    for err in errors:
+        path = list(err.absolute_path)
+        subject = _subject(doc, path)
+        field = ".".join(str(p) for p in path) or "(top level)"
+        out.append(
+            error(
+                "K040",
+                f"inventory: {field}: {err.message}",
+                locate(path),
+                subject=subject,
+                hints=_schema_hints(err),
+            )
+        )
+    return out
+
+
+def _looks_valid(doc) -> bool:
+    """The schema's rules, checked without building error objects.
+
+    Validation runs on every compile of inventories with tens of thousands of
+    hosts; jsonschema is several times slower than reading them.  When this
+    says no, jsonschema runs and explains; tests/test_inventory.py checks the
+    two agree on every bad fixture.
+    """
+    if type(doc) is not dict or "hosts" not in doc:
+        return False
+    if not doc.keys() <= {"cluster", "hosts"}:
+        return False
+    cluster = doc.get("cluster", "x")
+    if type(cluster) is not str or not cluster:
+        return False
+    hosts = doc["hosts"]
+    if type(hosts) is not list:
+        return False
+    allowed = {"name", "services", "labels"}
+    for h in hosts:
+        if type(h) is not dict or not h.keys() <= allowed:
+            return False
+        name = h.get("name")
+        services = h.get("services")
+        if type(name) is not str or not name or type(services) is not list:
+            return False
+        for s in services:
+            if type(s) is not str or not s:
+                return False
+        if "labels" in h:
+            labels = h["labels"]
+            if type(labels) is not dict:
+                return False
+            for v in labels.values():
+                if type(v) not in (str, int, bool):
+                    return False
+    return True
+
+
+def _schema_hints(err) -> tuple[str, ...]:
+    if err.validator == "additionalProperties":
+        return ("a host has: name, services, labels; the top level has: cluster, hosts",)
+    if err.validator == "required" and "services" in err.message:
+        return ("write services: [] for a host that runs nothing to upgrade",)
+    return ()
+
+
+def _subject(doc, path) -> str | None:
+    if len(path) >= 2 and path[0] == "hosts" and isinstance(path[1], int):
+        try:
+            host = doc["hosts"][path[1]]
+            name = host.get("name") if isinstance(host, dict) else None
+        except (IndexError, KeyError, TypeError, AttributeError):
+            name = None
+        label = f"host '{name}'" if isinstance(name, str) else f"host #{path[1] + 1}"
+        if len(path) >= 4 and path[2] == "services":
+            try:
+                return f"{label}, service '{doc['hosts'][path[1]]['services'][path[3]]}'"
+            except (IndexError, KeyError, TypeError):
+                return label
+        return label
+    return None
+
+
+class _Locator:
+    """Finds the line and column of a document path by composing the text with marks.
+
+    Built on first use only: the happy path never pays for it.
+    """
+
+    def __init__(self, text: str, display: str):
+        self.text = text
+        self.display = display
+        self._root = None
+        self._composed = False
+
+    def __call__(self, path) -> Span | None:
+        if not self._composed:
+            self._composed = True
+            try:
+                self._root = yaml.compose(
+                    self.text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+                )
+            except yaml.YAMLError:
+                self._root = None
+        node = self._root
+        if node is None:
+            return None
+        best = node
+        for part in path:
+            child = None
+            if isinstance(node, yaml.MappingNode):
+                for key, value in node.value:
+                    if key.value == part:
+                        child = value
+                        break
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                if 0 <= part < len(node.value):
+                    child = node.value[part]
+            if child is None:
+                break
+            node = best = child
+        mark = best.start_mark
+        end = best.end_mark
+        end_col = end.column + 1 if end.line == mark.line else mark.column + 2
+        return Span(self.display, mark.line + 1, mark.column + 1, mark.line + 1, end_col)
+
+
+def _duplicate_hosts(doc, text: str, display: str) -> Iterable[Diagnostic]:
+    first: dict[str, int] = {}
+    locate = None
+    for index, host in enumerate(doc["hosts"]):
+        name = host["name"]
+        if name not in first:
+            first[name] = index
+            continue
+        locate = locate or _Locator(text, display)
+        yield error(
+            "K041",
+            f"host '{name}' is listed twice in the inventory",
+            locate(["hosts", index, "name"]),
+            subject=f"host '{name}'",
+            labels=tuple(
+                Label(span, "first listed here")
+                for span in [locate(["hosts", first[name], "name"])]
+                if span is not None
+            ),
+            hints=("merge the two entries' services into one host",),
+        )
+
+
+def check_against_order(
+    inventory: Inventory,
+    order: OrderDef,
+    text: str,
+    allow_unknown: bool,
+) -> list[Diagnostic]:
+    """Every host's services must be known to the order (or allowed, as warnings)."""
+    known = {s.name for s in order.services}
+    out: list[Diagnostic] = []
+    locate = None
+    for index, host in enumerate(inventory.hosts):
+        services = host.services
+        if set(services) <= known and len(set(services)) == len(services):
+            if not services:
+                locate = locate or _Locator(text, inventory.display)
+                out.append(
+                    warning(
+                        "K044",
+                        f"host '{host.name}' runs no service; it gets no upgrade steps",
+                        locate(["hosts", index, "name"]),
+                        subject=f"host '{host.name}'",
+                    )
+                )
+            continue
+        locate = locate or _Locator(text, inventory.display)
+        seen: set[str] = set()
+        for sindex, service in enumerate(services):
+            where = locate(["hosts", index, "services", sindex])
+            subject = f"host '{host.name}', service '{service}'"
+            if service in seen:
+                out.append(
+                    error(
+                        "K045",
+                        f"service '{service}' is listed twice on host '{host.name}'",
+                        where,
+                        subject=subject,
+                    )
+                )
+                continue
+            seen.add(service)
+            if service in known:
+                continue
+            hints = did_you_mean(service, known)
+            if allow_unknown:
+                out.append(
+                    warning(
+                        "K042",
+                        f"host '{host.name}' runs '{service}', which order '{order.name}' does not know; "
+                        "it is not upgraded",
+                        where,
+                        subject=subject,
+                        hints=hints,
+                    )
+                )
+            else:
+                out.append(
+                    error(
+                        "K042",
+                        f"host '{host.name}' runs unknown service '{service}' "
+                        f"(not in order '{order.name}')",
+                        where,
+                        subject=subject,
+                        hints=(
+                            *hints,
+                            "add it to the order, or allow it: `unknown-services warn` in the strategy "
+                            "or --allow-unknown-services",
+                        ),
+                    )
+                )
+        if services and not (set(services) & known):
+            out.append(
+                warning(
+                    "K044",
+                    f"host '{host.name}' runs no service of order '{order.name}'; it gets no upgrade steps",
+                    locate(["hosts", index, "name"]),
+                    subject=f"host '{host.name}'",
+                )
+            )
+    return out

@@ -1,0 +1,71 @@
+"""The resolved spec: what the engines consume.  Plain frozen data, no syntax."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kostyor_dsl.compiler.diagnostics import Span
+
+DEFAULT_TIERS = ("controller", "compute", "storage")
+DEFAULT_ENGINE = "node-by-node"
+DEFAULT_DRIVER = "noop"
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    name: str
+    project: str
+    roles: tuple[str, ...]
+    span: Span = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class OrderDef:
+    """An upgrade order: its services flattened in spec order (projects in sequence)."""
+
+    name: str
+    services: tuple[ServiceDef, ...]
+    span: Span = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Action:
+    """A named action the driver turns into a task (pre-upgrade steps, later hooks)."""
+
+    name: str
+    parameters: tuple[tuple[str, str | int | float], ...]
+    span: Span = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class StrategyDef:
+    name: str
+    engine: str
+    order: str
+    driver: str
+    driver_parameters: tuple[tuple[str, str | int | float], ...]
+    pre_upgrade: tuple[Action, ...]
+    unknown_services: str  # "error" or "warn"
+    span: Span = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A spec file that took part: its display name (no absolute paths), text and digest."""
+
+    display: str
+    text: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Spec:
+    files: tuple[SourceFile, ...]
+    tiers: tuple[str, ...]
+    orders: dict[str, OrderDef]
+    strategies: dict[str, StrategyDef]
+    default_strategy: str | None
+
+    @property
+    def sources(self) -> dict[str, str]:
+        return {f.display: f.text for f in self.files}

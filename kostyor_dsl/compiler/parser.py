@@ -1,0 +1,340 @@
+"""Text -> AST.  The only place that talks to lark and turns its errors into Diagnostics."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from kostyor_dsl.compiler import ast
+from kostyor_dsl.compiler.diagnostics import CompileError, Diagnostic, Span, error
+
+# Tokens named in words for "expected ..." messages.
+TOKEN_WORDS = {
+    "NAME": "a name",
+    "STRING": 'a "string"',
+    "NUMBER": "a number",
+    "PERCENT": "a percentage",
+    "DURATION": "a duration (30s, 5m, 1h)",
+    "_NL": "end of line",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "COMMA": "','",
+    "$END": "end of file",
+    "DEFAULT": "'default'",
+    "IMPORT": "'import'",
+    "TIERS": "'tiers'",
+    "ORDER": "'order'",
+    "PROJECT": "'project'",
+    "STRATEGY": "'strategy'",
+    "EXTENDS": "'extends'",
+    "ON": "'on'",
+}
+
+# Labelled bad snippets: a syntax error in the same parser state as one of these
+# gets the label as its message (lark's `match_examples`).  Each is tested.
+SYNTAX_ERRORS: dict[str, list[str]] = {
+    "a service needs its tiers: write `SERVICE on TIER[, TIER]`": [
+        "order o {\nproject p {\nnova-api\n}\n}\n",
+        "order o {\nproject p {\nnova-api controller\n}\n}\n",
+    ],
+    "expected a tier name after 'on'": [
+        "order o {\nproject p {\nnova-api on\n}\n}\n",
+        "order o {\nproject p {\nnova-api on controller,\n}\n}\n",
+    ],
+    "an order holds only `project NAME { ... }` blocks": [
+        "order o {\nnova-api on controller\n}\n",
+    ],
+    "expected '{' and a line break after the block's name": [
+        "order o\n",
+        "order o {project p {\n",
+        "strategy s\n",
+        "strategy s {engine x\n",
+    ],
+    "expected a name after the keyword": [
+        "order {\n",
+        "strategy {\n",
+        "order o {\nproject {\n",
+    ],
+    "a top-level statement starts with import, tiers, order, [default] strategy": [
+        "foo\n",
+        "nova-api on controller\n",
+    ],
+    "a setting is one line, `KEY VALUE[, VALUE]` with an optional `{ ... }` block": [
+        "strategy s {\nengine x y\n}\n",
+        "strategy s {\nengine x {}\n}\n",
+    ],
+}
+
+_SKIP_LINES_MAX = 20
+
+
+@functools.lru_cache(maxsize=1)
+def spec_parser() -> Lark:
+    """The LALR parser, built once per process; lark caches the tables on disk."""
+    return Lark.open_from_package(
+        "kostyor_dsl",
+        "kostyor.lark",
+        ("grammar",),
+        parser="lalr",
+        propagate_positions=True,
+        maybe_placeholders=False,
+        cache=True,
+    )
+
+
+def _token_span(file: str, tok: Token) -> Span:
+    return Span(file, tok.line, tok.column, tok.end_line, tok.end_column)
+
+
+def _meta_span(file: str, meta) -> Span:
+    if getattr(meta, "empty", True):
+        return ast.NO_SPAN
+    return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+
+KEYWORDS = frozenset({"ORDER", "PROJECT", "ON", "STRATEGY", "EXTENDS", "IMPORT", "TIERS"})
+VALUE_KINDS = {"STRING": "string", "NUMBER": "number", "PERCENT": "percent", "DURATION": "duration"}
+
+
+def _structural(children):
+    """Children without their keyword tokens (kept by the grammar for `_word`)."""
+    return [c for c in children if not (isinstance(c, Token) and c.type in KEYWORDS)]
+
+
+class _ToAst(Transformer):
+    """Parse tree -> AST.  Every rule has a method; anything else is a bug."""
+
+    def __init__(self, file: str):
+        super().__init__()
+        self.file = file
+
+    def __default__(self, data, children, meta):
+        raise AssertionError(f"no AST conversion for grammar rule {data!r}")
+
+    def _name(self, tok: Token) -> ast.Name:
+        return ast.Name(str(tok), span=_token_span(self.file, tok))
+
+    @v_args(meta=True)
+    def start(self, meta, items):
+        return tuple(items)
+
+    @v_args(meta=True)
+    def import_stmt(self, meta, children):
+        children = _structural(children)
+        (tok,) = children
+        is_path = tok.type == "STRING"
+        target = ast.Value("string", str(tok)).text if is_path else str(tok)
+        return ast.Import(target, is_path, span=_token_span(self.file, tok))
+
+    @v_args(meta=True)
+    def tiers_stmt(self, meta, children):
+        children = _structural(children)
+        (names,) = children
+        return ast.Tiers(names, span=_meta_span(self.file, meta))
+
+    @v_args(meta=True)
+    def order_block(self, meta, children):
+        children = _structural(children)
+        name, *projects = children
+        return ast.Order(self._name(name), tuple(projects), span=self._name(name).span)
+
+    @v_args(meta=True)
+    def project_block(self, meta, children):
+        children = _structural(children)
+        name, *services = children
+        return ast.Project(self._name(name), tuple(services), span=self._name(name).span)
+
+    @v_args(meta=True)
+    def service_stmt(self, meta, children):
+        children = _structural(children)
+        name, roles = children
+        return ast.Service(self._name(name), roles, span=self._name(name).span)
+
+    @v_args(meta=True)
+    def strategy_block(self, meta, children):
+        children = _structural(children)
+        is_default = (
+            bool(children) and isinstance(children[0], Token) and children[0].type == "DEFAULT"
+        )
+        if is_default:
+            children = children[1:]
+        name, *rest = children
+        extends = None
+        if rest and isinstance(rest[0], ast.Name):
+            extends, *rest = rest
+        return ast.Strategy(
+            self._name(name),
+            tuple(rest),
+            is_default=is_default,
+            extends=extends,
+            span=self._name(name).span,
+        )
+
+    def extends(self, children):
+        (tok,) = _structural(children)
+        return self._name(tok)
+
+    @v_args(meta=True)
+    def setting(self, meta, children):
+        key, *rest = children
+        values: tuple[ast.Value, ...] = ()
+        block = None
+        for child in rest:
+            if isinstance(child, list):
+                block = tuple(child)
+            else:
+                values = child
+        return ast.Setting(self._name(key), values, block, span=self._name(key).span)
+
+    def block(self, children):
+        return list(children)
+
+    def value_list(self, children):
+        return tuple(
+            ast.Value(VALUE_KINDS.get(tok.type, "name"), str(tok), span=_token_span(self.file, tok))
+            for tok in children
+        )
+
+    def name_list(self, children):
+        return tuple(self._name(tok) for tok in children)
+
+
+def parse_spec(text: str, file: str) -> ast.SpecFile:
+    """Parse one spec file.  Raises CompileError with every syntax error found."""
+    if not text.endswith("\n"):
+        text += "\n"
+    diagnostics: list[Diagnostic] = []
+    attempt = text
+    for _ in range(_SKIP_LINES_MAX):
+        try:
+            tree = spec_parser().parse(attempt)
+        except UnexpectedInput as exc:
+            diagnostics.append(_syntax_diagnostic(exc, attempt, file))
+            blanked = _blank_error_line(attempt, exc)
+            if blanked is None:
+                break
+            attempt = blanked
+            continue
+        if diagnostics:
+            break
+        items = _ToAst(file).transform(tree)
+        return ast.SpecFile(
+            file,
+            items,
+            tuple(ast.Comment(str(c), span=_token_span(file, c)) for c in _scan_comments(text)),
+        )
+    raise CompileError(diagnostics, {file: text})
+
+
+_COMMENT_RE = re.compile(r'"(?:[^"\\\n]|\\.)*"|(#[^\n]*)')
+
+
+def _scan_comments(text: str):
+    """Comments with positions, skipping `#` inside strings (the lexer's rule)."""
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if "#" not in line:
+            continue
+        for m in _COMMENT_RE.finditer(line):
+            if m.group(1):
+                col = m.start(1) + 1
+                yield Token(
+                    "COMMENT",
+                    m.group(1),
+                    line=lineno,
+                    column=col,
+                    end_line=lineno,
+                    end_column=col + len(m.group(1)),
+                )
+                break
+
+
+def _blank_error_line(text: str, exc: UnexpectedInput) -> str | None:
+    """Blank the offending line so parsing can go on and find later errors.
+
+    Only when the line holds no brace: dropping a brace would report phantom
+    errors further down.
+    """
+    line = getattr(exc, "line", -1)
+    if isinstance(exc, UnexpectedEOF) or line is None or line < 1:
+        return None
+    lines = text.split("\n")
+    if line > len(lines):
+        return None
+    bad = lines[line - 1]
+    code = _COMMENT_RE.sub(lambda m: "" if m.group(1) else '""', bad)
+    if "{" in code or "}" in code or not bad.strip():
+        return None
+    lines[line - 1] = ""
+    return "\n".join(lines)
+
+
+def _expected_words(expected) -> str:
+    words = sorted({TOKEN_WORDS.get(t, t) for t in expected if not t.startswith("__")})
+    if len(words) > 6:
+        words = [*words[:6], "..."]
+    return ", ".join(words)
+
+
+def _unclosed_brace(text: str) -> int | None:
+    stack: list[int] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        code = _COMMENT_RE.sub(lambda m: "" if m.group(1) else '""', line)
+        for ch in code:
+            if ch == "{":
+                stack.append(lineno)
+            elif ch == "}" and stack:
+                stack.pop()
+    return stack[-1] if stack else None
+
+
+def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
+    label = None
+    try:
+        label = exc.match_examples(spec_parser().parse, SYNTAX_ERRORS, use_accepts=True)
+    except Exception:  # match_examples re-parses snippets; never let it mask the real error
+        label = None
+    if isinstance(exc, UnexpectedCharacters):
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
+        hints = []
+        if ch == "'":
+            hints.append('strings use double quotes: "like this"')
+        return error("K001", f"unexpected character {ch!r}", span, hints=tuple(hints))
+    if isinstance(exc, UnexpectedToken):
+        tok = exc.token
+        if tok.type == "$END":
+            lines = text.splitlines() or [""]
+            last = len(lines)
+            span = Span(file, last, 1, last, len(lines[-1]) + 1)
+            opened = _unclosed_brace(text)
+            if opened is not None:
+                return error(
+                    "K002",
+                    f"end of file while a block is still open: missing '}}' for the block opened on line {opened}",
+                    span,
+                    hints=("every `{` needs a matching `}` on a line of its own",),
+                )
+            message = f"unexpected end of file; expected {_expected_words(exc.expected)}"
+            return error("K002", message, span)
+        what = (
+            "end of line"
+            if tok.type == "_NL"
+            else f"{TOKEN_WORDS.get(tok.type, tok.type)} {str(tok)!r}"
+        )
+        if tok.type == "NAME":
+            what = f"{str(tok)!r}"
+        span = _token_span(file, tok)
+        if tok.type == "_NL":
+            span = Span(file, tok.line, tok.column, tok.line, tok.column + 1)
+        message = label or f"unexpected {what}"
+        hints = (f"expected {_expected_words(exc.expected)}",)
+        if label:
+            message = f"unexpected {what}: {label}"
+        return error("K002", message, span, hints=hints)
+    span = Span(
+        file, max(exc.line, 1), max(exc.column, 1), max(exc.line, 1), max(exc.column, 1) + 1
+    )
+    return error("K002", "syntax error", span)

@@ -1,0 +1,637 @@
+"""AST files -> the resolved Spec: imports, names, references, and their checks.
+
+Every problem becomes a Diagnostic; all of them are collected before the
+stage gives up.  Codes are listed in docs/diagnostics.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from importlib import resources
+
+from kostyor_dsl.compiler import ast
+from kostyor_dsl.compiler.diagnostics import (
+    CompileError,
+    Diagnostic,
+    DiagnosticSink,
+    Label,
+    Span,
+    error,
+)
+from kostyor_dsl.compiler.engines import available_engines, find_engine
+from kostyor_dsl.compiler.model import (
+    DEFAULT_DRIVER,
+    DEFAULT_ENGINE,
+    DEFAULT_TIERS,
+    Action,
+    OrderDef,
+    ServiceDef,
+    SourceFile,
+    Spec,
+    StrategyDef,
+)
+from kostyor_dsl.compiler.parser import parse_spec
+from kostyor_dsl.compiler.suggest import did_you_mean
+
+SHIPPED_PREFIX = "<shipped>"
+SPEC_SUFFIX = ".kostyor"
+
+
+def shipped_specs() -> list[str]:
+    folder = resources.files("kostyor_dsl") / "specs"
+    return sorted(
+        p.name[: -len(SPEC_SUFFIX)] for p in folder.iterdir() if p.name.endswith(SPEC_SUFFIX)
+    )
+
+
+def _shipped_text(name: str) -> str | None:
+    ref = resources.files("kostyor_dsl") / "specs" / f"{name}{SPEC_SUFFIX}"
+    return ref.read_text(encoding="utf-8") if ref.is_file() else None
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """One spec file as loaded: where it is, how it is shown, its AST."""
+
+    key: tuple[str, str]  # ("file", realpath) or ("shipped", name)
+    display: str
+    text: str
+    tree: ast.SpecFile | None
+
+
+class _Loader:
+    def __init__(self, sink: DiagnosticSink, root_dir: str | None):
+        self.sink = sink
+        self.root_dir = root_dir
+        self.units: dict[tuple[str, str], _Unit] = {}
+        self.order: list[tuple[str, str]] = []
+        self.sources: dict[str, str] = {}
+
+    def _display(self, key: tuple[str, str]) -> str:
+        kind, where = key
+        if kind == "shipped":
+            return f"{SHIPPED_PREFIX}/{where}{SPEC_SUFFIX}"
+        base = self.root_dir or os.path.dirname(where)
+        return os.path.relpath(where, base).replace(os.sep, "/")
+
+    def load(self, key: tuple[str, str], text: str, stack: tuple[tuple[str, str], ...]) -> None:
+        if key in self.units:
+            return
+        display = self._display(key)
+        self.sources[display] = text
+        tree = None
+        try:
+            tree = parse_spec(text, display)
+        except CompileError as exc:
+            self.sink.extend(exc.diagnostics)
+        self.units[key] = _Unit(key, display, text, tree)
+        self.order.append(key)
+        if tree is None:
+            return
+        for item in tree.items:
+            if isinstance(item, ast.Import):
+                self._follow(key, item, (*stack, key))
+
+    def _follow(self, importer: tuple[str, str], item: ast.Import, stack) -> None:
+        if item.is_path:
+            if importer[0] == "shipped":
+                base = None
+                text = _shipped_text(item.target.removesuffix(SPEC_SUFFIX))
+                key = ("shipped", item.target.removesuffix(SPEC_SUFFIX))
+            else:
+                base = os.path.dirname(importer[1])
+                path = os.path.realpath(os.path.join(base, item.target))
+                key = ("file", path)
+                text = _read(path)
+        else:
+            key = ("shipped", item.target)
+            text = _shipped_text(item.target)
+        if key in stack:
+            chain = [self._display(k) for k in stack[stack.index(key) :]] + [self._display(key)]
+            self.sink.add(
+                error(
+                    "K004",
+                    "import cycle: " + " -> ".join(chain),
+                    item.span,
+                    hints=("move what both files need into a third file that both import",),
+                )
+            )
+            return
+        if text is None:
+            hints: tuple[str, ...] = ()
+            if item.is_path:
+                message = f"cannot read imported file '{item.target}'"
+                hints = ("paths are relative to the importing file's folder",)
+            else:
+                message = f"no shipped spec named '{item.target}'"
+                hints = did_you_mean(item.target, shipped_specs()) or (
+                    "shipped specs: " + ", ".join(shipped_specs()),
+                    'to import a file, quote its path: import "path/to/file.kostyor"',
+                )
+            self.sink.add(error("K003", message, item.span, hints=hints))
+            return
+        self.load(key, text, stack)
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def locate_spec(spec: str) -> tuple[tuple[str, str], str]:
+    """Find a spec given on the command line: a path, or the name of a shipped spec."""
+    if os.path.exists(spec) or os.sep in spec or spec.endswith(SPEC_SUFFIX):
+        path = os.path.realpath(spec)
+        text = _read(path)
+        if text is None:
+            reason = "no such file" if not os.path.exists(path) else "cannot read it as UTF-8 text"
+            hints = ("shipped specs can be named directly: " + ", ".join(shipped_specs()),)
+            raise CompileError(
+                [error("K003", f"cannot read spec '{spec}': {reason}", subject=spec, hints=hints)]
+            )
+        return ("file", path), text
+    text = _shipped_text(spec)
+    if text is None:
+        raise CompileError(
+            [
+                error(
+                    "K003",
+                    f"no spec file or shipped spec named '{spec}'",
+                    subject=spec,
+                    hints=did_you_mean(spec, shipped_specs()),
+                )
+            ]
+        )
+    return ("shipped", spec), text
+
+
+@dataclass(frozen=True)
+class SpecCheck:
+    """The outcome of resolving a spec: the model (None on errors), every diagnostic,
+    and the source texts by display name (to render diagnostics with their lines)."""
+
+    spec: Spec | None
+    diagnostics: tuple[Diagnostic, ...]
+    sources: dict[str, str]
+
+
+def check_spec(spec: str) -> SpecCheck:
+    """Resolve a spec given as a path or a shipped spec's name."""
+    key, text = locate_spec(spec)
+    return resolve_text(key, text)
+
+
+def resolve_text(key: tuple[str, str], text: str) -> SpecCheck:
+    sink = DiagnosticSink()
+    root_dir = os.path.dirname(key[1]) if key[0] == "file" else None
+    loader = _Loader(sink, root_dir)
+    loader.load(key, text, ())
+    units = [loader.units[k] for k in loader.order]
+    spec = _Resolver(sink, units).resolve()
+    diagnostics = tuple(_dedupe(sink.items))
+    return SpecCheck(None if sink.has_errors else spec, diagnostics, loader.sources)
+
+
+def _dedupe(items: list[Diagnostic]) -> list[Diagnostic]:
+    seen = set()
+    out = []
+    for d in items:
+        k = (d.code, d.span, d.message, d.subject)
+        if k not in seen:
+            seen.add(k)
+            out.append(d)
+    return out
+
+
+# --- strategy settings ------------------------------------------------------
+
+STRATEGY_KEYS = ("engine", "order", "driver", "pre-upgrade", "unknown-services")
+UNKNOWN_SERVICE_POLICIES = ("error", "warn")
+
+
+class _Resolver:
+    def __init__(self, sink: DiagnosticSink, units: list[_Unit]):
+        self.sink = sink
+        self.units = units
+
+    def resolve(self) -> Spec:
+        files = tuple(
+            SourceFile(u.display, u.text, hashlib.sha256(u.text.encode("utf-8")).hexdigest())
+            for u in self.units
+        )
+        trees = [u.tree for u in self.units if u.tree is not None]
+        tiers = self._tiers(trees)
+        orders = self._orders(trees, tiers)
+        strategies_ast = self._strategy_asts(trees)
+        strategies = {}
+        for name, node in strategies_ast.items():
+            built = self._strategy(node, strategies_ast, orders)
+            if built is not None:
+                strategies[name] = built
+        default = self._default(trees, strategies_ast)
+        return Spec(files, tiers, orders, strategies, default)
+
+    # tiers
+    def _tiers(self, trees: list[ast.SpecFile]) -> tuple[str, ...]:
+        chosen: ast.Tiers | None = None
+        for tree in trees:  # root first: the root's declaration wins
+            decls = [i for i in tree.items if isinstance(i, ast.Tiers)]
+            for extra in decls[1:]:
+                self.sink.add(
+                    error(
+                        "K011",
+                        "tiers are declared twice in one file",
+                        extra.span,
+                        labels=(Label(decls[0].span, "first declared here"),),
+                    )
+                )
+            if decls and chosen is None:
+                chosen = decls[0]
+        if chosen is None:
+            return DEFAULT_TIERS
+        seen: dict[str, ast.Name] = {}
+        for name in chosen.names:
+            if name.value in seen:
+                self.sink.add(
+                    error(
+                        "K011",
+                        f"tier '{name.value}' is listed twice",
+                        name.span,
+                        labels=(Label(seen[name.value].span, "first listed here"),),
+                    )
+                )
+            else:
+                seen[name.value] = name
+        return tuple(seen)
+
+    # orders
+    def _orders(self, trees, tiers) -> dict[str, OrderDef]:
+        orders: dict[str, OrderDef] = {}
+        first: dict[str, ast.Order] = {}
+        for tree in trees:
+            for item in tree.items:
+                if not isinstance(item, ast.Order):
+                    continue
+                name = item.name.value
+                if name in first:
+                    self.sink.add(
+                        error(
+                            "K014",
+                            f"order '{name}' is defined twice",
+                            item.name.span,
+                            labels=(Label(first[name].name.span, "first defined here"),),
+                            hints=("give one of them another name",),
+                        )
+                    )
+                    continue
+                first[name] = item
+                orders[name] = self._order(item, tiers)
+        return orders
+
+    def _order(self, node: ast.Order, tiers) -> OrderDef:
+        services: list[ServiceDef] = []
+        seen: dict[str, tuple[ast.Service, str]] = {}
+        projects: dict[str, ast.Project] = {}
+        for project in node.projects:
+            pname = project.name.value
+            if pname in projects:
+                self.sink.add(
+                    error(
+                        "K014",
+                        f"project '{pname}' appears twice in order '{node.name.value}'",
+                        project.name.span,
+                        labels=(Label(projects[pname].name.span, "first here"),),
+                        hints=("list all of a project's services in one block",),
+                    )
+                )
+            else:
+                projects[pname] = project
+            for svc in project.services:
+                sname = svc.name.value
+                if sname in seen:
+                    prev, prev_project = seen[sname]
+                    if prev_project == pname:
+                        self.sink.add(
+                            error(
+                                "K012",
+                                f"service '{sname}' is listed twice in project '{pname}'",
+                                svc.name.span,
+                                labels=(Label(prev.name.span, "first listed here"),),
+                                hints=("remove one of the two lines",),
+                            )
+                        )
+                    else:
+                        self.sink.add(
+                            error(
+                                "K013",
+                                f"service '{sname}' is in two projects: '{prev_project}' and '{pname}'",
+                                svc.name.span,
+                                labels=(Label(prev.name.span, f"listed in '{prev_project}' here"),),
+                                hints=("a service belongs to exactly one project",),
+                            )
+                        )
+                    continue
+                seen[sname] = (svc, pname)
+                roles = []
+                for role in svc.roles:
+                    if role.value not in tiers:
+                        self.sink.add(
+                            error(
+                                "K010",
+                                f"unknown tier '{role.value}' for service '{sname}'",
+                                role.span,
+                                hints=did_you_mean(role.value, tiers)
+                                or ("known tiers: " + ", ".join(tiers),),
+                            )
+                        )
+                    elif role.value in roles:
+                        self.sink.add(
+                            error("K010", f"tier '{role.value}' is listed twice", role.span)
+                        )
+                    else:
+                        roles.append(role.value)
+                services.append(ServiceDef(sname, pname, tuple(roles), span=svc.name.span))
+        return OrderDef(node.name.value, tuple(services), span=node.name.span)
+
+    # strategies
+    def _strategy_asts(self, trees) -> dict[str, ast.Strategy]:
+        found: dict[str, ast.Strategy] = {}
+        for tree in trees:
+            for item in tree.items:
+                if not isinstance(item, ast.Strategy):
+                    continue
+                name = item.name.value
+                if name in found:
+                    self.sink.add(
+                        error(
+                            "K015",
+                            f"strategy '{name}' is defined twice",
+                            item.name.span,
+                            labels=(Label(found[name].name.span, "first defined here"),),
+                            hints=(
+                                f"to change an imported strategy: strategy my-{name} extends {name} {{ ... }}",
+                            ),
+                        )
+                    )
+                    continue
+                found[name] = item
+                self._check_settings(item)
+        return found
+
+    def _check_settings(self, node: ast.Strategy) -> None:
+        seen: dict[str, ast.Setting] = {}
+        for setting in node.settings:
+            key = setting.key.value
+            if key not in STRATEGY_KEYS:
+                self.sink.add(
+                    error(
+                        "K023",
+                        f"unknown setting '{key}' in strategy '{node.name.value}'",
+                        setting.key.span,
+                        hints=did_you_mean(key, STRATEGY_KEYS)
+                        or ("strategy settings: " + ", ".join(STRATEGY_KEYS),),
+                    )
+                )
+                continue
+            if key in seen:
+                self.sink.add(
+                    error(
+                        "K025",
+                        f"setting '{key}' is given twice",
+                        setting.key.span,
+                        labels=(Label(seen[key].key.span, "first given here"),),
+                    )
+                )
+                continue
+            seen[key] = setting
+            self._check_shape(setting)
+
+    def _check_shape(self, setting: ast.Setting) -> None:
+        key = setting.key.value
+        span = setting.key.span
+        n = len(setting.values)
+        if key in ("engine", "order", "unknown-services"):
+            if n != 1 or setting.values[0].kind != "name" or setting.block is not None:
+                self.sink.add(
+                    error(
+                        "K025",
+                        f"'{key}' takes exactly one name",
+                        span,
+                        hints=(f"write: {key} NAME",),
+                    )
+                )
+                return
+            if key == "unknown-services" and setting.values[0].raw not in UNKNOWN_SERVICE_POLICIES:
+                self.sink.add(
+                    error(
+                        "K025",
+                        f"unknown-services must be one of: {', '.join(UNKNOWN_SERVICE_POLICIES)}",
+                        setting.values[0].span,
+                        hints=did_you_mean(setting.values[0].raw, UNKNOWN_SERVICE_POLICIES),
+                    )
+                )
+        elif key == "driver":
+            if n != 1 or setting.values[0].kind != "name":
+                self.sink.add(
+                    error(
+                        "K025",
+                        "'driver' takes one name and an optional block of parameters",
+                        span,
+                        hints=('write: driver shell { command "..." }',),
+                    )
+                )
+                return
+            for param in setting.block or ():
+                self._check_parameter(param)
+        elif key == "pre-upgrade":
+            if n or setting.block is None:
+                self.sink.add(
+                    error(
+                        "K025",
+                        "'pre-upgrade' takes a block of actions, one per line",
+                        span,
+                        hints=("write: pre-upgrade {\\n  backup-databases\\n}",),
+                    )
+                )
+                return
+            for action in setting.block:
+                if action.values:
+                    self.sink.add(
+                        error(
+                            "K025",
+                            f"action '{action.key.value}' takes no value; "
+                            "give parameters in a block",
+                            action.values[0].span,
+                            hints=(f"write: {action.key.value} {{ timeout 10m }}",),
+                        )
+                    )
+                for param in action.block or ():
+                    self._check_parameter(param)
+
+    def _check_parameter(self, param: ast.Setting) -> None:
+        if len(param.values) != 1 or param.block is not None:
+            self.sink.add(
+                error(
+                    "K025",
+                    f"parameter '{param.key.value}' takes exactly one value",
+                    param.key.span,
+                    hints=(f'write: {param.key.value} "value"',),
+                )
+            )
+
+    def _merged_settings(self, node, strategies, chain=()) -> dict[str, ast.Setting] | None:
+        name = node.name.value
+        if name in chain:
+            self.sink.add(
+                error(
+                    "K027",
+                    "strategies extend each other in a cycle: " + " -> ".join([*chain, name]),
+                    node.name.span,
+                )
+            )
+            return None
+        merged: dict[str, ast.Setting] = {}
+        if node.extends is not None:
+            parent = strategies.get(node.extends.value)
+            if parent is None:
+                self.sink.add(
+                    error(
+                        "K020",
+                        f"strategy '{name}' extends unknown strategy '{node.extends.value}'",
+                        node.extends.span,
+                        hints=did_you_mean(node.extends.value, strategies),
+                    )
+                )
+                return None
+            inherited = self._merged_settings(parent, strategies, (*chain, name))
+            if inherited is None:
+                return None
+            merged.update(inherited)
+        for setting in node.settings:
+            if setting.key.value in STRATEGY_KEYS:
+                merged[setting.key.value] = setting
+        return merged
+
+    def _strategy(self, node: ast.Strategy, strategies, orders) -> StrategyDef | None:
+        settings = self._merged_settings(node, strategies)
+        if settings is None:
+            return None
+        name = node.name.value
+
+        def one(key: str, default: str | None) -> tuple[str | None, Span | None]:
+            setting = settings.get(key)
+            if setting is None or not setting.values:
+                return default, None
+            return setting.values[0].raw, setting.values[0].span
+
+        engine, engine_span = one("engine", DEFAULT_ENGINE)
+        if find_engine(engine) is None:
+            engines = available_engines()
+            self.sink.add(
+                error(
+                    "K022",
+                    f"unknown engine '{engine}'",
+                    engine_span or node.name.span,
+                    hints=did_you_mean(engine, engines)
+                    or (
+                        "known engines: " + ", ".join(sorted(engines)),
+                        "third-party engines register in the 'kostyor_dsl.engines' entry point group",
+                    ),
+                )
+            )
+        only_order = next(iter(orders)) if len(orders) == 1 else None
+        order, order_span = one("order", only_order)
+        if order is None:
+            self.sink.add(
+                error(
+                    "K024",
+                    f"strategy '{name}' needs an order",
+                    node.name.span,
+                    hints=("orders: " + ", ".join(sorted(orders)),)
+                    if orders
+                    else ("define one: order NAME { project ... }",),
+                )
+            )
+        elif order not in orders:
+            self.sink.add(
+                error(
+                    "K021",
+                    f"unknown order '{order}'",
+                    order_span or node.name.span,
+                    hints=did_you_mean(order, orders),
+                )
+            )
+        driver, _ = one("driver", DEFAULT_DRIVER)
+        driver_setting = settings.get("driver")
+        params = _parameters(driver_setting.block if driver_setting else None)
+        pre = tuple(
+            Action(a.key.value, _parameters(a.block), span=a.key.span)
+            for a in (settings["pre-upgrade"].block or () if "pre-upgrade" in settings else ())
+        )
+        seen_actions: dict[str, Action] = {}
+        for action in pre:
+            if action.name in seen_actions:
+                self.sink.add(
+                    error(
+                        "K025",
+                        f"pre-upgrade action '{action.name}' is listed twice",
+                        action.span,
+                        labels=(Label(seen_actions[action.name].span, "first listed here"),),
+                    )
+                )
+            seen_actions[action.name] = action
+        policy, _ = one("unknown-services", "error")
+        return StrategyDef(
+            name=name,
+            engine=engine,
+            order=order or "",
+            driver=driver,
+            driver_parameters=params,
+            pre_upgrade=pre,
+            unknown_services=policy,
+            span=node.name.span,
+        )
+
+    def _default(self, trees, strategies) -> str | None:
+        levels = [
+            [i for i in tree.items if isinstance(i, ast.Strategy) and i.is_default]
+            for tree in trees
+        ]
+        root_defaults = levels[0] if levels else []
+        for extra in root_defaults[1:]:
+            self.sink.add(
+                error(
+                    "K026",
+                    "more than one strategy is marked default",
+                    extra.name.span,
+                    labels=(Label(root_defaults[0].name.span, "also marked default here"),),
+                )
+            )
+        if root_defaults:
+            return root_defaults[0].name.value
+        imported = [s for level in levels[1:] for s in level]
+        if len(imported) == 1:
+            return imported[0].name.value
+        if not imported and len(strategies) == 1:
+            return next(iter(strategies))
+        return None
+
+
+def _parameters(block) -> tuple[tuple[str, str | int | float], ...]:
+    out = []
+    for param in block or ():
+        if len(param.values) != 1:
+            continue
+        out.append((param.key.value, _plain_value(param.values[0])))
+    return tuple(sorted(out))
+
+
+def _plain_value(value: ast.Value) -> str | int | float:
+    if value.kind == "number":
+        return float(value.raw) if "." in value.raw else int(value.raw)
+    return value.text
