@@ -1,0 +1,159 @@
+"""`kostyorc compile` and `kostyorc check`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+
+from kostyor_dsl.cli.errors import CliError
+
+DIAGNOSTIC_FORMATS = ("text", "json", "sarif")
+
+
+def register(subparsers) -> None:
+    compile_parser = subparsers.add_parser(
+        "compile",
+        help="compile a spec and an inventory into an upgrade plan",
+        description=(
+            "Compile SPEC (a .kostyor file, or the name of a shipped spec such as "
+            "'openstack') and an inventory into an upgrade plan, printed on stdout "
+            "or written to -o FILE.  The plan is byte-identical for identical inputs."
+        ),
+        epilog="Exit status: 0 plan written, 1 the spec or inventory has errors, 2 usage error.",
+    )
+    compile_parser.add_argument("spec", metavar="SPEC", help="spec file, or a shipped spec name")
+    compile_parser.add_argument(
+        "-i", "--inventory", required=True, metavar="INV", help="inventory file (YAML or JSON)"
+    )
+    _strategy_options(compile_parser)
+    compile_parser.add_argument(
+        "--format", choices=("yaml", "json"), default="yaml", help="plan format (default: yaml)"
+    )
+    compile_parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write the plan to FILE instead of stdout"
+    )
+    _diagnostic_options(compile_parser)
+    compile_parser.set_defaults(func=run_compile)
+
+    check_parser = subparsers.add_parser(
+        "check",
+        help="validate a spec (and an inventory) without writing a plan",
+        description=(
+            "Check SPEC for every problem (syntax, names, references) and, with "
+            "--inventory, the inventory against the chosen strategy's order."
+        ),
+        epilog="Exit status: 0 no errors (warnings allowed), 1 errors found, 2 usage error.",
+    )
+    check_parser.add_argument("spec", metavar="SPEC", help="spec file, or a shipped spec name")
+    check_parser.add_argument(
+        "-i", "--inventory", metavar="INV", help="also check this inventory (YAML or JSON)"
+    )
+    _strategy_options(check_parser)
+    _diagnostic_options(check_parser)
+    check_parser.set_defaults(func=run_check)
+
+
+def _strategy_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-s", "--strategy", metavar="NAME", help="strategy to use (default: the spec's default)"
+    )
+    parser.add_argument(
+        "--allow-unknown-services",
+        action="store_true",
+        help="report hosts' services that the order does not know as warnings, not errors",
+    )
+
+
+def _diagnostic_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--diagnostics-format",
+        choices=DIAGNOSTIC_FORMATS,
+        default="text",
+        help="how to report problems: text (default), json (like terraform validate -json), "
+        "or sarif (SARIF 2.1.0 for code scanning)",
+    )
+    parser.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour text diagnostics (auto: only on a terminal, and not with NO_COLOR)",
+    )
+
+
+def render_diagnostics(fmt: str, diagnostics, sources, stream, color_mode: str = "auto") -> str:
+    from kostyor_dsl.compiler import diagnostics as diag
+
+    if fmt == "json":
+        return diag.render_json(diagnostics)
+    if fmt == "sarif":
+        from kostyor_dsl.compiler.sarif import render_sarif
+
+        return render_sarif(diagnostics, sources)
+    return diag.render_text(diagnostics, sources, color=_use_color(color_mode, stream))
+
+
+def _use_color(mode: str, stream) -> bool:
+    if mode == "always":
+        return True
+    if mode == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
+def _report(args, diagnostics, sources, to_stdout: bool) -> None:
+    """Text goes to stderr; machine formats go to stdout for `check` (they are its output)."""
+    stream = sys.stdout if (to_stdout and args.diagnostics_format != "text") else sys.stderr
+    if not diagnostics and args.diagnostics_format == "text":
+        return
+    stream.write(render_diagnostics(args.diagnostics_format, diagnostics, sources, stream, args.color))
+    stream.flush()
+
+
+def run_check(args) -> int:
+    from kostyor_dsl.compiler import check
+
+    report = check(args.spec, args.inventory, args.strategy, args.allow_unknown_services)
+    _report(args, report.diagnostics, report.sources, to_stdout=True)
+    if not report.ok:
+        return 1
+    if args.diagnostics_format == "text":
+        what = f"{args.spec}" + (f" with {args.inventory}" if args.inventory else "")
+        print(f"ok: {what}", file=sys.stderr)
+    return 0
+
+
+def run_compile(args) -> int:
+    from kostyor_dsl.compiler import CompileError, compile_plan, dump_plan
+
+    try:
+        compiled = compile_plan(
+            args.spec, args.inventory, args.strategy, args.allow_unknown_services
+        )
+    except CompileError as exc:
+        _report(args, exc.diagnostics, exc.sources, to_stdout=False)
+        return 1
+    _report(args, compiled.warnings, compiled.sources, to_stdout=False)
+    text = dump_plan(compiled.plan, args.format)
+    if args.output:
+        write_atomically(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a plan."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".kostyorc-", suffix=".tmp")
+    except OSError as exc:
+        raise CliError(f"cannot write '{path}': {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except OSError as exc:
+        os.unlink(tmp)
+        raise CliError(f"cannot write '{path}': {exc.strerror}") from None

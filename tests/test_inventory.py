@@ -1,0 +1,172 @@
+"""Inventory diagnostics name the host, the service or field, and the line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import SHIPPED_SPEC
+
+from kostyor_dsl.compiler import check, compile_plan
+from kostyor_dsl.compiler.diagnostics import render_text
+from kostyor_dsl.compiler.inventory import _looks_valid, _validator, parse_inventory
+
+SPEC = str(SHIPPED_SPEC)
+
+BAD_DOCUMENTS = {
+    "host without services": (
+        "hosts:\n  - name: a\n    services: [nova-api]\n  - name: b\n",
+        ("K040", 4, 5, "host 'b'", "'services' is a required property"),
+    ),
+    "services not a list": (
+        "hosts:\n  - name: a\n    services: nova-api\n",
+        ("K040", 3, 15, "host 'a'", "is not of type 'array'"),
+    ),
+    "unknown host field": (
+        "hosts:\n  - name: a\n    services: []\n    role: compute\n",
+        ("K040", 2, 5, "host 'a'", "Additional properties are not allowed ('role'"),
+    ),
+    "empty service name": (
+        "hosts:\n  - name: a\n    services: [nova-api, '']\n",
+        ("K040", 3, 26, "host 'a', service ''", "should be non-empty"),
+    ),
+    "hosts missing": (
+        "cluster: x\n",
+        ("K040", 1, 1, None, "'hosts' is a required property"),
+    ),
+    "label not scalar": (
+        "hosts:\n  - name: a\n    services: []\n    labels: {rack: [1]}\n",
+        ("K040", 4, 20, "host 'a'", "is not of type"),
+    ),
+    "not yaml": (
+        "hosts:\n  - name: a\n   services: [x\n",
+        ("K043", 3, 4, None, "inventory is not valid YAML or JSON"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_DOCUMENTS))
+def test_bad_inventory_document(name, write):
+    text, (code, line, col, subject, fragment) = BAD_DOCUMENTS[name]
+    inv = write("inv.yaml", text)
+    report = check(SPEC, str(inv))
+    errors = [d for d in report.diagnostics if d.is_error]
+    assert len(errors) == 1, render_text(report.diagnostics, report.sources)
+    (d,) = errors
+    assert (d.code, d.span.file, d.span.line, d.span.column) == (code, "inv.yaml", line, col), render_text(
+        errors, report.sources
+    )
+    assert d.subject == subject
+    assert fragment in d.message
+
+
+def test_fast_validity_check_agrees_with_the_schema():
+    import yaml
+
+    for text, _ in BAD_DOCUMENTS.values():
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue
+        assert not _looks_valid(doc)
+        assert list(_validator().iter_errors(doc))
+    more_bad = [
+        [],
+        {"hosts": {}},
+        {"hosts": [], "cluster": ""},
+        {"hosts": [], "cluster": 3},
+        {"hosts": [{"name": "a", "services": [1]}]},
+        {"hosts": [{"name": "", "services": []}]},
+        {"hosts": [{"name": "a", "services": [], "labels": []}]},
+        {"hosts": [{"name": "a", "services": [], "labels": {"k": 1.5}}]},
+        {"hosts": ["a"]},
+        {"hosts": [], "extra": 1},
+    ]
+    for doc in more_bad:
+        assert not _looks_valid(doc), doc
+        assert list(_validator().iter_errors(doc)), doc
+    good = [
+        {"hosts": []},
+        {"cluster": "c", "hosts": [{"name": "a", "services": ["x"], "labels": {"r": "1", "n": 2, "b": True}}]},
+    ]
+    for doc in good:
+        assert _looks_valid(doc)
+        assert not list(_validator().iter_errors(doc))
+
+
+def test_duplicate_host(write):
+    inv = write("inv.yaml", "hosts:\n- name: a\n  services: []\n- name: b\n  services: []\n- name: a\n  services: []\n")
+    report = check(SPEC, str(inv))
+    (d,) = report.diagnostics
+    assert d.code == "K041"
+    assert (d.span.line, d.span.column) == (6, 9)
+    assert d.subject == "host 'a'"
+    assert d.labels[0].span.line == 2
+
+
+def test_unknown_service_is_an_error_with_hint(write, cli):
+    inv = write("inv.yaml", "hosts:\n- name: ctl-1\n  services:\n  - nova-api\n  - nova-schedular\n")
+    report = check(SPEC, str(inv))
+    (d,) = report.diagnostics
+    assert (d.code, d.severity.value, d.span.line, d.span.column) == ("K042", "error", 5, 5)
+    assert d.subject == "host 'ctl-1', service 'nova-schedular'"
+    assert d.hints[0] == "did you mean 'nova-scheduler'?"
+    code, out, err = cli("compile", SPEC, "-i", inv)
+    assert code == 1 and out == ""
+    assert "inv.yaml:5:5: host 'ctl-1', service 'nova-schedular': error[K042]" in err
+
+
+def test_unknown_service_can_be_allowed(write, cli):
+    inv = write("inv.yaml", "hosts:\n- name: ctl-1\n  services: [nova-api, my-agent]\n")
+    compiled = compile_plan(SPEC, str(inv), allow_unknown_services=True)
+    assert [s["id"] for s in compiled.plan["steps"]] == ["nova-api@ctl-1"]
+    assert [w.code for w in compiled.warnings] == ["K042"]
+    assert compiled.plan["warnings"] == [
+        "K042 inv.yaml:3: host 'ctl-1' runs 'my-agent', which order 'openstack' does not know; "
+        "it is not upgraded"
+    ]
+    code, out, err = cli("compile", SPEC, "-i", inv, "--allow-unknown-services")
+    assert code == 0 and "warning[K042]" in err and "steps:" in out
+    spec = write(
+        "team.kostyor",
+        "import openstack\ndefault strategy lenient extends node-by-node {\n  unknown-services warn\n}\n",
+    )
+    compiled = compile_plan(str(spec), str(inv))
+    assert [w.code for w in compiled.warnings] == ["K042"]
+
+
+def test_service_twice_on_a_host(write):
+    inv = write("inv.yaml", "hosts:\n- name: a\n  services: [nova-api, nova-api]\n")
+    (d,) = check(SPEC, str(inv)).diagnostics
+    assert d.code == "K045" and d.span.line == 3
+
+
+def test_host_with_no_service_is_a_warning(write):
+    inv = write("inv.yaml", "hosts:\n- name: spare\n  services: []\n- name: c\n  services: [nova-compute]\n")
+    report = check(SPEC, str(inv))
+    assert report.ok
+    (d,) = report.diagnostics
+    assert (d.code, d.severity.value, d.subject) == ("K044", "warning", "host 'spare'")
+
+
+def test_json_inventory(write):
+    doc = {"cluster": "c1", "hosts": [{"name": "n", "services": ["nova-compute"], "labels": {"rack": "r1"}}]}
+    inv = write("inv.json", json.dumps(doc))
+    plan = compile_plan(SPEC, str(inv)).plan
+    assert plan["inputs"]["inventory"]["cluster"] == "c1"
+    assert [s["id"] for s in plan["steps"]] == ["nova-compute@n"]
+    bad = write("bad.json", '{"hosts": [{"name": "n", "services": "nova-compute"}]}')
+    (d,) = check(SPEC, str(bad)).diagnostics
+    assert d.code == "K040" and d.subject == "host 'n'" and d.span.line == 1
+
+
+def test_missing_inventory_file(cli, tmp_path):
+    code, out, err = cli("compile", SPEC, "-i", tmp_path / "nope.yaml")
+    assert code == 1
+    assert "error[K043]: cannot read inventory" in err and "No such file" in err
+
+
+def test_parse_inventory_not_utf8():
+    result = parse_inventory(b"\xff\xfe", "x.yaml")
+    (d,) = result.diagnostics
+    assert d.code == "K043" and "UTF-8" in d.message

@@ -1,0 +1,247 @@
+"""Every kind of bad spec yields its diagnostic, at the right place.
+
+A table of labelled bad snippets (as lark's own grammar loader keeps one):
+each entry is a spec, then the (code, line, column) expected and a piece of
+the message.  All diagnostics of a file are collected, so entries also check
+that exactly the expected ones come out.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kostyor_dsl.compiler import check
+from kostyor_dsl.compiler.diagnostics import render_text
+
+GOOD_ORDER = """order o {
+  project nova {
+    nova-api      on controller
+    nova-compute  on compute
+  }
+}
+"""
+
+CASES = {
+    "missing tiers after service": (
+        "order o {\n  project p {\n    nova-api\n  }\n}\n",
+        [("K002", 3, 13, "a service needs its tiers")],
+    ),
+    "nothing after on": (
+        "order o {\n  project p {\n    nova-api on\n  }\n}\n",
+        [("K002", 3, 16, "expected a tier name after 'on'")],
+    ),
+    "bad character": (
+        "order o {\n  project p {\n    nova-api on controller;\n  }\n}\n",
+        [("K001", 3, 27, "unexpected character ';'")],
+    ),
+    "single quotes": (
+        "strategy s {\n  driver shell {\n    command 'ssh'\n  }\n}\n",
+        [("K001", 3, 13, "unexpected character")],
+    ),
+    "unclosed block": (
+        "order o {\n  project p {\n    nova-api on controller\n  }\n",
+        [("K002", 4, 1, "missing '}' for the block opened on line 1")],
+    ),
+    "two syntax errors in one file": (
+        "order o {\n  project p {\n    a on\n    b controller\n    c on controller\n  }\n}\n",
+        [("K002", 3, 9, "tier name"), ("K002", 4, 7, "needs its tiers")],
+    ),
+    "unknown tier with hint": (
+        "order o {\n  project p {\n    nova-api on controler\n  }\n}\n",
+        [("K010", 3, 17, "unknown tier 'controler'")],
+    ),
+    "service listed twice": (
+        "order o {\n  project p {\n    a on controller\n    a on compute\n  }\n}\n",
+        [("K012", 4, 5, "listed twice in project 'p'")],
+    ),
+    "service in two projects": (
+        "order o {\n  project p {\n    a on controller\n  }\n  project q {\n    a on controller\n  }\n}\n",
+        [("K013", 6, 5, "in two projects: 'p' and 'q'")],
+    ),
+    "project twice": (
+        "order o {\n  project p {\n    a on controller\n  }\n  project p {\n    b on controller\n  }\n}\n",
+        [("K014", 5, 11, "project 'p' appears twice")],
+    ),
+    "unknown engine": (
+        GOOD_ORDER + "strategy s {\n  engine node-by-nod\n}\n",
+        [("K022", 8, 10, "unknown engine 'node-by-nod'")],
+    ),
+    "unknown order": (
+        GOOD_ORDER + "strategy s {\n  order p\n}\n",
+        [("K021", 8, 9, "unknown order 'p'")],
+    ),
+    "unknown setting": (
+        GOOD_ORDER + "strategy s {\n  engin node-by-node\n}\n",
+        [("K023", 8, 3, "unknown setting 'engin'")],
+    ),
+    "setting twice": (
+        GOOD_ORDER + "strategy s {\n  engine node-by-node\n  engine node-by-node\n}\n",
+        [("K025", 9, 3, "given twice")],
+    ),
+    "unknown-services value": (
+        GOOD_ORDER + "strategy s {\n  unknown-services ignore\n}\n",
+        [("K025", 8, 20, "unknown-services must be one of")],
+    ),
+    "strategy twice": (
+        GOOD_ORDER + "strategy s {\n}\nstrategy s {\n}\n",
+        [("K015", 9, 10, "strategy 's' is defined twice")],
+    ),
+    "extends unknown": (
+        GOOD_ORDER + "strategy s extends nod {\n}\n",
+        [("K020", 7, 20, "extends unknown strategy 'nod'")],
+    ),
+    "extends cycle": (
+        GOOD_ORDER + "strategy a extends b {\n}\nstrategy b extends a {\n}\n",
+        [("K027", 7, 10, "cycle"), ("K027", 9, 10, "cycle")],
+    ),
+    "two defaults": (
+        GOOD_ORDER + "default strategy a {\n}\ndefault strategy b {\n}\n",
+        [("K026", 9, 18, "more than one strategy is marked default")],
+    ),
+    "tier listed twice": (
+        "tiers controller, compute, controller\n",
+        [("K011", 1, 28, "tier 'controller' is listed twice")],
+    ),
+    "unknown shipped import": (
+        "import openstak\n",
+        [("K003", 1, 8, "no shipped spec named 'openstak'")],
+    ),
+    "missing file import": (
+        'import "nope.kostyor"\n',
+        [("K003", 1, 8, "cannot read imported file 'nope.kostyor'")],
+    ),
+    "strategy without order when several exist": (
+        GOOD_ORDER + "order o2 {\n}\nstrategy s {\n}\n",
+        [("K024", 9, 10, "strategy 's' needs an order")],
+    ),
+    "pre-upgrade without block": (
+        GOOD_ORDER + "strategy s {\n  pre-upgrade backup\n}\n",
+        [("K025", 8, 3, "'pre-upgrade' takes a block")],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_spec(name, write):
+    text, expected = CASES[name]
+    path = write("bad.kostyor", text)
+    report = check(str(path))
+    got = [(d.code, d.span.line, d.span.column) for d in report.diagnostics if d.is_error]
+    assert got == [(c, line, col) for c, line, col, _ in expected], render_text(
+        report.diagnostics, report.sources
+    )
+    for diagnostic, (_, _, _, fragment) in zip(
+        [d for d in report.diagnostics if d.is_error], expected, strict=True
+    ):
+        assert fragment in diagnostic.message
+        assert diagnostic.span.file == "bad.kostyor"
+
+
+def test_did_you_mean_hints(write):
+    path = write("bad.kostyor", CASES["unknown tier with hint"][0])
+    (diagnostic,) = check(str(path)).diagnostics
+    assert diagnostic.hints == ("did you mean 'controller'?",)
+    path = write("bad2.kostyor", CASES["unknown engine"][0])
+    (diagnostic,) = check(str(path)).diagnostics
+    assert "did you mean 'node-by-node'?" in diagnostic.hints
+
+
+def test_all_problems_across_files_are_collected(write):
+    write("lib.kostyor", "order o {\n  project p {\n    a on controler\n  }\n}\n")
+    root = write(
+        "root.kostyor",
+        'import "lib.kostyor"\nstrategy s {\n  engine nope\n}\nstrategy s {\n}\n',
+    )
+    report = check(str(root))
+    assert sorted((d.span.file, d.code) for d in report.diagnostics) == [
+        ("lib.kostyor", "K010"),
+        ("root.kostyor", "K015"),
+        ("root.kostyor", "K022"),
+    ]
+
+
+def test_text_rendering_points_at_the_column(write):
+    path = write("bad.kostyor", CASES["unknown tier with hint"][0])
+    report = check(str(path))
+    text = render_text(report.diagnostics, report.sources)
+    assert text.splitlines() == [
+        "bad.kostyor:3:17: error[K010]: unknown tier 'controler' for service 'nova-api'",
+        "   3 |     nova-api on controler",
+        "     |                 ^^^^^^^^^",
+        "  hint: did you mean 'controller'?",
+        "1 error",
+    ]
+
+
+def test_labels_point_at_the_first_occurrence(write):
+    path = write("bad.kostyor", CASES["service listed twice"][0])
+    (diagnostic,) = check(str(path)).diagnostics
+    (label,) = diagnostic.labels
+    assert (label.span.line, label.span.column, label.message) == (3, 5, "first listed here")
+
+
+def test_cli_check_exit_codes_and_json(cli, write):
+    path = write("bad.kostyor", CASES["unknown engine"][0])
+    code, out, err = cli("check", path)
+    assert code == 1
+    assert "bad.kostyor:8:10: error[K022]: unknown engine 'node-by-nod'" in err
+    assert "Traceback" not in err
+    code, out, err = cli("check", path, "--diagnostics-format", "json")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["valid"] is False and doc["error_count"] == 1
+    (d,) = doc["diagnostics"]
+    assert d["code"] == "K022" and d["severity"] == "error"
+    assert d["range"] == {
+        "filename": "bad.kostyor",
+        "start": {"line": 8, "column": 10},
+        "end": {"line": 8, "column": 21},
+    }
+    code, out, err = cli("check", "openstack")
+    assert code == 0
+
+
+def test_import_cycle(write):
+    write("a.kostyor", 'import "b.kostyor"\n')
+    write("b.kostyor", 'import "a.kostyor"\n')
+    report = check(str(write("root.kostyor", 'import "a.kostyor"\n')))
+    (d,) = report.diagnostics
+    assert d.code == "K004"
+    assert d.message == "import cycle: a.kostyor -> b.kostyor -> a.kostyor"
+    assert (d.span.file, d.span.line, d.span.column) == ("b.kostyor", 1, 8)
+
+
+def test_team_spec_imports_shipped_order_and_adds_a_strategy(write, tmp_path):
+    (tmp_path / "team").mkdir()
+    write("team/common.kostyor", "import openstack\n")
+    root = write(
+        "team/prod.kostyor",
+        'import "common.kostyor"\n\ndefault strategy careful extends service-by-service {\n'
+        '  driver shell {\n    command "ssh {host} sudo systemctl restart {service}"\n    timeout 600\n  }\n'
+        "  pre-upgrade {\n    backup-databases {\n      timeout 30m\n    }\n    refresh-repos\n  }\n}\n",
+    )
+    inv = write("inv.yaml", "hosts:\n- {name: n1, services: [nova-compute]}\n")
+    from kostyor_dsl.compiler import compile_plan
+
+    plan = compile_plan(str(root), str(inv)).plan
+    assert plan["strategy"] == "careful"
+    assert plan["engine"] == "service-by-service"
+    assert plan["driver"] == {
+        "name": "shell",
+        "parameters": {"command": "ssh {host} sudo systemctl restart {service}", "timeout": 600},
+    }
+    assert [f["file"] for f in plan["inputs"]["spec"]] == [
+        "prod.kostyor",
+        "common.kostyor",
+        "<shipped>/openstack.kostyor",
+    ]
+    assert [s["id"] for s in plan["steps"]] == [
+        "pre-upgrade:backup-databases",
+        "pre-upgrade:refresh-repos",
+        "nova-compute",
+    ]
+    assert plan["steps"][0]["parameters"] == {"timeout": "30m"}
+    assert plan["steps"][0]["source"] == "prod.kostyor:9"
+    assert plan["steps"][2]["source"] == "<shipped>/openstack.kostyor:36"
