@@ -68,8 +68,7 @@ def dump_plan(plan: dict, fmt: str = "yaml") -> str:
         return json.dumps(plan, indent=2, ensure_ascii=False) + "\n"
     if fmt == "yaml":
         header = (
-            f"# kostyor upgrade plan: strategy {plan['strategy']}, engine {plan['engine']}, "
-            f"{len(plan['steps'])} steps.\n"
+            f"# kostyor upgrade plan: strategy {plan['strategy']}, engine {plan['engine']}.\n"
             "# Written by `kostyorc compile`; edit the spec or the inventory, not this file.\n"
         )
         body = yaml.dump(
