@@ -1,0 +1,144 @@
+"""The plan contract: schema-valid, byte-stable, ids independent of position."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import jsonschema
+import pytest
+import yaml
+from conftest import EXAMPLES, SHIPPED_SPEC, run_kostyorc
+
+from kostyor_dsl.compiler import compile_plan, dump_plan, load_plan
+from kostyor_dsl.compiler.inventory import load_schema
+
+SPEC = str(SHIPPED_SPEC)
+STRATEGIES = ["node-by-node", "service-by-service"]
+
+
+def inventory_text(n_computes: int, extra: str = "") -> str:
+    lines = [
+        "cluster: test",
+        "hosts:",
+        "  - name: ctl-1",
+        "    services: [keystone-wsgi-admin, glance-api, nova-api, neutron-server, cinder-api]",
+        "  - name: ctl-2",
+        "    services: [keystone-wsgi-public, nova-conductor, neutron-l3-agent]",
+    ]
+    for i in range(n_computes):
+        lines += [f"  - name: cmp-{i:03d}", "    services: [nova-compute, neutron-openvswitch-agent]"]
+        if extra and i == n_computes // 2:
+            lines += [extra]
+    lines += ["  - name: sto-1", "    services: [cinder-volume, swift-object-server]"]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_plans_validate_against_the_schema(strategy, fmt, write):
+    schema = load_schema("plan")
+    jsonschema.Draft202012Validator.check_schema(schema)
+    inv = write("inv.yaml", inventory_text(5))
+    spec = write(
+        "team.kostyor",
+        "import openstack\nstrategy ops extends " + strategy + " {\n  pre-upgrade {\n    backup\n  }\n}\n",
+    )
+    for spec_path, name in [(SPEC, strategy), (str(spec), "ops")]:
+        text = dump_plan(compile_plan(spec_path, str(inv), strategy=name).plan, fmt)
+        jsonschema.validate(load_plan(text), schema)
+
+
+def test_example_plans_validate(cli, tmp_path):
+    schema = load_schema("plan")
+    for inv in sorted(EXAMPLES.glob("*.yaml")) + sorted(EXAMPLES.glob("*.json")):
+        for strategy in STRATEGIES:
+            out = tmp_path / "plan.json"
+            code, _, err = cli("compile", SPEC, "-i", inv, "-s", strategy, "--format", "json", "-o", out)
+            assert code == 0, err
+            jsonschema.validate(json.loads(out.read_text()), schema)
+
+
+def test_compiled_twice_is_byte_identical_across_processes(tmp_path, write):
+    inv = write("inv.yaml", inventory_text(30))
+    outputs = set()
+    for seed in ("1", "2", "random"):
+        for fmt in ("yaml", "json"):
+            result = run_kostyorc(
+                "compile", SPEC, "-i", inv, "--format", fmt, env={"PYTHONHASHSEED": seed}
+            )
+            assert result.returncode == 0, result.stderr
+            outputs.add((fmt, result.stdout))
+    assert len(outputs) == 2
+
+
+def test_plan_has_no_absolute_paths_or_times(write, tmp_path):
+    inv = write("deep/inside/inv.yaml", inventory_text(2))
+    text = dump_plan(compile_plan(SPEC, str(inv)).plan, "yaml")
+    assert str(tmp_path) not in text
+    assert os.path.expanduser("~") not in text or os.path.expanduser("~") == "/"
+    plan = yaml.safe_load(text)
+    assert plan["inputs"]["inventory"]["file"] == "inv.yaml"
+    assert plan["inputs"]["spec"] == [
+        {"file": "openstack.kostyor", "sha256": plan["inputs"]["spec"][0]["sha256"]}
+    ]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_adding_a_host_only_adds_lines(strategy, write):
+    import difflib
+
+    before = write("before/inv.yaml", inventory_text(20))
+    after = write(
+        "after/inv.yaml",
+        inventory_text(20, extra="  - name: cmp-new\n    services: [nova-compute, neutron-openvswitch-agent]"),
+    )
+    old = dump_plan(compile_plan(SPEC, str(before), strategy).plan).splitlines()
+    new = dump_plan(compile_plan(SPEC, str(after), strategy).plan).splitlines()
+    diff = [
+        line
+        for line in difflib.unified_diff(old, new, lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    removed = [line for line in diff if line.startswith("-")]
+    added = [line for line in diff if line.startswith("+")]
+    # Only the inventory digest line changes; everything else is added.
+    assert len(removed) == 1 and "sha256" in removed[0]
+    assert any("cmp-new" in line for line in added)
+    ids_old = [s["id"] for s in yaml.safe_load("\n".join(old))["steps"]]
+    ids_new = [s["id"] for s in yaml.safe_load("\n".join(new))["steps"]]
+    assert [i for i in ids_new if i in set(ids_old)] == ids_old
+
+
+def test_step_ids_are_unique(write):
+    inv = write("inv.yaml", inventory_text(10))
+    for strategy in STRATEGIES:
+        ids = [s["id"] for s in compile_plan(SPEC, str(inv), strategy).plan["steps"]]
+        assert len(ids) == len(set(ids))
+
+
+def test_output_file_written_only_on_success(cli, write, tmp_path):
+    out = tmp_path / "plan.yaml"
+    out.write_text("previous plan\n")
+    bad = write("bad.yaml", "hosts:\n- name: a\n  services: [nope]\n")
+    code, stdout, _ = cli("compile", SPEC, "-i", bad, "-o", out)
+    assert code == 1 and stdout == ""
+    assert out.read_text() == "previous plan\n"
+    good = write("good.yaml", inventory_text(1))
+    code, stdout, err = cli("compile", SPEC, "-i", good, "-o", out)
+    assert code == 0 and stdout == "" and err == ""
+    assert yaml.safe_load(out.read_text())["format"] == "kostyor-plan/1"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".kostyorc-")]
+
+
+def test_unicode_and_odd_host_names_survive_a_round_trip(write):
+    inv = write(
+        "inv.yaml",
+        "hosts:\n- name: \"x'); import os; os.system('id\"\n  services: [nova-compute]\n"
+        "- name: узел-1\n  services: [nova-compute]\n- name: 'yes'\n  services: [nova-compute]\n",
+    )
+    plan = compile_plan(SPEC, str(inv), "service-by-service").plan
+    for fmt in ("yaml", "json"):
+        again = load_plan(dump_plan(plan, fmt))
+        assert again == plan
+        assert again["steps"][0]["hosts"] == ["x'); import os; os.system('id", "узел-1", "yes"]
