@@ -26,6 +26,7 @@ class RuntimeSettings:
     poll_interval: float
     stall_seconds: float
     worker_host: str | None
+    namespace: str = "kostyor"
 
     @property
     def embedded_broker(self) -> bool:
@@ -66,6 +67,7 @@ def resolve_settings(environ: dict[str, str] | None = None) -> RuntimeSettings:
         poll_interval=float(env.get("KOSTYOR_POLL_INTERVAL") or 0.5),
         stall_seconds=float(env.get("KOSTYOR_STALL_SECONDS") or 30),
         worker_host=env.get("KOSTYOR_WORKER_HOST") or None,
+        namespace=env.get("KOSTYOR_NAMESPACE") or "kostyor",
     )
 
 

@@ -1,0 +1,169 @@
+"""Upgrade drivers: what turns a plan step into Celery work.
+
+A driver is a class found through the entry point group `kostyor_dsl.drivers`.
+It declares its parameters (`PARAMETERS`), receives them validated, and turns
+each kind of step into a Celery signature:
+
+- `pre_upgrade(action, parameters)` for a `pre-upgrade` step;
+- `start(service, hosts)` for an `upgrade` step;
+- `action(name, host, parameters)` for a hook action (evacuate, disable
+  scheduling, a manual gate...), which plans will carry later.
+
+The runtime's step task runs the signature inside its guard (run state
+checked, unit locked, completion recorded), so a driver's task never needs to
+know about pause, cancel or redelivery.  See docs/drivers.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, ClassVar
+
+from kostyor_dsl.runtime.errors import DriverError, ParameterError, UnsupportedAction
+
+ENTRY_POINT_GROUP = "kostyor_dsl.drivers"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One driver parameter: its type (str, int, float or bool), default and help."""
+
+    type: type = str
+    required: bool = False
+    default: Any = None
+    help: str = ""
+
+
+class Driver:
+    """Base class of drivers; subclasses set `name` and `PARAMETERS` and override the hooks."""
+
+    name: ClassVar[str] = "driver"
+    PARAMETERS: ClassVar[Mapping[str, Parameter]] = {}
+
+    def __init__(self, parameters: Mapping[str, Any] | None = None) -> None:
+        self.parameters = validate_parameters(type(self), parameters or {})
+
+    def pre_upgrade(self, action: str, parameters: Mapping[str, Any]):
+        raise UnsupportedAction(f"driver {self.name!r} has no pre-upgrade action {action!r}")
+
+    def start(self, service: str, hosts: list[str]):
+        raise UnsupportedAction(f"driver {self.name!r} cannot upgrade services")
+
+    def action(self, name: str, host: str | None, parameters: Mapping[str, Any]):
+        raise UnsupportedAction(f"driver {self.name!r} has no action {name!r}")
+
+
+def _convert(driver: str, name: str, spec: Parameter, value: Any) -> Any:
+    if spec.type is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ParameterError(
+            f"driver {driver!r}: parameter {name!r} must be true or false, not {value!r}"
+        )
+    if spec.type in (int, float):
+        if isinstance(value, bool):
+            raise ParameterError(f"driver {driver!r}: parameter {name!r} must be a number")
+        try:
+            return spec.type(value)
+        except (TypeError, ValueError):
+            kind = "an integer" if spec.type is int else "a number"
+            raise ParameterError(
+                f"driver {driver!r}: parameter {name!r} must be {kind}, not {value!r}"
+            ) from None
+    if not isinstance(value, str | int | float):
+        raise ParameterError(f"driver {driver!r}: parameter {name!r} must be a string")
+    return str(value)
+
+
+def validate_parameters(driver_class: type[Driver], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters converted to their declared types; a `ParameterError` names what is wrong."""
+    declared = driver_class.PARAMETERS
+    name = driver_class.name
+    unknown = sorted(set(raw) - set(declared))
+    if unknown:
+        known = ", ".join(sorted(declared)) or "none"
+        raise ParameterError(
+            f"driver {name!r} has no parameter {', '.join(map(repr, unknown))} "
+            f"(its parameters: {known})"
+        )
+    values: dict[str, Any] = {}
+    for key, spec in declared.items():
+        if key in raw:
+            values[key] = _convert(name, key, spec, raw[key])
+        elif spec.required:
+            raise ParameterError(
+                f"driver {name!r} needs parameter {key!r}: {spec.help} (pass -p {key}=...)"
+            )
+        elif spec.default is not None:
+            values[key] = spec.default
+    return values
+
+
+def parse_assignments(pairs: list[str]) -> dict[str, str]:
+    """`-p key=value` pairs as a dict; the value may itself contain `=`."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key.strip():
+            raise ParameterError(f"bad parameter {pair!r}: expected key=value")
+        values[key.strip()] = value
+    return values
+
+
+def load_parameters_file(path: str | Path) -> dict[str, Any]:
+    """A parameters file: a YAML or JSON mapping of names to scalars."""
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ParameterError(f"cannot read parameters file {path}: {exc.strerror}") from None
+    try:
+        data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ParameterError(f"parameters file {path} is not valid YAML/JSON: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(
+        isinstance(value, str | int | float | bool) for value in data.values()
+    ):
+        raise ParameterError(
+            f"parameters file {path} must be a mapping of names to strings, numbers or booleans"
+        )
+    return {str(key): value for key, value in data.items()}
+
+
+def available_drivers() -> list[str]:
+    return sorted({entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def driver_class(name: str) -> type[Driver]:
+    """The driver class registered under `name` in the `kostyor_dsl.drivers` group."""
+    matches = [entry for entry in entry_points(group=ENTRY_POINT_GROUP) if entry.name == name]
+    if not matches:
+        known = ", ".join(available_drivers()) or "none installed"
+        raise DriverError(f"unknown driver {name!r} (available: {known})")
+    try:
+        loaded = matches[0].load()
+    except Exception as exc:
+        raise DriverError(
+            f"driver {name!r} ({matches[0].value}) failed to load: {type(exc).__name__}: {exc}"
+        ) from None
+    if not (isinstance(loaded, type) and issubclass(loaded, Driver)):
+        raise DriverError(
+            f"driver {name!r} ({matches[0].value}) is not a kostyor_dsl.runtime.drivers.Driver"
+        )
+    return loaded
+
+
+def load_driver(name: str, parameters: Mapping[str, Any] | None = None) -> Driver:
+    return driver_class(name)(parameters or {})

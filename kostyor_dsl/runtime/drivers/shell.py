@@ -1,0 +1,136 @@
+"""`shell`: runs a command template once for each host of a step.
+
+`-p command='ssh {host} sudo systemctl restart {service}'` upgrades a service;
+`pre_upgrade_command` (placeholder `{action}`) and `action_command`
+(`{action}`, `{host}`) serve the other step kinds.  Every placeholder is
+replaced by its `shlex.quote`d value, so a host named `a; rm -rf /` stays one
+argument.  A non-zero exit fails the step; `timeout` bounds the whole step;
+each host's output is kept in the step's result.
+"""
+
+from __future__ import annotations
+
+import shlex
+import string
+import subprocess
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from celery import shared_task
+
+from kostyor_dsl.runtime.drivers import Driver, Parameter
+from kostyor_dsl.runtime.errors import ParameterError, StepFailed
+
+TASK = "kostyor_dsl.drivers.shell.run"
+PLACEHOLDERS = {
+    "command": {"host", "service", "action"},
+    "pre_upgrade_command": {"action"},
+    "action_command": {"action", "host"},
+}
+OUTPUT_LIMIT = 64 * 1024
+
+
+def check_template(parameter: str, template: str) -> None:
+    allowed = PLACEHOLDERS[parameter]
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ParameterError(
+            f"driver 'shell': parameter {parameter!r} is not a valid template: {exc} "
+            "(write a literal brace as {{ or }})"
+        ) from None
+    for _, field, spec, conversion in fields:
+        if field is None:
+            continue
+        if field not in allowed or spec or conversion:
+            raise ParameterError(
+                f"driver 'shell': parameter {parameter!r} has placeholder {{{field}}}; "
+                f"allowed: {', '.join('{' + name + '}' for name in sorted(allowed))}"
+            )
+
+
+def render(template: str, **values: str) -> str:
+    """The command with every placeholder replaced by its shell-quoted value."""
+    return template.format_map({name: shlex.quote(str(value)) for name, value in values.items()})
+
+
+def _tail(text: str) -> str:
+    return text if len(text) <= OUTPUT_LIMIT else "...\n" + text[-OUTPUT_LIMIT:]
+
+
+@shared_task(name=TASK)
+def run_commands(commands: list[list[str]], timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    results = []
+    for host, command in commands:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise StepFailed(f"timed out after {timeout:g} s before running on {host}")
+        try:
+            done = subprocess.run(
+                command,
+                shell=True,
+                capture_output=True,
+                text=True,
+                timeout=remaining,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired as exc:
+            output = exc.stdout or ""
+            if isinstance(output, bytes):
+                output = output.decode(errors="replace")
+            raise StepFailed(
+                f"timed out after {timeout:g} s on {host}: {command}\n{_tail(output)}"
+            ) from None
+        output = _tail(done.stdout + done.stderr)
+        results.append(
+            {"host": host, "command": command, "exit_code": done.returncode, "output": output}
+        )
+        if done.returncode != 0:
+            raise StepFailed(f"exit code {done.returncode} on {host}: {command}\n{output}")
+    return {"hosts": results}
+
+
+class ShellDriver(Driver):
+    name = "shell"
+    PARAMETERS: ClassVar[Mapping[str, Parameter]] = {
+        "command": Parameter(
+            str, required=True, help="command template for upgrade steps ({host}, {service})"
+        ),
+        "pre_upgrade_command": Parameter(
+            str, default="", help="command template for pre-upgrade steps ({action})"
+        ),
+        "action_command": Parameter(
+            str, default="", help="command template for hook actions ({action}, {host})"
+        ),
+        "timeout": Parameter(float, default=600.0, help="seconds a whole step may take"),
+    }
+
+    def __init__(self, parameters: Mapping[str, Any] | None = None) -> None:
+        super().__init__(parameters)
+        for name in PLACEHOLDERS:
+            if self.parameters.get(name):
+                check_template(name, self.parameters[name])
+        if self.parameters["timeout"] <= 0:
+            raise ParameterError("driver 'shell': parameter 'timeout' must be positive")
+
+    def _signature(self, commands: list[tuple[str, str]]):
+        return run_commands.si([list(pair) for pair in commands], self.parameters["timeout"])
+
+    def pre_upgrade(self, action: str, parameters: Mapping[str, Any]):
+        template = self.parameters.get("pre_upgrade_command")
+        commands = [("-", render(template, action=action))] if template else []
+        return self._signature(commands)
+
+    def start(self, service: str, hosts: list[str]):
+        template = self.parameters["command"]
+        return self._signature(
+            [(host, render(template, host=host, service=service, action="start")) for host in hosts]
+        )
+
+    def action(self, name: str, host: str | None, parameters: Mapping[str, Any]):
+        template = self.parameters.get("action_command")
+        if not template:
+            return super().action(name, host, parameters)
+        return self._signature([(host or "-", render(template, action=name, host=host or ""))])

@@ -1,0 +1,58 @@
+"""What a worker needs to know about a run, read once per run and cached."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from kostyor_dsl.runtime.canvas import Segment, Unit, describe, segment_of, units_of
+from kostyor_dsl.runtime.drivers import Driver, load_driver
+
+
+@dataclass(frozen=True)
+class RunContext:
+    run_id: str
+    plan: dict[str, Any]
+    units: tuple[Unit, ...]
+    segments: tuple[Segment, ...]
+    steps: dict[str, dict[str, Any]]
+
+    def segment_of(self, index: int) -> Segment:
+        return segment_of(list(self.segments), index)
+
+
+@functools.lru_cache(maxsize=16)
+def _context(store, run_id: str, route: str) -> RunContext:
+    plan = store.plan(run_id)
+    return RunContext(
+        run_id=run_id,
+        plan=plan,
+        units=tuple(units_of(plan, run_id, route)),
+        segments=tuple(describe(plan, run_id, route)),
+        steps={step["id"]: step for step in plan["steps"]},
+    )
+
+
+def run_context(store, run) -> RunContext:
+    return _context(store, run.run_id, run.route)
+
+
+@functools.lru_cache(maxsize=16)
+def _driver(name: str, parameters: tuple[tuple[str, Any], ...]) -> Driver:
+    return load_driver(name, dict(parameters))
+
+
+def driver_for(run) -> Driver:
+    return _driver(run.driver, tuple(sorted(run.parameters.items())))
+
+
+def driver_signature(driver: Driver, step: dict[str, Any], unit: Unit):
+    """The driver's signature for one unit of a plan step."""
+    kind = step["kind"]
+    if kind == "pre-upgrade":
+        return driver.pre_upgrade(step["action"], step.get("parameters", {}))
+    if kind == "upgrade":
+        return driver.start(step["service"], list(unit.hosts))
+    host = unit.hosts[0] if unit.hosts else None
+    return driver.action(step.get("action") or kind, host, step.get("parameters", {}))

@@ -1,0 +1,103 @@
+"""The worker side: consume the queues of live runs, and reconcile.
+
+A worker consumes the queue of every running or paused run (and, started with
+`--host NAME`, that host's queue of every `--route per-host` run).  Queues
+are computed from the run store, not from control broadcasts, so a restarted
+worker consumes exactly what it should, and a broadcast it missed (or a stale
+one replayed to it) is corrected on the next look.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from celery import bootsteps
+
+from kostyor_dsl.runtime.canvas import host_queue, run_queue
+from kostyor_dsl.runtime.run_store import LIVE_STATES
+
+log = logging.getLogger(__name__)
+
+SCAN_SECONDS = 1.0
+RESEND_SECONDS = 10.0
+
+
+def wanted_queues(store, host: str | None) -> set[str]:
+    queues = set()
+    for run in store.runs():
+        if run.state not in LIVE_STATES:
+            continue
+        queues.add(run_queue(run.run_id))
+        if host and run.route == "per-host":
+            queues.add(host_queue(run.run_id, host))
+    return queues
+
+
+class RunQueues(bootsteps.StartStopStep):
+    """Consumer bootstep: live runs' queues at start, a reconciliation, then a watcher."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def __init__(self, parent, **kwargs) -> None:
+        super().__init__(parent, **kwargs)
+        self.watcher: threading.Thread | None = None
+        self.stopping = threading.Event()
+        self.sent: dict[str, float] = {}
+
+    def start(self, c) -> None:
+        from kostyor_dsl.runtime.app import get_store, settings
+        from kostyor_dsl.runtime.reconcile import reconcile_all
+
+        store = get_store()
+        for queue in sorted(wanted_queues(store, settings.worker_host)):
+            c.add_task_queue(queue)
+        reconcile_all(c.app, store, force=True)
+        if self.watcher is None:
+            self.watcher = threading.Thread(
+                target=self._watch, args=(c,), name="kostyor-run-queues", daemon=True
+            )
+            self.watcher.start()
+
+    def shutdown(self, c) -> None:
+        self.stopping.set()
+
+    def _consuming(self, c) -> set[str]:
+        consumer = c.task_consumer
+        if consumer is None:
+            return set()
+        return {queue.name for queue in list(consumer.queues)}
+
+    def _watch(self, c) -> None:
+        from kostyor_dsl.runtime.app import get_store, settings
+        from kostyor_dsl.runtime.reconcile import reconcile_all
+
+        store = get_store()
+        last_reconcile = time.monotonic()
+        while not self.stopping.wait(SCAN_SECONDS):
+            try:
+                self._adjust(c, store, settings.worker_host)
+                if time.monotonic() - last_reconcile >= settings.stall_seconds / 3:
+                    last_reconcile = time.monotonic()
+                    reconcile_all(c.app, store, force=False, stall_seconds=settings.stall_seconds)
+            except Exception:
+                log.exception("kostyor: watching run queues failed")
+
+    def _adjust(self, c, store, host: str | None) -> None:
+        # Queue changes go through the worker's own control mailbox, so they
+        # are applied by the consumer's thread, never from this one.
+        wanted = wanted_queues(store, host)
+        consuming = self._consuming(c)
+        now = time.monotonic()
+        for queue in sorted(wanted - consuming):
+            if now - self.sent.get(queue, 0.0) >= RESEND_SECONDS:
+                self.sent[queue] = now
+                c.app.control.add_consumer(queue, destination=[c.hostname], reply=False)
+        for queue in sorted(consuming - wanted):
+            if (
+                queue.startswith("kostyor.run.")
+                and now - self.sent.get(queue, 0.0) >= RESEND_SECONDS
+            ):
+                self.sent[queue] = now
+                c.app.control.cancel_consumer(queue, destination=[c.hostname], reply=False)
