@@ -18,7 +18,9 @@ def openstack():
 
 
 def sequence(steps):
-    return [(s["hosts"][0] if len(s["hosts"]) == 1 else tuple(s["hosts"]), s["service"]) for s in steps]
+    return [
+        (s["hosts"][0] if len(s["hosts"]) == 1 else tuple(s["hosts"]), s["service"]) for s in steps
+    ]
 
 
 DESIGN_DOC_NODE_BY_NODE = [
@@ -114,7 +116,10 @@ def test_hosts_by_key_ties_keep_inventory_order(openstack):
 
 def test_all_in_one_host_uses_plain_flat_order(openstack):
     order, tiers = openstack
-    aio = Host("aio", ("cinder-volume", "nova-compute", "nova-api-os-compute", "neutron-server", "nova-api"))
+    aio = Host(
+        "aio",
+        ("cinder-volume", "nova-compute", "nova-api-os-compute", "neutron-server", "nova-api"),
+    )
     steps = node_by_node(order, tiers, [aio]).steps
     assert [s["service"] for s in steps] == [
         "nova-api",
@@ -136,7 +141,11 @@ def test_host_running_nothing_in_the_order_has_no_steps(openstack):
 
 def test_service_by_service_hosts_in_inventory_order(openstack):
     order, tiers = openstack
-    hosts = [Host("z", ("nova-compute",)), Host("a", ("nova-compute", "glance-api")), Host("m", ("nova-compute",))]
+    hosts = [
+        Host("z", ("nova-compute",)),
+        Host("a", ("nova-compute", "glance-api")),
+        Host("m", ("nova-compute",)),
+    ]
     steps = service_by_service(order, tiers, hosts).steps
     assert [(s["id"], s["hosts"]) for s in steps] == [
         ("glance-api", ["a"]),
@@ -161,6 +170,8 @@ strategy s {
 }
 """,
     )
-    inv = write("inv.yaml", "hosts:\n- {name: ctl, services: [api]}\n- {name: sto, services: [volume]}\n")
+    inv = write(
+        "inv.yaml", "hosts:\n- {name: ctl, services: [api]}\n- {name: sto, services: [volume]}\n"
+    )
     plan = compile_plan(str(spec), str(inv)).plan
     assert [s["id"] for s in plan["steps"]] == ["volume@sto", "api@ctl"]

@@ -53,8 +53,8 @@ def test_bad_inventory_document(name, write):
     errors = [d for d in report.diagnostics if d.is_error]
     assert len(errors) == 1, render_text(report.diagnostics, report.sources)
     (d,) = errors
-    assert (d.code, d.span.file, d.span.line, d.span.column) == (code, "inv.yaml", line, col), render_text(
-        errors, report.sources
+    assert (d.code, d.span.file, d.span.line, d.span.column) == (code, "inv.yaml", line, col), (
+        render_text(errors, report.sources)
     )
     assert d.subject == subject
     assert fragment in d.message
@@ -87,7 +87,10 @@ def test_fast_validity_check_agrees_with_the_schema():
         assert list(_validator().iter_errors(doc)), doc
     good = [
         {"hosts": []},
-        {"cluster": "c", "hosts": [{"name": "a", "services": ["x"], "labels": {"r": "1", "n": 2, "b": True}}]},
+        {
+            "cluster": "c",
+            "hosts": [{"name": "a", "services": ["x"], "labels": {"r": "1", "n": 2, "b": True}}],
+        },
     ]
     for doc in good:
         assert _looks_valid(doc)
@@ -95,7 +98,10 @@ def test_fast_validity_check_agrees_with_the_schema():
 
 
 def test_duplicate_host(write):
-    inv = write("inv.yaml", "hosts:\n- name: a\n  services: []\n- name: b\n  services: []\n- name: a\n  services: []\n")
+    inv = write(
+        "inv.yaml",
+        "hosts:\n- name: a\n  services: []\n- name: b\n  services: []\n- name: a\n  services: []\n",
+    )
     report = check(SPEC, str(inv))
     (d,) = report.diagnostics
     assert d.code == "K041"
@@ -105,7 +111,9 @@ def test_duplicate_host(write):
 
 
 def test_unknown_service_is_an_error_with_hint(write, cli):
-    inv = write("inv.yaml", "hosts:\n- name: ctl-1\n  services:\n  - nova-api\n  - nova-schedular\n")
+    inv = write(
+        "inv.yaml", "hosts:\n- name: ctl-1\n  services:\n  - nova-api\n  - nova-schedular\n"
+    )
     report = check(SPEC, str(inv))
     (d,) = report.diagnostics
     assert (d.code, d.severity.value, d.span.line, d.span.column) == ("K042", "error", 5, 5)
@@ -142,7 +150,9 @@ def test_service_twice_on_a_host(write):
 
 
 def test_host_with_no_service_is_a_warning(write):
-    inv = write("inv.yaml", "hosts:\n- name: spare\n  services: []\n- name: c\n  services: [nova-compute]\n")
+    inv = write(
+        "inv.yaml", "hosts:\n- name: spare\n  services: []\n- name: c\n  services: [nova-compute]\n"
+    )
     report = check(SPEC, str(inv))
     assert report.ok
     (d,) = report.diagnostics
@@ -150,7 +160,10 @@ def test_host_with_no_service_is_a_warning(write):
 
 
 def test_json_inventory(write):
-    doc = {"cluster": "c1", "hosts": [{"name": "n", "services": ["nova-compute"], "labels": {"rack": "r1"}}]}
+    doc = {
+        "cluster": "c1",
+        "hosts": [{"name": "n", "services": ["nova-compute"], "labels": {"rack": "r1"}}],
+    }
     inv = write("inv.json", json.dumps(doc))
     plan = compile_plan(SPEC, str(inv)).plan
     assert plan["inputs"]["inventory"]["cluster"] == "c1"
@@ -161,7 +174,7 @@ def test_json_inventory(write):
 
 
 def test_missing_inventory_file(cli, tmp_path):
-    code, out, err = cli("compile", SPEC, "-i", tmp_path / "nope.yaml")
+    code, _, err = cli("compile", SPEC, "-i", tmp_path / "nope.yaml")
     assert code == 1
     assert "error[K043]: cannot read inventory" in err and "No such file" in err
 

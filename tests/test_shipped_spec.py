@@ -37,7 +37,12 @@ REFERENCE = [
     ("heat", ["heat-api", "heat-engine", "heat-api-cfn", "heat-api-cloudwatch"], C),
     (
         "ceilometer",
-        ["ceilometer-collector", "ceilometer-agent-notification", "ceilometer-polling", "ceilometer-api"],
+        [
+            "ceilometer-collector",
+            "ceilometer-agent-notification",
+            "ceilometer-polling",
+            "ceilometer-api",
+        ],
         C,
     ),
     ("aodh", ["aodh-evaluator", "aodh-notifier", "aodh-listener", "aodh-api"], C),

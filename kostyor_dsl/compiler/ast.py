@@ -6,7 +6,6 @@ Tests compare whole trees by value; positions only matter for diagnostics.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from kostyor_dsl.compiler.diagnostics import Span
 
@@ -110,7 +109,7 @@ class Comment:
     span: Span = _span()
 
 
-Item = Union[Import, Tiers, Order, Strategy]
+Item = Import | Tiers | Order | Strategy
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,12 @@ def locate_spec(spec: str) -> tuple[tuple[str, str], str]:
         path = os.path.realpath(spec)
         text = _read(path)
         if text is None:
-            reason = "no such file" if not os.path.exists(path) else "cannot read it as UTF-8 text"
+            if not os.path.exists(path):
+                reason = "no such file"
+            elif os.path.isdir(path):
+                reason = "it is a folder"
+            else:
+                reason = "cannot read it as UTF-8 text"
             hints = ("shipped specs can be named directly: " + ", ".join(shipped_specs()),)
             raise CompileError(
                 [error("K003", f"cannot read spec '{spec}': {reason}", subject=spec, hints=hints)]
