@@ -27,7 +27,10 @@ def inventory_text(n_computes: int, extra: str = "") -> str:
         "    services: [keystone-wsgi-public, nova-conductor, neutron-l3-agent]",
     ]
     for i in range(n_computes):
-        lines += [f"  - name: cmp-{i:03d}", "    services: [nova-compute, neutron-openvswitch-agent]"]
+        lines += [
+            f"  - name: cmp-{i:03d}",
+            "    services: [nova-compute, neutron-openvswitch-agent]",
+        ]
         if extra and i == n_computes // 2:
             lines += [extra]
     lines += ["  - name: sto-1", "    services: [cinder-volume, swift-object-server]"]
@@ -42,7 +45,9 @@ def test_plans_validate_against_the_schema(strategy, fmt, write):
     inv = write("inv.yaml", inventory_text(5))
     spec = write(
         "team.kostyor",
-        "import openstack\nstrategy ops extends " + strategy + " {\n  pre-upgrade {\n    backup\n  }\n}\n",
+        "import openstack\nstrategy ops extends "
+        + strategy
+        + " {\n  pre-upgrade {\n    backup\n  }\n}\n",
     )
     for spec_path, name in [(SPEC, strategy), (str(spec), "ops")]:
         text = dump_plan(compile_plan(spec_path, str(inv), strategy=name).plan, fmt)
@@ -54,7 +59,9 @@ def test_example_plans_validate(cli, tmp_path):
     for inv in sorted(EXAMPLES.glob("*.yaml")) + sorted(EXAMPLES.glob("*.json")):
         for strategy in STRATEGIES:
             out = tmp_path / "plan.json"
-            code, _, err = cli("compile", SPEC, "-i", inv, "-s", strategy, "--format", "json", "-o", out)
+            code, _, err = cli(
+                "compile", SPEC, "-i", inv, "-s", strategy, "--format", "json", "-o", out
+            )
             assert code == 0, err
             jsonschema.validate(json.loads(out.read_text()), schema)
 
@@ -91,7 +98,9 @@ def test_adding_a_host_only_adds_lines(strategy, write):
     before = write("before/inv.yaml", inventory_text(20))
     after = write(
         "after/inv.yaml",
-        inventory_text(20, extra="  - name: cmp-new\n    services: [nova-compute, neutron-openvswitch-agent]"),
+        inventory_text(
+            20, extra="  - name: cmp-new\n    services: [nova-compute, neutron-openvswitch-agent]"
+        ),
     )
     old = dump_plan(compile_plan(SPEC, str(before), strategy).plan).splitlines()
     new = dump_plan(compile_plan(SPEC, str(after), strategy).plan).splitlines()

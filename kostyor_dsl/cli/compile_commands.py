@@ -107,7 +107,9 @@ def _report(args, diagnostics, sources, to_stdout: bool) -> None:
     stream = sys.stdout if (to_stdout and args.diagnostics_format != "text") else sys.stderr
     if not diagnostics and args.diagnostics_format == "text":
         return
-    stream.write(render_diagnostics(args.diagnostics_format, diagnostics, sources, stream, args.color))
+    stream.write(
+        render_diagnostics(args.diagnostics_format, diagnostics, sources, stream, args.color)
+    )
     stream.flush()
 
 
