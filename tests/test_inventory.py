@@ -103,7 +103,7 @@ def test_duplicate_host(write):
         "hosts:\n- name: a\n  services: []\n- name: b\n  services: []\n- name: a\n  services: []\n",
     )
     report = check(SPEC, str(inv))
-    (d,) = report.diagnostics
+    (d,) = [d for d in report.diagnostics if d.is_error]
     assert d.code == "K041"
     assert (d.span.line, d.span.column) == (6, 9)
     assert d.subject == "host 'a'"
@@ -183,3 +183,18 @@ def test_parse_inventory_not_utf8():
     result = parse_inventory(b"\xff\xfe", "x.yaml")
     (d,) = result.diagnostics
     assert d.code == "K043" and "UTF-8" in d.message
+
+
+def test_every_inventory_problem_is_reported_in_one_run(write):
+    inv = write(
+        "inv.yaml",
+        "hosts:\n- name: a\n  services: [nova-schedular]\n- name: b\n  services: nova-compute\n"
+        "- name: a\n  services: [glance-api]\n",
+    )
+    report = check(SPEC, str(inv))
+    assert sorted((d.span.line, d.code) for d in report.diagnostics) == [
+        (2, "K044"),  # a runs nothing the order knows: a warning on top of the error
+        (3, "K042"),
+        (5, "K040"),
+        (6, "K041"),
+    ]

@@ -32,6 +32,11 @@ class Inventory:
     sha256: str
     cluster: str | None
     hosts: tuple[Host, ...]
+    # Index in the document of each host, when malformed entries were left out.
+    positions: tuple[int, ...] | None = None
+
+    def position(self, i: int) -> int:
+        return i if self.positions is None else self.positions[i]
 
 
 @dataclass(frozen=True)
@@ -76,19 +81,38 @@ def parse_inventory(raw: bytes, display: str) -> InventoryCheck:
         doc = _load_document(text)
     except (yaml.YAMLError, ValueError) as exc:
         return InventoryCheck(None, (_load_error(exc, display),), sources)
+    digest = hashlib.sha256(raw).hexdigest()
     problems = validate_document(doc, text, display)
     if problems:
-        return InventoryCheck(None, tuple(problems), sources)
+        # Keep checking the well-formed hosts, so one run reports every problem.
+        partial = _well_formed(doc, display, digest)
+        if partial is not None:
+            problems.extend(_duplicate_hosts(partial, text))
+        return InventoryCheck(partial, tuple(problems), sources)
     hosts = tuple(
         Host(h["name"], tuple(h["services"]), tuple(sorted((h.get("labels") or {}).items())))
         for h in doc["hosts"]
     )
-    digest = hashlib.sha256(raw).hexdigest()
     inventory = Inventory(display, digest, doc.get("cluster"), hosts)
-    duplicates = tuple(_duplicate_hosts(doc, text, display))
-    if duplicates:
-        return InventoryCheck(None, duplicates, sources)
-    return InventoryCheck(inventory, (), sources)
+    return InventoryCheck(inventory, tuple(_duplicate_hosts(inventory, text)), sources)
+
+
+def _well_formed(doc, display: str, digest: str) -> Inventory | None:
+    if not isinstance(doc, dict) or not isinstance(doc.get("hosts"), list):
+        return None
+    hosts, positions = [], []
+    for index, h in enumerate(doc["hosts"]):
+        if not isinstance(h, dict):
+            continue
+        name, services = h.get("name"), h.get("services")
+        if not (isinstance(name, str) and name and isinstance(services, list)):
+            continue
+        if not all(isinstance(s, str) and s for s in services):
+            continue
+        hosts.append(Host(name, tuple(services)))
+        positions.append(index)
+    cluster = doc.get("cluster") if isinstance(doc.get("cluster"), str) else None
+    return Inventory(display, digest, cluster, tuple(hosts), tuple(positions))
 
 
 def _load_document(text: str):
@@ -252,15 +276,16 @@ class _Locator:
         return Span(self.display, mark.line + 1, mark.column + 1, mark.line + 1, end_col)
 
 
-def _duplicate_hosts(doc, text: str, display: str) -> Iterable[Diagnostic]:
+def _duplicate_hosts(inventory: Inventory, text: str) -> Iterable[Diagnostic]:
     first: dict[str, int] = {}
     locate = None
-    for index, host in enumerate(doc["hosts"]):
-        name = host["name"]
+    for i, host in enumerate(inventory.hosts):
+        name = host.name
+        index = inventory.position(i)
         if name not in first:
             first[name] = index
             continue
-        locate = locate or _Locator(text, display)
+        locate = locate or _Locator(text, inventory.display)
         yield error(
             "K041",
             f"host '{name}' is listed twice in the inventory",
@@ -285,7 +310,8 @@ def check_against_order(
     known = {s.name for s in order.services}
     out: list[Diagnostic] = []
     locate = None
-    for index, host in enumerate(inventory.hosts):
+    for i, host in enumerate(inventory.hosts):
+        index = inventory.position(i)
         services = host.services
         if set(services) <= known and len(set(services)) == len(services):
             if not services:
