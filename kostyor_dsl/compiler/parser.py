@@ -39,10 +39,13 @@ SYNTAX_ERRORS: dict[str, list[str]] = {
     "a service needs its tiers: write `SERVICE on TIER[, TIER]`": [
         "order o {\nproject p {\nnova-api\n}\n}\n",
         "order o {\nproject p {\nnova-api controller\n}\n}\n",
+        "order o {\nproject p {\na on x\nnova-api\n}\n}\n",
+        "order o {\nproject p {\na on x\nnova-api controller\n}\n}\n",
     ],
     "expected a tier name after 'on'": [
         "order o {\nproject p {\nnova-api on\n}\n}\n",
         "order o {\nproject p {\nnova-api on controller,\n}\n}\n",
+        "order o {\nproject p {\na on x\nnova-api on\n}\n}\n",
     ],
     "an order holds only `project NAME { ... }` blocks": [
         "order o {\nnova-api on controller\n}\n",
@@ -290,12 +293,33 @@ def _unclosed_brace(text: str) -> int | None:
     return stack[-1] if stack else None
 
 
+@functools.lru_cache(maxsize=1)
+def _example_states() -> dict[tuple[int, str], str]:
+    """(LALR state, token type) of each labelled snippet's error -> its label.
+
+    Like lark's `match_examples`, but keyed on the current state only: lark also
+    compares the stack depth, which differs with what came before the error.
+    """
+    table: dict[tuple[int, str], str] = {}
+    for label, snippets in SYNTAX_ERRORS.items():
+        for snippet in snippets:
+            try:
+                spec_parser().parse(snippet)
+            except UnexpectedToken as exc:
+                table.setdefault((exc.state.position, exc.token.type), label)
+            except UnexpectedInput:
+                pass
+    return table
+
+
+def _label_for(exc: UnexpectedInput) -> str | None:
+    if not isinstance(exc, UnexpectedToken) or exc.state is None:
+        return None
+    return _example_states().get((exc.state.position, exc.token.type))
+
+
 def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
-    label = None
-    try:
-        label = exc.match_examples(spec_parser().parse, SYNTAX_ERRORS, use_accepts=True)
-    except Exception:  # match_examples re-parses snippets; never let it mask the real error
-        label = None
+    label = _label_for(exc)
     if isinstance(exc, UnexpectedCharacters):
         ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
         span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
