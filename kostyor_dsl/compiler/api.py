@@ -16,7 +16,7 @@ from kostyor_dsl.compiler.engines import find_engine
 from kostyor_dsl.compiler.inventory import Inventory, check_against_order, read_inventory
 from kostyor_dsl.compiler.model import Spec, StrategyDef
 from kostyor_dsl.compiler.parser import parse_spec
-from kostyor_dsl.compiler.plan import build_plan
+from kostyor_dsl.compiler.plan import build_plan, gc_paused
 from kostyor_dsl.compiler.resolve import check_spec
 from kostyor_dsl.compiler.suggest import did_you_mean
 
@@ -91,6 +91,16 @@ def check(
     allow_unknown_services: bool = False,
 ) -> Report:
     """Resolve the spec and, when given, check the inventory against the chosen strategy."""
+    with gc_paused():  # see plan.gc_paused: large inventories are many small objects
+        return _check(spec, inventory, strategy, allow_unknown_services)
+
+
+def _check(
+    spec: str,
+    inventory: str | None,
+    strategy: str | None,
+    allow_unknown_services: bool,
+) -> Report:
     try:
         spec_check = check_spec(spec)
     except CompileError as exc:
@@ -126,7 +136,17 @@ def compile_plan(
     allow_unknown_services: bool = False,
 ) -> Compiled:
     """Spec + inventory -> plan.  Raises CompileError carrying every diagnostic."""
-    report = check(spec, inventory, strategy, allow_unknown_services)
+    with gc_paused():
+        return _compile_plan(spec, inventory, strategy, allow_unknown_services)
+
+
+def _compile_plan(
+    spec: str,
+    inventory: str,
+    strategy: str | None,
+    allow_unknown_services: bool,
+) -> Compiled:
+    report = _check(spec, inventory, strategy, allow_unknown_services)
     if not report.ok or report.strategy is None or report.inventory is None:
         raise CompileError(report.diagnostics, report.sources)
     chosen = report.strategy

@@ -54,44 +54,76 @@ def node_by_node(order: OrderDef, tiers: Sequence[str], hosts: Sequence[Host]) -
     """Hosts by ascending key (the smallest rank of their services), ties in inventory
     order; on each host, its services one by one in the plain flat order."""
     ranks = service_ranks(order, tiers)
-    position = {s.name: i for i, s in enumerate(order.services)}
     services = order.services
-    keyed = []
-    for index, host in enumerate(hosts):
-        known = [position[s] for s in host.services if s in position]
-        if not known:
+    position = {s.name: i for i, s in enumerate(services)}
+    # Per service, what every step and placement on it repeats (computed once, not per host).
+    step_parts = [(f"{s.name}@", s.project, s.name, s.span.ref) for s in services]
+    placements: dict[str, tuple[int, str, str]] = {}
+    # Hosts share a handful of service lists: work each distinct one out once.
+    # list of (positions of the known services, in flat order), key service
+    plans: dict[tuple[str, ...], tuple[list[int], str] | None] = {}
+    # Buckets by rank keep inventory order inside a rank: the stable sort, in O(N).
+    buckets: dict[int, list[tuple[str, list[int], str]]] = {}
+    for host in hosts:
+        host_services = host.services
+        try:
+            found = plans[host_services]
+        except KeyError:
+            found = plans[host_services] = _host_plan(host_services, position, services, ranks)
+        except TypeError:  # an unhashable list of services, from a caller of the library
+            found = _host_plan(host_services, position, services, ranks)
+        if found is None:
             continue
-        known.sort()
-        key_service = min((services[p].name for p in known), key=ranks.__getitem__)
-        keyed.append((ranks[key_service], index, host.name, known, key_service))
-    keyed.sort()
+        known, key_service = found
+        rank = ranks[key_service]
+        bucket = buckets.get(rank)
+        if bucket is None:
+            bucket = buckets[rank] = []
+        bucket.append((host.name, known, key_service))
     steps: list[dict] = []
     host_order: list[dict] = []
     append = steps.append
-    for rank, _, name, known, key_service in keyed:
-        key_def = services[position[key_service]]
-        host_order.append(
-            {
-                "name": name,
-                "key_service": key_service,
-                "rank": rank,
-                "tier": key_def.roles[0] if key_def.roles else "",
-                "source": key_def.span.ref,
-            }
-        )
-        for p in known:
-            svc = services[p]
-            append(
+    place = host_order.append
+    for rank in sorted(buckets):
+        for name, known, key_service in buckets[rank]:
+            placement = placements.get(key_service)
+            if placement is None:
+                key_def = services[position[key_service]]
+                placement = placements[key_service] = (
+                    rank,
+                    key_def.roles[0] if key_def.roles else "",
+                    key_def.span.ref,
+                )
+            place(
                 {
-                    "id": f"{svc.name}@{name}",
-                    "kind": "upgrade",
-                    "project": svc.project,
-                    "service": svc.name,
-                    "hosts": [name],
-                    "source": svc.span.ref,
+                    "name": name,
+                    "key_service": key_service,
+                    "rank": placement[0],
+                    "tier": placement[1],
+                    "source": placement[2],
                 }
             )
+            for p in known:
+                prefix, project, service, source = step_parts[p]
+                append(
+                    {
+                        "id": prefix + name,
+                        "kind": "upgrade",
+                        "project": project,
+                        "service": service,
+                        "hosts": [name],
+                        "source": source,
+                    }
+                )
     return EngineResult(steps, host_order)
+
+
+def _host_plan(host_services, position, services, ranks) -> tuple[list[int], str] | None:
+    """The host's known services (flat-order positions) and its key service, or None."""
+    known = sorted(position[s] for s in host_services if s in position)
+    if not known:
+        return None
+    return known, min((services[p].name for p in known), key=ranks.__getitem__)
 
 
 def service_by_service(
@@ -99,11 +131,13 @@ def service_by_service(
 ) -> EngineResult:
     """One step per service of the flat order, on every host running it (inventory order)."""
     runs_on: dict[str, list[str]] = {s.name: [] for s in order.services}
+    get = runs_on.get
     for host in hosts:
+        name = host.name
         for service in host.services:
-            bucket = runs_on.get(service)
+            bucket = get(service)
             if bucket is not None:
-                bucket.append(host.name)
+                bucket.append(name)
     steps = [
         {
             "id": svc.name,

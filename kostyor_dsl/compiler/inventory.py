@@ -82,6 +82,12 @@ def parse_inventory(raw: bytes, display: str) -> InventoryCheck:
     except (yaml.YAMLError, ValueError) as exc:
         return InventoryCheck(None, (_load_error(exc, display),), sources)
     digest = hashlib.sha256(raw).hexdigest()
+    hosts = _scan_hosts(doc)
+    if hosts is not None:  # the fast path: the document is valid
+        inventory = Inventory(display, digest, doc.get("cluster"), hosts)
+        if len({h.name for h in hosts}) == len(hosts):
+            return InventoryCheck(inventory, (), sources)
+        return InventoryCheck(inventory, tuple(_duplicate_hosts(inventory, text)), sources)
     problems = validate_document(doc, text, display)
     if problems:
         # Keep checking the well-formed hosts, so one run reports every problem.
@@ -204,6 +210,60 @@ def _looks_valid(doc) -> bool:
     return True
 
 
+_TOP_KEYS = frozenset({"cluster", "hosts"})
+_HOST_KEYS = frozenset({"name", "services", "labels"})
+_LABEL_TYPES = (str, int, bool)
+
+
+def _scan_hosts(doc) -> tuple[Host, ...] | None:
+    """`_looks_valid` fused with building the hosts, in one pass over the document.
+
+    Accepts exactly what `_looks_valid` accepts and builds the same hosts as
+    the slow path; None sends the caller down that path, which explains.
+    Hosts running the same services share one tuple (computes are thousands
+    of copies of a few lists), which also lets later stages memoise per list.
+    """
+    if type(doc) is not dict or "hosts" not in doc or not doc.keys() <= _TOP_KEYS:
+        return None
+    cluster = doc.get("cluster", "x")
+    if type(cluster) is not str or not cluster:
+        return None
+    docs = doc["hosts"]
+    if type(docs) is not list:
+        return None
+    shared: dict[tuple, tuple] = {}
+    out: list[Host] = []
+    append = out.append
+    for h in docs:
+        if type(h) is not dict:
+            return None
+        name = h.get("name")
+        services = h.get("services")
+        if type(name) is not str or not name or type(services) is not list:
+            return None
+        if len(h) == 2:  # exactly name and services
+            labels = ()
+        else:
+            if not h.keys() <= _HOST_KEYS:
+                return None
+            raw_labels = h["labels"]
+            if type(raw_labels) is not dict:
+                return None
+            for v in raw_labels.values():
+                if type(v) not in _LABEL_TYPES:
+                    return None
+            labels = tuple(sorted(raw_labels.items()))
+        key = tuple(services)
+        shared_services = shared.get(key)
+        if shared_services is None:
+            for sv in key:
+                if type(sv) is not str or not sv:
+                    return None
+            shared[key] = shared_services = key
+        append(Host(name, shared_services, labels))
+    return tuple(out)
+
+
 def _schema_hints(err) -> tuple[str, ...]:
     if err.validator == "additionalProperties":
         return ("a host has: name, services, labels; the top level has: cluster, hosts",)
@@ -300,6 +360,11 @@ def _duplicate_hosts(inventory: Inventory, text: str) -> Iterable[Diagnostic]:
         )
 
 
+def _all_known_once(services, known: set[str]) -> bool:
+    unique = set(services)
+    return unique <= known and len(unique) == len(services)
+
+
 def check_against_order(
     inventory: Inventory,
     order: OrderDef,
@@ -310,10 +375,18 @@ def check_against_order(
     known = {s.name for s in order.services}
     out: list[Diagnostic] = []
     locate = None
+    # Hosts share a few lists of services: judge each distinct list once.
+    fine: dict[tuple[str, ...], bool] = {}
     for i, host in enumerate(inventory.hosts):
         index = inventory.position(i)
         services = host.services
-        if set(services) <= known and len(set(services)) == len(services):
+        try:
+            all_known = fine[services]
+        except KeyError:
+            all_known = fine[services] = _all_known_once(services, known)
+        except TypeError:  # an unhashable list of services, from a caller of the library
+            all_known = _all_known_once(services, known)
+        if all_known:
             if not services:
                 locate = locate or _Locator(text, inventory.display)
                 out.append(

@@ -7,7 +7,10 @@ sorted by accident of a dict), no timestamps, no absolute paths.
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import yaml
 
@@ -63,24 +66,176 @@ def _warning_text(d: Diagnostic) -> str:
     return f"{d.code} {where}: {d.message}" if where else f"{d.code}: {d.message}"
 
 
+@contextmanager
+def gc_paused():
+    """Pause the cyclic garbage collector for the duration (restored after).
+
+    The compiler builds hundreds of thousands of small acyclic dicts and
+    lists; every few hundred allocations the collector would rescan all the
+    live ones, which costs more than building them (and makes PyYAML's
+    loader several times slower).  Reference counting frees all of it.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def dump_plan(plan: dict, fmt: str = "yaml") -> str:
-    if fmt == "json":
-        return json.dumps(plan, indent=2, ensure_ascii=False) + "\n"
-    if fmt == "yaml":
-        header = (
-            f"# kostyor upgrade plan: strategy {plan['strategy']}, engine {plan['engine']}.\n"
-            "# Written by `kostyorc compile`; edit the spec or the inventory, not this file.\n"
-        )
-        body = yaml.dump(
-            plan,
-            Dumper=YamlDumper,
-            sort_keys=False,
-            default_flow_style=False,
-            allow_unicode=True,
-            width=1 << 16,
-        )
-        return header + body
+    with gc_paused():
+        if fmt == "json":
+            return "".join(iter_plan_json(plan))
+        if fmt == "yaml":
+            header = (
+                f"# kostyor upgrade plan: strategy {plan['strategy']}, engine {plan['engine']}.\n"
+                "# Written by `kostyorc compile`; edit the spec or the inventory, not this file.\n"
+            )
+            body = yaml.dump(
+                plan,
+                Dumper=YamlDumper,
+                sort_keys=False,
+                default_flow_style=False,
+                allow_unicode=True,
+                width=1 << 16,
+            )
+            return header + body
     raise ValueError(f"unknown plan format {fmt!r}")
+
+
+# JSON: byte for byte `json.dumps(plan, indent=2, ensure_ascii=False) + "\n"`, but
+# without the pure-Python encoder that the standard library falls back to
+# whenever `indent` is set (it costs ~5x the C encoder).  Plan steps and host
+# placements (one each per host) take a hand-written path.  Anything
+# unusual (numbers that are not ints, non-string keys, ...) is handed to
+# `json.dumps` and re-indented, which is exact: JSON text has no newline
+# but those of the indentation.
+
+_quote = json.encoder.encode_basestring  # the C one when available; ensure_ascii=False
+_UPGRADE_KEYS = ("id", "kind", "project", "service", "hosts", "source")
+_PLACEMENT_KEYS = ("name", "key_service", "rank", "tier", "source")
+
+
+def iter_plan_json(plan: dict) -> Iterator[str]:
+    """The JSON text of a plan, in chunks (one per top-level key, list items joined)."""
+    if type(plan) is not dict or not plan or any(type(key) is not str for key in plan):
+        yield _json_value(plan, 0) + "\n"
+        return
+    first = True
+    for key, value in plan.items():
+        yield ("{\n  " if first else ",\n  ") + _quote(key) + ": "
+        first = False
+        if type(value) is list and value:
+            yield "[\n    "
+            yield ",\n    ".join(_list_items(value))
+            yield "\n  ]"
+        else:
+            yield _json_value(value, 1)
+    yield "\n}\n"
+
+
+def _list_items(items: list) -> list[str]:
+    """Each item of a top-level list, as text at depth 2 (items of steps, host_order...)."""
+    out = []
+    append = out.append
+    quote = _quote
+    for item in items:
+        if type(item) is dict:
+            keys = tuple(item)
+            if keys == _UPGRADE_KEYS:
+                hosts = item["hosts"]
+                try:
+                    if type(hosts) is list and hosts and type(item["kind"]) is str:
+                        append(
+                            '{\n      "id": '
+                            + quote(item["id"])
+                            + ',\n      "kind": '
+                            + quote(item["kind"])
+                            + ',\n      "project": '
+                            + quote(item["project"])
+                            + ',\n      "service": '
+                            + quote(item["service"])
+                            + ',\n      "hosts": [\n        '
+                            + ",\n        ".join(map(quote, hosts))
+                            + '\n      ],\n      "source": '
+                            + quote(item["source"])
+                            + "\n    }"
+                        )
+                        continue
+                except TypeError:  # a value that is not a string: the general path
+                    pass
+            elif keys == _PLACEMENT_KEYS and type(item["rank"]) is int:
+                try:
+                    append(
+                        '{\n      "name": '
+                        + quote(item["name"])
+                        + ',\n      "key_service": '
+                        + quote(item["key_service"])
+                        + ',\n      "rank": '
+                        + int.__repr__(item["rank"])
+                        + ',\n      "tier": '
+                        + quote(item["tier"])
+                        + ',\n      "source": '
+                        + quote(item["source"])
+                        + "\n    }"
+                    )
+                    continue
+                except TypeError:
+                    pass
+        append(_json_value(item, 2))
+    return out
+
+
+def _json_value(value, level: int) -> str:
+    """`value` as json.dumps(indent=2) writes it `level` levels deep."""
+    kind = type(value)
+    if kind is str:
+        return _quote(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if kind is dict:
+        if not value:
+            return "{}"
+        inner = "\n" + "  " * (level + 1)
+        parts = []
+        for key, item in value.items():
+            if type(key) is not str:
+                return _reindented(value, level)
+            parts.append(_quote(key) + ": " + _json_value(item, level + 1))
+        return "{" + inner + ("," + inner).join(parts) + "\n" + "  " * level + "}"
+    if kind is list:
+        if not value:
+            return "[]"
+        inner = "\n" + "  " * (level + 1)
+        parts = [_json_value(item, level + 1) for item in value]
+        return "[" + inner + ("," + inner).join(parts) + "\n" + "  " * level + "]"
+    return _reindented(value, level)
+
+
+def _reindented(value, level: int) -> str:
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return text.replace("\n", "\n" + "  " * level) if level else text
+
+
+def write_plan(plan: dict, fmt: str, stream) -> None:
+    """Write the plan to a text stream, the same text as `dump_plan`.
+
+    For JSON the text is written top-level key by key, so at most one list's
+    text is held at a time, not the whole plan's.
+    """
+    if fmt != "json":
+        stream.write(dump_plan(plan, fmt))
+        return
+    with gc_paused():
+        for chunk in iter_plan_json(plan):
+            stream.write(chunk)
 
 
 def load_plan(text: str) -> dict:
