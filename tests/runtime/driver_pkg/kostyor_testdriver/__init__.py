@@ -1,0 +1,68 @@
+"""A third-party driver, installed only as a dist-info on sys.path: the entry-point path.
+
+Each step appends `start` and `end` lines to a step log (`-p log=FILE`), with
+the worker's host, so tests see what ran, where, in what order and how often.
+`-p fail=NAME -p fail_marker=FILE` makes step NAME fail while FILE exists
+(the operator "fixes things" by removing it).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from celery import shared_task
+
+from kostyor_dsl.runtime.drivers import Driver, Parameter
+
+
+def _append(log: str, line: str) -> None:
+    handle = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(handle, (line + "\n").encode())
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+@shared_task(name="kostyor_testdriver.step")
+def step(kind: str, name: str, hosts: list[str], options: dict) -> dict:
+    where = os.environ.get("KOSTYOR_WORKER_HOST") or "-"
+    label = f"{kind} {name} {','.join(hosts) or '-'} {where}"
+    if options["log"]:
+        _append(options["log"], f"start {label} {time.time():.3f}")
+    if options["sleep"]:
+        time.sleep(options["sleep"])
+    if (
+        options["fail"] == name
+        and options["fail_marker"]
+        and os.path.exists(options["fail_marker"])
+    ):
+        raise RuntimeError(f"{name} is broken on {','.join(hosts)}")
+    if options["log"]:
+        _append(options["log"], f"end {label} {time.time():.3f}")
+    return {"did": label}
+
+
+class StepLogDriver(Driver):
+    name = "steplog"
+    PARAMETERS: ClassVar[Mapping[str, Parameter]] = {
+        "log": Parameter(str, required=True, help="step log file"),
+        "sleep": Parameter(float, default=0.0, help="seconds per step"),
+        "fail": Parameter(str, default="", help="name of a step that fails"),
+        "fail_marker": Parameter(str, default="", help="the step fails while this file exists"),
+    }
+
+    def _sig(self, kind: str, name: str, hosts: list[str]):
+        return step.si(kind, name, list(hosts), dict(self.parameters))
+
+    def pre_upgrade(self, action: str, parameters: Mapping[str, Any]):
+        return self._sig("pre-upgrade", action, [])
+
+    def start(self, service: str, hosts: list[str]):
+        return self._sig("upgrade", service, hosts)
+
+    def action(self, name: str, host: str | None, parameters: Mapping[str, Any]):
+        return self._sig("action", name, [host] if host else [])
