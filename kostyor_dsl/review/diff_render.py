@@ -1,0 +1,400 @@
+"""A PlanDiff as text (terminal), Markdown (pull-request comment) and JSON (tools).
+
+Positions shown are 1-based ("step 3", "host 2") in all three formats.
+
+Markdown is bounded: at most `max_items` lines per section and `max_chars`
+characters in all (default 60,000, under GitHub's 65,535-character comment
+limit).  Whatever does not fit is counted on an explicit "... and N more" line;
+nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+
+from kostyor_dsl.review.diff import ABSENT, Change, PlanDiff, StepEntry, summary
+
+MARKDOWN_MAX_CHARS = 60_000
+MARKDOWN_MAX_ITEMS = 100
+_VALUE_MAX = 120
+
+_PAINT = {"+": "\x1b[32m", "-": "\x1b[31m", "~": "\x1b[33m", ">": "\x1b[36m", "bold": "\x1b[1m"}
+_RESET = "\x1b[0m"
+
+
+def _short(value: object) -> str:
+    if value is ABSENT:
+        return "(none)"
+    if isinstance(value, list):
+        text = ", ".join(str(v) for v in value)
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    else:
+        text = str(value)
+    if len(text) == 64 and all(c in "0123456789abcdef" for c in text):
+        text = text[:12]  # a sha256: the prefix identifies it for a reader
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if len(text) > _VALUE_MAX:
+        text = text[: _VALUE_MAX - 1] + "…"
+    return text
+
+
+def _hosts_delta(change: Change) -> str:
+    old = change.old if isinstance(change.old, list) else []
+    new = change.new if isinstance(change.new, list) else []
+    old_set, new_set = set(old), set(new)
+    parts = [f"+{h}" for h in new if h not in old_set] + [f"-{h}" for h in old if h not in new_set]
+    if not parts:
+        return "same hosts, new order"
+    shown = ", ".join(_short(p) for p in parts[:10])
+    if len(parts) > 10:
+        shown += f", and {len(parts) - 10} more"
+    return shown
+
+
+def describe_change(change: Change) -> str:
+    if change.field == "hosts":
+        return f"hosts {_hosts_delta(change)}"
+    return f"{change.field} {_short(change.old)} -> {_short(change.new)}"
+
+
+def _placement_text(placement: dict | None) -> str:
+    if not placement:
+        return ""
+    return (
+        f"key service {placement['key_service']}, rank {placement['rank']}, "
+        f"tier {placement['tier']}"
+    )
+
+
+def _grouped_steps(entries, hosts) -> dict[str, list[str]]:
+    wanted = {h.name for h in hosts}
+    grouped: dict[str, list[str]] = {}
+    for entry in entries:
+        if entry.host in wanted:
+            step = entry.step if isinstance(entry, StepEntry) else None
+            name = step.get("service", entry.id) if step else entry.id.split("@", 1)[0]
+            grouped.setdefault(entry.host, []).append(name)
+    return grouped
+
+
+# ---------------------------------------------------------------- text
+
+
+def _lines(diff: PlanDiff) -> list[tuple[str, str]]:
+    """(marker, text) lines shared by the text renderer: marker is + - ~ > or a heading."""
+    out: list[tuple[str, str]] = []
+    if diff.settings:
+        out.append(("head", "plan:"))
+        out.extend(("~", describe_change(c)) for c in diff.settings)
+    if diff.inputs:
+        out.append(("head", "inputs:"))
+        out.extend(("~", describe_change(c)) for c in diff.inputs)
+    if diff.warnings_added or diff.warnings_removed:
+        out.append(("head", "warnings:"))
+        out.extend(("+", w) for w in diff.warnings_added)
+        out.extend(("-", w) for w in diff.warnings_removed)
+    if diff.hosts_added or diff.hosts_removed or diff.hosts_moved:
+        out.append(("head", "hosts:"))
+        added = _grouped_steps(diff.added, diff.hosts_added)
+        for h in diff.hosts_added:
+            where = f"host {h.position + 1}" + (f", after {h.after}" if h.after else ", first")
+            extra = _placement_text(h.placement)
+            out.append(("+", f"{h.name}  ({where}{'; ' + extra if extra else ''})"))
+            if added.get(h.name):
+                out.append(("", f"    its steps: {', '.join(added[h.name])}"))
+        removed = _grouped_steps(diff.removed, diff.hosts_removed)
+        for h in diff.hosts_removed:
+            out.append(("-", f"{h.name}  (was host {h.position + 1})"))
+            if removed.get(h.name):
+                out.append(("", f"    its steps: {', '.join(removed[h.name])}"))
+        for m in diff.hosts_moved:
+            why = ""
+            if m.old_placement and m.new_placement and m.old_placement != m.new_placement:
+                why = (
+                    f"; key {m.old_placement['key_service']} rank {m.old_placement['rank']}"
+                    f" -> {m.new_placement['key_service']} rank {m.new_placement['rank']}"
+                )
+            after = f", now after {m.new_after}" if m.new_after else ", now first"
+            out.append(
+                (
+                    ">",
+                    f"{m.name} upgraded {m.direction}: host {m.old_position + 1} -> "
+                    f"{m.new_position + 1}{after}{why}; its {m.steps} steps move with it",
+                )
+            )
+    steps = _step_lines(diff)
+    if steps:
+        out.append(("head", "steps:"))
+        out.extend(steps)
+    return out
+
+
+def _step_lines(diff: PlanDiff) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for e in diff.added:
+        if e.host is None:
+            after = f"after {e.after}" if e.after else "first"
+            out.append(("+", f"{e.id}  (step {e.index + 1}, {after}; {e.step['source']})"))
+    for e in diff.removed:
+        if e.host is None:
+            out.append(("-", f"{e.id}  (was step {e.index + 1})"))
+    for m in diff.moved:
+        if m.host is None:
+            after = f"now after {m.new_after}" if m.new_after else "now first"
+            out.append(
+                (
+                    ">",
+                    f"{m.id} moved {m.direction}: step {m.old_index + 1} -> {m.new_index + 1}, {after}",
+                )
+            )
+    for c in diff.changed:
+        out.append(("~", f"{c.id}: {'; '.join(describe_change(x) for x in c.changes)}"))
+    return out
+
+
+def render_text(diff: PlanDiff, color: bool = False) -> str:
+    def paint(marker: str, text: str) -> str:
+        return f"{_PAINT[marker]}{text}{_RESET}" if color and marker in _PAINT else text
+
+    head = f"plan diff {diff.old_label} -> {diff.new_label} ({diff.old_steps} -> {diff.new_steps} steps)"
+    out = [paint("bold", head), f"{summary(diff)}"]
+    for marker, text in _lines(diff):
+        if marker == "head":
+            out.append(paint("bold", text))
+        elif marker:
+            out.append(paint(marker, f"  {marker} {text}"))
+        else:
+            out.append(f"  {text}")
+    return "\n".join(out) + "\n"
+
+
+# ---------------------------------------------------------------- markdown
+
+
+def md_code(text: str) -> str:
+    """`text` as an inline code span that nothing in it can break out of."""
+    text = _short(text).replace("\n", " ")
+    if not text:
+        return "` `"
+    run = longest = 0
+    for ch in text:
+        run = run + 1 if ch == "`" else 0
+        longest = max(longest, run)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or longest else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _md_change(change: Change) -> str:
+    if change.field == "hosts":
+        return f"hosts {md_code(_hosts_delta(change))}"
+    return f"{change.field} {md_code(_short(change.old))} → {md_code(_short(change.new))}"
+
+
+def _md_sections(diff: PlanDiff) -> list[tuple[str, list[str]]]:
+    sections: list[tuple[str, list[str]]] = []
+    if diff.settings or diff.inputs:
+        lines = [f"- plan {_md_change(c)}" for c in diff.settings]
+        lines += [f"- {_md_change(c)}" for c in diff.inputs]
+        sections.append((f"Plan settings and inputs ({len(lines)} changed)", lines))
+    if diff.warnings_added or diff.warnings_removed:
+        lines = [f"- added: {md_code(w)}" for w in diff.warnings_added]
+        lines += [f"- removed: {md_code(w)}" for w in diff.warnings_removed]
+        sections.append((f"Warnings ({len(lines)} changed)", lines))
+    added_steps = _grouped_steps(diff.added, diff.hosts_added)
+    if diff.hosts_added:
+        lines = []
+        for h in diff.hosts_added:
+            where = f"host {h.position + 1}" + (
+                f", after {md_code(h.after)}" if h.after else ", first"
+            )
+            extra = ""
+            if h.placement:
+                extra = (
+                    f"; key service {md_code(h.placement['key_service'])}, rank "
+                    f"{h.placement['rank']}, tier {md_code(h.placement['tier'])}"
+                )
+            steps = ", ".join(md_code(s) for s in added_steps.get(h.name, [])[:20])
+            lines.append(
+                f"- {md_code(h.name)} ({where}{extra})"
+                + (f": {h.steps} steps {steps}" if steps else "")
+            )
+        sections.append((f"Hosts added ({len(lines)})", lines))
+    if diff.hosts_removed:
+        lines = [
+            f"- {md_code(h.name)} (was host {h.position + 1}; {h.steps} steps)"
+            for h in diff.hosts_removed
+        ]
+        sections.append((f"Hosts removed ({len(lines)})", lines))
+    if diff.hosts_moved:
+        lines = []
+        for m in diff.hosts_moved:
+            after = f", now after {md_code(m.new_after)}" if m.new_after else ", now first"
+            lines.append(
+                f"- {md_code(m.name)} upgraded **{m.direction}**: host {m.old_position + 1} → "
+                f"{m.new_position + 1}{after}; {m.steps} steps move with it"
+            )
+        sections.append((f"Hosts moved ({len(lines)})", lines))
+    other_added = [e for e in diff.added if e.host is None]
+    if other_added:
+        lines = [
+            f"- {md_code(e.id)} step {e.index + 1}"
+            + (f", after {md_code(e.after)}" if e.after else ", first")
+            + f" ({md_code(e.step['source'])})"
+            for e in other_added
+        ]
+        sections.append((f"Steps added ({len(lines)} not counted with a host above)", lines))
+    other_removed = [e for e in diff.removed if e.host is None]
+    if other_removed:
+        lines = [f"- {md_code(e.id)} (was step {e.index + 1})" for e in other_removed]
+        sections.append((f"Steps removed ({len(lines)} not counted with a host above)", lines))
+    other_moved = [m for m in diff.moved if m.host is None]
+    if other_moved:
+        lines = [
+            f"- {md_code(m.id)} **{m.direction}**: step {m.old_index + 1} → {m.new_index + 1}"
+            + (f", now after {md_code(m.new_after)}" if m.new_after else ", now first")
+            for m in other_moved
+        ]
+        sections.append((f"Steps moved ({len(lines)} not counted with a host above)", lines))
+    real = [c for c in diff.changed if not c.source_only]
+    if real:
+        lines = [f"- {md_code(c.id)}: " + "; ".join(_md_change(x) for x in c.changes) for c in real]
+        sections.append((f"Steps changed ({len(lines)})", lines))
+    source_only = [c for c in diff.changed if c.source_only]
+    if source_only:
+        lines = [f"- {md_code(c.id)}: " + _md_change(c.changes[0]) for c in source_only]
+        sections.append((f"Steps whose spec line moved ({len(lines)})", lines))
+    return sections
+
+
+def render_markdown(
+    diff: PlanDiff, max_items: int = MARKDOWN_MAX_ITEMS, max_chars: int = MARKDOWN_MAX_CHARS
+) -> str:
+    head = (
+        f"**kostyor plan diff** {md_code(diff.old_label)} → {md_code(diff.new_label)}: "
+        f"{summary(diff)}"
+    )
+    out = [head, ""]
+    if diff.same:
+        return head + "\n"
+    sections = _md_sections(diff)
+    # What every section needs besides its items, plus the final note: reserved up front.
+    reserve = 400
+    used = len(head) + 2
+    hidden_sections = 0
+    hidden_items = 0
+    for title, lines in sections:
+        opening = f"<details><summary>{title}</summary>\n"
+        closing = "</details>\n"
+        fixed = len(opening) + len(closing) + 120
+        if used + fixed + reserve > max_chars:
+            hidden_sections += 1
+            hidden_items += len(lines)
+            continue
+        shown: list[str] = []
+        budget = max_chars - reserve - used - fixed
+        for line in lines[:max_items]:
+            if len(line) + 1 > budget:
+                break
+            shown.append(line)
+            budget -= len(line) + 1
+        more = len(lines) - len(shown)
+        if more:
+            shown.append(f"- … and {more} more (`kostyorc diff --format json` lists all)")
+        block = opening + "\n" + "\n".join(shown) + "\n\n" + closing
+        out.append(block)
+        used += len(block) + 1
+    if hidden_sections:
+        out.append(
+            f"… and {hidden_sections} more sections with {hidden_items} items not shown "
+            "(comment size limit; `kostyorc diff --format json` lists all)\n"
+        )
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- json
+
+
+def _change_json(change: Change) -> dict:
+    out: dict = {"field": change.field}
+    if change.old is not ABSENT:
+        out["old"] = change.old
+    if change.new is not ABSENT:
+        out["new"] = change.new
+    return out
+
+
+def diff_to_dict(diff: PlanDiff) -> dict:
+    return {
+        "format": "kostyor-plan-diff/1",
+        "old": diff.old_label,
+        "new": diff.new_label,
+        "same": diff.same,
+        "summary": summary(diff),
+        "steps_count": {"old": diff.old_steps, "new": diff.new_steps},
+        "settings": [_change_json(c) for c in diff.settings],
+        "inputs": [_change_json(c) for c in diff.inputs],
+        "warnings": {"added": list(diff.warnings_added), "removed": list(diff.warnings_removed)},
+        "hosts": {
+            "added": [
+                {"name": h.name, "position": h.position + 1, "after": h.after, "steps": h.steps}
+                | ({"placement": h.placement} if h.placement else {})
+                for h in diff.hosts_added
+            ],
+            "removed": [
+                {"name": h.name, "position": h.position + 1, "steps": h.steps}
+                for h in diff.hosts_removed
+            ],
+            "moved": [
+                {
+                    "name": m.name,
+                    "old_position": m.old_position + 1,
+                    "new_position": m.new_position + 1,
+                    "direction": m.direction,
+                    "after": m.new_after,
+                    "steps": m.steps,
+                }
+                for m in diff.hosts_moved
+            ],
+        },
+        "steps": {
+            "added": [
+                {
+                    "id": e.id,
+                    "position": e.index + 1,
+                    "after": e.after,
+                    "host": e.host,
+                    "step": e.step,
+                }
+                for e in diff.added
+            ],
+            "removed": [
+                {"id": e.id, "position": e.index + 1, "host": e.host, "step": e.step}
+                for e in diff.removed
+            ],
+            "moved": [
+                {
+                    "id": m.id,
+                    "old_position": m.old_index + 1,
+                    "new_position": m.new_index + 1,
+                    "direction": m.direction,
+                    "after": m.new_after,
+                    "host": m.host,
+                }
+                for m in diff.moved
+            ],
+            "changed": [
+                {
+                    "id": c.id,
+                    "position": c.index + 1,
+                    "changes": [_change_json(x) for x in c.changes],
+                }
+                for c in diff.changed
+            ],
+        },
+    }
+
+
+def render_json(diff: PlanDiff) -> str:
+    return json.dumps(diff_to_dict(diff), indent=2, ensure_ascii=False) + "\n"

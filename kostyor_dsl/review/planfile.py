@@ -1,0 +1,243 @@
+"""Reading a plan file for the review commands: parsed, checked, one clear line on failure.
+
+Every review command (diff, graph, explain, codegen) reads plans through
+`read_plan_file`, so they all agree on what a valid plan is: the plan schema
+(schemas/plan.schema.json) plus the step kinds this version knows.  A later
+plan format may add kinds (gates, parallel batches); until the review tools
+learn them they stop with a message naming the kind, never a traceback or a
+silently wrong picture.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from importlib import resources
+
+KNOWN_KINDS = ("pre-upgrade", "upgrade")
+
+
+class PlanFileError(Exception):
+    """A plan that cannot be read or is not a valid plan; `str()` is one line for a user."""
+
+
+@functools.lru_cache(maxsize=1)
+def _validator():
+    import jsonschema
+
+    text = resources.files("kostyor_dsl").joinpath("schemas/plan.schema.json").read_text("utf-8")
+    schema = json.loads(text)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema), defs_digest(schema)
+
+
+def read_plan_file(path: str) -> dict:
+    """The plan in `path` (YAML or JSON, as `kostyorc compile` writes it), validated."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise PlanFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise PlanFileError(f"{path}: is a directory, not a plan file") from None
+    except UnicodeDecodeError:
+        raise PlanFileError(f"{path}: not a text file (expected a YAML or JSON plan)") from None
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return parse_plan_text(text, path)
+
+
+def parse_plan_text(text: str, path: str = "<plan>") -> dict:
+    from kostyor_dsl.compiler.plan import load_plan
+
+    try:
+        plan = load_plan(text)
+    except Exception as exc:  # yaml.YAMLError and json.JSONDecodeError: both one line here
+        where = _error_position(exc)
+        raise PlanFileError(
+            f"{path}{where}: not a YAML or JSON plan ({type(exc).__name__})"
+        ) from None
+    check_plan(plan, path)
+    return plan
+
+
+def _error_position(exc: Exception) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return f":{mark.line + 1}"
+    line = getattr(exc, "lineno", None)
+    return f":{line}" if line else ""
+
+
+def check_plan(plan: object, path: str = "<plan>") -> None:
+    """Raise PlanFileError, naming the first problem, unless `plan` is a plan we can review."""
+    if not isinstance(plan, dict):
+        raise PlanFileError(f"{path}: not a plan (expected a mapping, found {_kind_of(plan)})")
+    steps = plan.get("steps")
+    if isinstance(steps, list):
+        # Before the schema: an unknown kind would otherwise read as "matches no oneOf branch".
+        for index, step in enumerate(steps):
+            kind = step.get("kind") if isinstance(step, dict) else None
+            if isinstance(kind, str) and kind not in KNOWN_KINDS:
+                raise PlanFileError(
+                    f"{path}: steps[{index}] has kind {kind!r}, which this kostyorc cannot "
+                    f"review (it knows {', '.join(KNOWN_KINDS)}); upgrade kostyor_dsl"
+                )
+    error = _schema_problem(plan)
+    if error is not None:
+        raise PlanFileError(f"{path}: not a valid plan: {error}")
+    seen: set[str] = set()
+    for index, step in enumerate(plan["steps"]):
+        if step["id"] in seen:
+            raise PlanFileError(f"{path}: steps[{index}]: step id {step['id']!r} appears twice")
+        seen.add(step["id"])
+
+
+# jsonschema needs about a minute for a 100k-step plan; the review tools must
+# answer in seconds.  So the plan's skeleton goes through jsonschema, and each
+# step and host placement through the checks below, which mirror the schema's
+# `$defs` they cover.  Those checks are used only while the schema's `$defs`
+# still hash to MIRRORED_DEFS_SHA256: when the schema changes, everything goes
+# through jsonschema again until the mirror is updated (a test pins this).
+MIRRORED_DEFS = (
+    "name",
+    "parameters",
+    "source",
+    "step",
+    "pre_upgrade_step",
+    "upgrade_step",
+    "host_placement",
+)
+MIRRORED_DEFS_SHA256 = "7af06904ebb109d75bc29546a71cf548e85b9acd3a3f99f42db02c0339945df5"
+_SOURCE = re.compile(r"^.+:[0-9]+$")
+_PRE_ID = re.compile(r"^pre-upgrade:.+$")
+_PRE_KEYS = frozenset({"id", "kind", "action", "parameters", "source"})
+_UPGRADE_KEYS = frozenset({"id", "kind", "project", "service", "hosts", "source"})
+_PLACEMENT_KEYS = frozenset({"name", "key_service", "rank", "tier", "source"})
+
+
+def defs_digest(schema: dict) -> str:
+    defs = schema.get("$defs", {})
+    picked = {k: defs.get(k) for k in MIRRORED_DEFS}
+    return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()
+
+
+def _name_ok(value) -> bool:
+    return type(value) is str and len(value) >= 1
+
+
+def _source_ok(value) -> bool:
+    return type(value) is str and _SOURCE.search(value) is not None
+
+
+def _parameters_ok(value) -> bool:
+    return type(value) is dict and all(
+        type(k) is str and type(v) in (str, int, float, bool) for k, v in value.items()
+    )
+
+
+def step_ok(step) -> bool:
+    """True only for a step the schema's `step` accepts (False: ask jsonschema why)."""
+    if type(step) is not dict:
+        return False
+    kind = step.get("kind")
+    if kind == "upgrade":
+        hosts = step.get("hosts")
+        return (
+            step.keys() == _UPGRADE_KEYS
+            and _name_ok(step["id"])
+            and _name_ok(step["project"])
+            and _name_ok(step["service"])
+            and type(hosts) is list
+            and len(hosts) >= 1
+            and all(_name_ok(h) for h in hosts)
+            and _source_ok(step["source"])
+        )
+    if kind == "pre-upgrade":
+        return (
+            step.keys() == _PRE_KEYS
+            and type(step["id"]) is str
+            and _PRE_ID.search(step["id"]) is not None
+            and _name_ok(step["action"])
+            and _parameters_ok(step["parameters"])
+            and _source_ok(step["source"])
+        )
+    return False
+
+
+def placement_ok(entry) -> bool:
+    """True only for a `host_order` entry the schema's `host_placement` accepts."""
+    return (
+        type(entry) is dict
+        and entry.keys() == _PLACEMENT_KEYS
+        and _name_ok(entry["name"])
+        and _name_ok(entry["key_service"])
+        and type(entry["rank"]) is int
+        and entry["rank"] >= 1
+        and _name_ok(entry["tier"])
+        and _source_ok(entry["source"])
+    )
+
+
+def _schema_problem(plan: dict) -> str | None:
+    """The first schema violation in `plan`, as text, or None."""
+    _, digest = _validator()
+    steps = plan.get("steps")
+    host_order = plan.get("host_order")
+    if (
+        digest != MIRRORED_DEFS_SHA256
+        or not isinstance(steps, list)
+        or not (host_order is None or isinstance(host_order, list))
+    ):
+        return _first_error(plan)
+    skeleton = dict(plan, steps=[])
+    if host_order is not None:
+        skeleton["host_order"] = []
+    problem = _first_error(skeleton)
+    if problem is not None:
+        return problem
+    for index, step in enumerate(steps):
+        if not step_ok(step):
+            return _first_error(dict(skeleton, steps=[step]), ("steps", index))
+    for index, entry in enumerate(host_order or ()):
+        if not placement_ok(entry):
+            return _first_error(dict(skeleton, host_order=[entry]), ("host_order", index))
+    return None
+
+
+def _first_error(plan: dict, renumber: tuple[str, int] | None = None) -> str | None:
+    import jsonschema
+
+    validator, _ = _validator()
+    errors = list(validator.iter_errors(plan))
+    if not errors:
+        return None
+    best = jsonschema.exceptions.best_match(errors)
+    parts = list(best.absolute_path)
+    if renumber and len(parts) >= 2 and parts[0] == renumber[0]:
+        parts[1] = renumber[1]  # the item was checked alone, as item 0
+    where = _json_path(parts)
+    message = best.message
+    if best.validator == "oneOf" and isinstance(best.instance, dict):
+        # A step matching neither step shape: say which fields it has.
+        message = (
+            f"not a pre-upgrade or an upgrade step (fields: {', '.join(sorted(best.instance))})"
+        )
+    if len(message) > 200:
+        message = message[:197] + "..."
+    return f"at {where}: {message}" if where else message
+
+
+def _json_path(parts) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _kind_of(value: object) -> str:
+    if value is None:
+        return "an empty document"
+    return {list: "a list", str: "a string"}.get(type(value), type(value).__name__)
