@@ -45,7 +45,7 @@ def test_plans_validate_against_the_schema(strategy, fmt, write):
     inv = write("inv.yaml", inventory_text(5))
     spec = write(
         "team.kostyor",
-        "import openstack\nstrategy ops extends "
+        "import openstack\nactions backup\nstrategy ops extends "
         + strategy
         + " {\n  pre-upgrade {\n    backup\n  }\n}\n",
     )

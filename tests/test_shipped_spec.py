@@ -77,7 +77,18 @@ def test_shipped_strategies():
     assert {n: (s.engine, s.order) for n, s in spec.strategies.items()} == {
         "node-by-node": ("node-by-node", "openstack"),
         "service-by-service": ("service-by-service", "openstack"),
+        "rolling-computes": ("node-by-node", "openstack"),
     }
+    rolling = spec.strategies["rolling-computes"]
+    assert [(g.name, g.batches) for g in rolling.groups] == [
+        ("controller", (1,)),
+        ("compute", (1, 5, "20%")),
+    ]
+    compute = rolling.groups[1]
+    assert [a.name for a in compute.before] == ["disable-scheduling", "evacuate"]
+    assert [a.name for a in compute.after] == ["enable-scheduling"]
+    assert compute.pause_after_batches == (1,)
+    assert compute.max_failed_hosts == 0
 
 
 def test_shipped_spec_loads_by_name_from_the_package():

@@ -218,7 +218,7 @@ def test_team_spec_imports_shipped_order_and_adds_a_strategy(write, tmp_path):
     write("team/common.kostyor", "import openstack\n")
     root = write(
         "team/prod.kostyor",
-        'import "common.kostyor"\n\ndefault strategy careful extends service-by-service {\n'
+        'import "common.kostyor"\nactions backup-databases, refresh-repos\n\ndefault strategy careful extends service-by-service {\n'
         '  driver shell {\n    command "ssh {host} sudo systemctl restart {service}"\n    timeout 600\n  }\n'
         "  pre-upgrade {\n    backup-databases {\n      timeout 30m\n    }\n    refresh-repos\n  }\n}\n",
     )
@@ -243,5 +243,5 @@ def test_team_spec_imports_shipped_order_and_adds_a_strategy(write, tmp_path):
         "nova-compute",
     ]
     assert plan["steps"][0]["parameters"] == {"timeout": "30m"}
-    assert plan["steps"][0]["source"] == "prod.kostyor:9"
+    assert plan["steps"][0]["source"] == "prod.kostyor:10"
     assert plan["steps"][2]["source"] == "<shipped>/openstack.kostyor:36"

@@ -60,6 +60,12 @@ def _strategy_options(parser: argparse.ArgumentParser) -> None:
         "-s", "--strategy", metavar="NAME", help="strategy to use (default: the spec's default)"
     )
     parser.add_argument(
+        "--limit",
+        metavar="SELECTORS",
+        help="only the hosts these selectors match (TIER, name=GLOB, service=GLOB, LABEL=GLOB; "
+        "comma-separated, all must match): a partial plan, marked as such",
+    )
+    parser.add_argument(
         "--allow-unknown-services",
         action="store_true",
         help="report hosts' services that the order does not know as warnings, not errors",
@@ -116,7 +122,9 @@ def _report(args, diagnostics, sources, to_stdout: bool) -> None:
 def run_check(args) -> int:
     from kostyor_dsl.compiler import check
 
-    report = check(args.spec, args.inventory, args.strategy, args.allow_unknown_services)
+    report = check(
+        args.spec, args.inventory, args.strategy, args.allow_unknown_services, args.limit
+    )
     _report(args, report.diagnostics, report.sources, to_stdout=True)
     if not report.ok:
         return 1
@@ -131,7 +139,7 @@ def run_compile(args) -> int:
 
     try:
         compiled = compile_plan(
-            args.spec, args.inventory, args.strategy, args.allow_unknown_services
+            args.spec, args.inventory, args.strategy, args.allow_unknown_services, args.limit
         )
     except CompileError as exc:
         _report(args, exc.diagnostics, exc.sources, to_stdout=False)

@@ -8,16 +8,18 @@ dump_plan(plan, "yaml"|"json")  -> str
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kostyor_dsl.compiler import ast
-from kostyor_dsl.compiler.diagnostics import CompileError, Diagnostic, error
+from kostyor_dsl.compiler.diagnostics import CompileError, Diagnostic, error, warning
 from kostyor_dsl.compiler.engines import find_engine
 from kostyor_dsl.compiler.inventory import Inventory, check_against_order, read_inventory
 from kostyor_dsl.compiler.model import Spec, StrategyDef
 from kostyor_dsl.compiler.parser import parse_spec
 from kostyor_dsl.compiler.plan import build_plan, gc_paused
 from kostyor_dsl.compiler.resolve import check_spec
+from kostyor_dsl.compiler.rollout import apply_rollout, assign_groups
+from kostyor_dsl.compiler.selectors import HostTiers, Selector, matches_all
 from kostyor_dsl.compiler.suggest import did_you_mean
 
 
@@ -89,10 +91,11 @@ def check(
     inventory: str | None = None,
     strategy: str | None = None,
     allow_unknown_services: bool = False,
+    limit: str | None = None,
 ) -> Report:
     """Resolve the spec and, when given, check the inventory against the chosen strategy."""
     with gc_paused():  # see plan.gc_paused: large inventories are many small objects
-        return _check(spec, inventory, strategy, allow_unknown_services)
+        return _check(spec, inventory, strategy, allow_unknown_services, limit)
 
 
 def _check(
@@ -100,6 +103,7 @@ def _check(
     inventory: str | None,
     strategy: str | None,
     allow_unknown_services: bool,
+    limit: str | None = None,
 ) -> Report:
     try:
         spec_check = check_spec(spec)
@@ -123,10 +127,54 @@ def _check(
     if inv is None:
         return Report(tuple(diagnostics), sources, model, chosen)
     allow = allow_unknown_services or chosen.unknown_services == "warn"
-    diagnostics.extend(
-        check_against_order(inv, model.orders[chosen.order], inv_check.sources[inv.display], allow)
-    )
+    order = model.orders[chosen.order]
+    diagnostics.extend(check_against_order(inv, order, inv_check.sources[inv.display], allow))
+    if limit is not None:
+        inv, problems = _limit(inv, order, model.tiers, limit)
+        diagnostics.extend(problems)
+    diagnostics.extend(_empty_groups(chosen, order, model.tiers, inv))
     return Report(tuple(diagnostics), sources, model, chosen, inv)
+
+
+def _limit(inv: Inventory, order, tiers, limit: str) -> tuple[Inventory, list[Diagnostic]]:
+    """Keep the hosts `--limit` selects; the plan says it is partial."""
+    selectors = tuple(Selector.parse(part.strip()) for part in limit.split(",") if part.strip())
+    tier_of = HostTiers(order, tiers)
+    kept = tuple(h for h in inv.hosts if matches_all(selectors, h, tier_of(h)))
+    if not kept:
+        return inv, [
+            error(
+                "K035",
+                f"--limit {limit} matches no host of the inventory",
+                subject="--limit",
+                hints=(
+                    "selectors: TIER, tier=T, name=GLOB, service=GLOB, LABEL=GLOB; all must match",
+                ),
+            )
+        ]
+    note = warning(
+        "K036",
+        f"partial plan: --limit {limit} keeps {len(kept)} of {len(inv.hosts)} hosts",
+        subject="--limit",
+    )
+    return replace(inv, hosts=kept, positions=None), [note]
+
+
+def _empty_groups(chosen: StrategyDef, order, tiers, inv: Inventory) -> list[Diagnostic]:
+    if not chosen.groups:
+        return []
+    member = assign_groups(chosen.groups, inv.hosts, HostTiers(order, tiers))
+    used = set(member.values())
+    return [
+        warning(
+            "K037",
+            f"hosts {group.name} selects no host of the inventory",
+            group.span,
+            hints=("a host belongs to the first hosts block whose selectors all match it",),
+        )
+        for i, group in enumerate(chosen.groups)
+        if i not in used
+    ]
 
 
 def compile_plan(
@@ -134,10 +182,14 @@ def compile_plan(
     inventory: str,
     strategy: str | None = None,
     allow_unknown_services: bool = False,
+    limit: str | None = None,
 ) -> Compiled:
-    """Spec + inventory -> plan.  Raises CompileError carrying every diagnostic."""
+    """Spec + inventory -> plan.  Raises CompileError carrying every diagnostic.
+
+    `limit` (selectors, comma-separated) compiles a partial plan for the hosts
+    it selects."""
     with gc_paused():
-        return _compile_plan(spec, inventory, strategy, allow_unknown_services)
+        return _compile_plan(spec, inventory, strategy, allow_unknown_services, limit)
 
 
 def _compile_plan(
@@ -145,14 +197,20 @@ def _compile_plan(
     inventory: str,
     strategy: str | None,
     allow_unknown_services: bool,
+    limit: str | None,
 ) -> Compiled:
-    report = _check(spec, inventory, strategy, allow_unknown_services)
+    report = _check(spec, inventory, strategy, allow_unknown_services, limit)
     if not report.ok or report.strategy is None or report.inventory is None:
         raise CompileError(report.diagnostics, report.sources)
     chosen = report.strategy
     engine = find_engine(chosen.engine)
     order = report.spec.orders[chosen.order]
-    result = engine(order, report.spec.tiers, report.inventory.hosts)
+    hosts = report.inventory.hosts
+    result = engine(order, report.spec.tiers, hosts)
+    steps, groups = apply_rollout(chosen, order, report.spec.tiers, hosts, result)
     warnings = [d for d in report.diagnostics if not d.is_error]
-    plan = build_plan(report.spec, chosen, report.inventory, result, warnings)
+    limits = [limit] if limit is not None else None
+    plan = build_plan(
+        report.spec, chosen, report.inventory, result, warnings, steps, groups, limits
+    )
     return Compiled(plan, tuple(warnings), report.sources)

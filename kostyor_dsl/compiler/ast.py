@@ -24,7 +24,7 @@ class Name:
 
 @dataclass(frozen=True)
 class Value:
-    """A setting's value.  `kind` is name, string, number, percent or duration."""
+    """A setting's value.  `kind` is name, string, number, percent, duration or pair."""
 
     kind: str
     raw: str
@@ -86,6 +86,14 @@ class Tiers:
 
 
 @dataclass(frozen=True)
+class Actions:
+    """`actions drain-l3, check-ha`: actions the driver offers beyond the built-in ones."""
+
+    names: tuple[Name, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Import:
     """`import openstack` (a shipped spec) or `import "team/common.kostyor"` (a path)."""
 
@@ -109,7 +117,7 @@ class Comment:
     span: Span = _span()
 
 
-Item = Import | Tiers | Order | Strategy
+Item = Import | Tiers | Actions | Order | Strategy
 
 
 @dataclass(frozen=True)

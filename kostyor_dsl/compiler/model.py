@@ -37,6 +37,44 @@ class Action:
     span: Span = field(compare=False, repr=False)
 
 
+# Actions every driver is expected to offer (hooks, pre/post-upgrade steps).  A
+# spec names others with `actions NAME, ...`; a driver rejects what it lacks.
+BUILTIN_ACTIONS = (
+    "disable-scheduling",
+    "enable-scheduling",
+    "evacuate",
+    "drain",
+    "health-check",
+    "reboot",
+    "wait",
+)
+
+
+@dataclass(frozen=True)
+class HostGroup:
+    """A `hosts SELECTOR... { ... }` block: how the hosts it selects are rolled out."""
+
+    name: str  # the selectors as written, e.g. "compute" or "compute,rack=r1"
+    selectors: tuple  # tuple[Selector, ...]
+    batches: tuple[int | str, ...]  # sizes or percentages ("20%"); the last repeats
+    max_failed_hosts: int | str  # count or "P%" of the group's hosts
+    max_failed_hosts_per_batch: int | str | None
+    before: tuple[Action, ...]
+    after: tuple[Action, ...]
+    pause_after_batches: tuple[int, ...]
+    span: Span = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ServiceHooks:
+    """A `service NAME { before ... after ... }` block: actions around that service's steps."""
+
+    service: str
+    before: tuple[Action, ...]
+    after: tuple[Action, ...]
+    span: Span = field(compare=False, repr=False)
+
+
 @dataclass(frozen=True)
 class StrategyDef:
     name: str
@@ -47,6 +85,9 @@ class StrategyDef:
     pre_upgrade: tuple[Action, ...]
     unknown_services: str  # "error" or "warn"
     span: Span = field(compare=False, repr=False)
+    groups: tuple[HostGroup, ...] = ()
+    service_hooks: tuple[ServiceHooks, ...] = ()
+    post_upgrade: tuple[Action, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,6 +106,7 @@ class Spec:
     orders: dict[str, OrderDef]
     strategies: dict[str, StrategyDef]
     default_strategy: str | None
+    actions: tuple[str, ...] = BUILTIN_ACTIONS
 
     @property
     def sources(self) -> dict[str, str]:

@@ -17,6 +17,8 @@ TOKEN_WORDS = {
     "STRING": 'a "string"',
     "NUMBER": "a number",
     "PERCENT": "a percentage",
+    "PAIR": "a selector (key=value)",
+    "ACTIONS": "'actions'",
     "DURATION": "a duration (30s, 5m, 1h)",
     "_NL": "end of line",
     "LBRACE": "'{'",
@@ -61,7 +63,7 @@ SYNTAX_ERRORS: dict[str, list[str]] = {
         "strategy {\n",
         "order o {\nproject {\n",
     ],
-    "a top-level statement starts with import, tiers, order, [default] strategy": [
+    "a top-level statement starts with import, tiers, actions, order, [default] strategy": [
         "foo\n",
         "nova-api on controller\n",
     ],
@@ -98,8 +100,16 @@ def _meta_span(file: str, meta) -> Span:
     return Span(file, meta.line, meta.column, meta.end_line, meta.end_column)
 
 
-KEYWORDS = frozenset({"ORDER", "PROJECT", "ON", "STRATEGY", "EXTENDS", "IMPORT", "TIERS"})
-VALUE_KINDS = {"STRING": "string", "NUMBER": "number", "PERCENT": "percent", "DURATION": "duration"}
+KEYWORDS = frozenset(
+    {"ORDER", "PROJECT", "ON", "STRATEGY", "EXTENDS", "IMPORT", "TIERS", "ACTIONS"}
+)
+VALUE_KINDS = {
+    "STRING": "string",
+    "NUMBER": "number",
+    "PERCENT": "percent",
+    "DURATION": "duration",
+    "PAIR": "pair",
+}
 
 
 def _structural(children):
@@ -137,6 +147,12 @@ class _ToAst(Transformer):
         children = _structural(children)
         (names,) = children
         return ast.Tiers(names, span=_meta_span(self.file, meta))
+
+    @v_args(meta=True)
+    def actions_stmt(self, meta, children):
+        children = _structural(children)
+        (names,) = children
+        return ast.Actions(names, span=_meta_span(self.file, meta))
 
     @v_args(meta=True)
     def order_block(self, meta, children):

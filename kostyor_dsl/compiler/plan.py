@@ -23,23 +23,30 @@ PLAN_FORMAT = "kostyor-plan/1"
 YamlDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
+def _phase_steps(phase: str, actions) -> list[dict]:
+    return [
+        {
+            "id": f"{phase}:{action.name}",
+            "kind": phase,
+            "action": action.name,
+            "parameters": dict(action.parameters),
+            "source": action.span.ref,
+        }
+        for action in actions
+    ]
+
+
 def build_plan(
     spec: Spec,
     strategy: StrategyDef,
     inventory: Inventory,
     result: EngineResult,
     warnings: list[Diagnostic],
+    steps: list[dict] | None = None,
+    groups: list[dict] | None = None,
+    limit: list[str] | None = None,
 ) -> dict:
-    pre_steps = [
-        {
-            "id": f"pre-upgrade:{action.name}",
-            "kind": "pre-upgrade",
-            "action": action.name,
-            "parameters": dict(action.parameters),
-            "source": action.span.ref,
-        }
-        for action in strategy.pre_upgrade
-    ]
+    """`steps` (the rolled-out steps) default to the engine's own."""
     inventory_digest = {"file": inventory.display, "sha256": inventory.sha256}
     if inventory.cluster is not None:
         inventory_digest["cluster"] = inventory.cluster
@@ -53,11 +60,19 @@ def build_plan(
             "inventory": inventory_digest,
         },
     }
+    if limit:
+        plan["limit"] = list(limit)
     if warnings:
         plan["warnings"] = [_warning_text(d) for d in warnings]
+    if groups:
+        plan["groups"] = groups
     if result.host_order is not None:
         plan["host_order"] = result.host_order
-    plan["steps"] = pre_steps + result.steps
+    plan["steps"] = (
+        _phase_steps("pre-upgrade", strategy.pre_upgrade)
+        + (result.steps if steps is None else steps)
+        + _phase_steps("post-upgrade", strategy.post_upgrade)
+    )
     return plan
 
 
@@ -141,50 +156,40 @@ def _list_items(items: list) -> list[str]:
     """Each item of a top-level list, as text at depth 2 (items of steps, host_order...)."""
     out = []
     append = out.append
-    quote = _quote
+    q = _quote
     for item in items:
         if type(item) is dict:
             keys = tuple(item)
-            if keys == _UPGRADE_KEYS:
-                hosts = item["hosts"]
-                try:
-                    if type(hosts) is list and hosts and type(item["kind"]) is str:
-                        append(
-                            '{\n      "id": '
-                            + quote(item["id"])
-                            + ',\n      "kind": '
-                            + quote(item["kind"])
-                            + ',\n      "project": '
-                            + quote(item["project"])
-                            + ',\n      "service": '
-                            + quote(item["service"])
-                            + ',\n      "hosts": [\n        '
-                            + ",\n        ".join(map(quote, hosts))
-                            + '\n      ],\n      "source": '
-                            + quote(item["source"])
-                            + "\n    }"
-                        )
+            try:
+                if keys == _UPGRADE_KEYS:
+                    hosts = item["hosts"]
+                    if type(hosts) is list and len(hosts) == 1:
+                        hosts_text = q(hosts[0])
+                    elif type(hosts) is list and hosts:
+                        hosts_text = ",\n        ".join(map(q, hosts))
+                    else:
+                        append(_json_value(item, 2))
                         continue
-                except TypeError:  # a value that is not a string: the general path
-                    pass
-            elif keys == _PLACEMENT_KEYS and type(item["rank"]) is int:
-                try:
                     append(
-                        '{\n      "name": '
-                        + quote(item["name"])
-                        + ',\n      "key_service": '
-                        + quote(item["key_service"])
-                        + ',\n      "rank": '
-                        + int.__repr__(item["rank"])
-                        + ',\n      "tier": '
-                        + quote(item["tier"])
-                        + ',\n      "source": '
-                        + quote(item["source"])
-                        + "\n    }"
+                        f'{{\n      "id": {q(item["id"])},'
+                        f'\n      "kind": {q(item["kind"])},'
+                        f'\n      "project": {q(item["project"])},'
+                        f'\n      "service": {q(item["service"])},'
+                        f'\n      "hosts": [\n        {hosts_text}\n      ],'
+                        f'\n      "source": {q(item["source"])}\n    }}'
                     )
                     continue
-                except TypeError:
-                    pass
+                if keys == _PLACEMENT_KEYS and type(item["rank"]) is int:
+                    append(
+                        f'{{\n      "name": {q(item["name"])},'
+                        f'\n      "key_service": {q(item["key_service"])},'
+                        f'\n      "rank": {int.__repr__(item["rank"])},'
+                        f'\n      "tier": {q(item["tier"])},'
+                        f'\n      "source": {q(item["source"])}\n    }}'
+                    )
+                    continue
+            except TypeError:  # a value that is not a string: the general path
+                pass
         append(_json_value(item, 2))
     return out
 

@@ -22,6 +22,7 @@ from kostyor_dsl.compiler.diagnostics import (
 )
 from kostyor_dsl.compiler.engines import available_engines, find_engine
 from kostyor_dsl.compiler.model import (
+    BUILTIN_ACTIONS,
     DEFAULT_DRIVER,
     DEFAULT_ENGINE,
     DEFAULT_TIERS,
@@ -33,6 +34,12 @@ from kostyor_dsl.compiler.model import (
     StrategyDef,
 )
 from kostyor_dsl.compiler.parser import parse_spec
+from kostyor_dsl.compiler.strategy_blocks import (
+    build_group,
+    build_service_hooks,
+    check_hosts,
+    check_service,
+)
 from kostyor_dsl.compiler.suggest import did_you_mean
 
 SHIPPED_PREFIX = "<shipped>"
@@ -215,7 +222,28 @@ def _dedupe(items: list[Diagnostic]) -> list[Diagnostic]:
 
 # --- strategy settings ------------------------------------------------------
 
-STRATEGY_KEYS = ("engine", "order", "driver", "pre-upgrade", "unknown-services")
+STRATEGY_KEYS = (
+    "engine",
+    "order",
+    "driver",
+    "pre-upgrade",
+    "post-upgrade",
+    "unknown-services",
+    "hosts",
+    "service",
+)
+# Keys that may appear once per distinct value (`hosts compute`, `hosts storage`).
+REPEATABLE_KEYS = ("hosts", "service")
+
+
+def setting_key(setting: ast.Setting) -> str:
+    """The identity of a setting for `extends` overrides and duplicate checks."""
+    key = setting.key.value
+    if key in REPEATABLE_KEYS:
+        return key + " " + ",".join(v.raw for v in setting.values)
+    return key
+
+
 UNKNOWN_SERVICE_POLICIES = ("error", "warn")
 
 
@@ -232,6 +260,8 @@ class _Resolver:
         trees = [u.tree for u in self.units if u.tree is not None]
         tiers = self._tiers(trees)
         orders = self._orders(trees, tiers)
+        self.tiers = tiers
+        self.actions = self._actions(trees)
         strategies_ast = self._strategy_asts(trees)
         strategies = {}
         for name, node in strategies_ast.items():
@@ -239,7 +269,15 @@ class _Resolver:
             if built is not None:
                 strategies[name] = built
         default = self._default(trees, strategies_ast)
-        return Spec(files, tiers, orders, strategies, default)
+        return Spec(files, tiers, orders, strategies, default, self.actions)
+
+    def _actions(self, trees) -> tuple[str, ...]:
+        names = list(BUILTIN_ACTIONS)
+        for tree in trees:
+            for item in tree.items:
+                if isinstance(item, ast.Actions):
+                    names.extend(n.value for n in item.names if n.value not in names)
+        return tuple(names)
 
     # tiers
     def _tiers(self, trees: list[ast.SpecFile]) -> tuple[str, ...]:
@@ -392,6 +430,7 @@ class _Resolver:
         seen: dict[str, ast.Setting] = {}
         for setting in node.settings:
             key = setting.key.value
+            ident = setting_key(setting)
             if key not in STRATEGY_KEYS:
                 self.sink.add(
                     error(
@@ -403,17 +442,17 @@ class _Resolver:
                     )
                 )
                 continue
-            if key in seen:
+            if ident in seen:
                 self.sink.add(
                     error(
                         "K025",
-                        f"setting '{key}' is given twice",
+                        f"setting '{ident}' is given twice",
                         setting.key.span,
-                        labels=(Label(seen[key].key.span, "first given here"),),
+                        labels=(Label(seen[ident].key.span, "first given here"),),
                     )
                 )
                 continue
-            seen[key] = setting
+            seen[ident] = setting
             self._check_shape(setting)
 
     def _check_shape(self, setting: ast.Setting) -> None:
@@ -453,14 +492,18 @@ class _Resolver:
                 return
             for param in setting.block or ():
                 self._check_parameter(param)
-        elif key == "pre-upgrade":
+        elif key == "hosts":
+            check_hosts(setting, self.sink)
+        elif key == "service":
+            check_service(setting, self.sink)
+        elif key in ("pre-upgrade", "post-upgrade"):
             if n or setting.block is None:
                 self.sink.add(
                     error(
                         "K025",
-                        "'pre-upgrade' takes a block of actions, one per line",
+                        f"'{key}' takes a block of actions, one per line",
                         span,
-                        hints=("write: pre-upgrade {\\n  backup-databases\\n}",),
+                        hints=(f"write: {key} {{\\n  backup-databases\\n}}",),
                     )
                 )
                 return
@@ -519,7 +562,7 @@ class _Resolver:
             merged.update(inherited)
         for setting in node.settings:
             if setting.key.value in STRATEGY_KEYS:
-                merged[setting.key.value] = setting
+                merged[setting_key(setting)] = setting
         return merged
 
     def _strategy(self, node: ast.Strategy, strategies, orders) -> StrategyDef | None:
@@ -573,23 +616,18 @@ class _Resolver:
             )
         driver, _ = one("driver", DEFAULT_DRIVER)
         driver_setting = settings.get("driver")
-        params = _parameters(driver_setting.block if driver_setting else None)
-        pre = tuple(
-            Action(a.key.value, _parameters(a.block), span=a.key.span)
-            for a in (settings["pre-upgrade"].block or () if "pre-upgrade" in settings else ())
+        params = parameters(driver_setting.block if driver_setting else None)
+        pre = self._phase_actions(settings, "pre-upgrade")
+        post = self._phase_actions(settings, "post-upgrade")
+        groups = tuple(
+            build_group(s) for k, s in settings.items() if k.startswith("hosts ") and s.block
         )
-        seen_actions: dict[str, Action] = {}
-        for action in pre:
-            if action.name in seen_actions:
-                self.sink.add(
-                    error(
-                        "K025",
-                        f"pre-upgrade action '{action.name}' is listed twice",
-                        action.span,
-                        labels=(Label(seen_actions[action.name].span, "first listed here"),),
-                    )
-                )
-            seen_actions[action.name] = action
+        hooks = tuple(
+            build_service_hooks(s)
+            for k, s in settings.items()
+            if k.startswith("service ") and s.block is not None and len(s.values) == 1
+        )
+        self._check_rollout(engine, groups, hooks, orders.get(order or ""))
         policy, _ = one("unknown-services", "error")
         return StrategyDef(
             name=name,
@@ -600,7 +638,89 @@ class _Resolver:
             pre_upgrade=pre,
             unknown_services=policy,
             span=node.name.span,
+            groups=groups,
+            service_hooks=hooks,
+            post_upgrade=post,
         )
+
+    def _phase_actions(self, settings, key: str) -> tuple[Action, ...]:
+        setting = settings.get(key)
+        actions = tuple(
+            Action(a.key.value, parameters(a.block), span=a.key.span)
+            for a in ((setting.block or ()) if setting else ())
+        )
+        seen: dict[str, Action] = {}
+        for action in actions:
+            self._check_action(action)
+            if action.name in seen:
+                self.sink.add(
+                    error(
+                        "K025",
+                        f"{key} action '{action.name}' is listed twice",
+                        action.span,
+                        labels=(Label(seen[action.name].span, "first listed here"),),
+                    )
+                )
+            seen[action.name] = action
+        return actions
+
+    def _check_action(self, action: Action) -> None:
+        if action.name not in self.actions:
+            self.sink.add(
+                error(
+                    "K032",
+                    f"unknown action '{action.name}'",
+                    action.span,
+                    hints=did_you_mean(action.name, self.actions)
+                    or (
+                        "built-in actions: " + ", ".join(BUILTIN_ACTIONS),
+                        f"declare a driver's own action at the top of the spec: actions {action.name}",
+                    ),
+                )
+            )
+
+    def _check_rollout(self, engine, groups, hooks, order: OrderDef | None) -> None:
+        for group in groups:
+            for action in group.before + group.after:
+                self._check_action(action)
+            for selector in group.selectors:
+                is_glob = any(ch in selector.pattern for ch in "*?[")
+                if selector.key == "tier" and not is_glob and selector.pattern not in self.tiers:
+                    self.sink.add(
+                        error(
+                            "K010",
+                            f"unknown tier '{selector.pattern}' in a host selector",
+                            group.span,
+                            hints=did_you_mean(selector.pattern, self.tiers)
+                            or ("known tiers: " + ", ".join(self.tiers),),
+                        )
+                    )
+            if engine != "node-by-node" and (
+                group.before or group.after or group.pause_after_batches
+            ):
+                self.sink.add(
+                    error(
+                        "K033",
+                        "host hooks (before/after) and pause-after-batch need engine node-by-node",
+                        group.span,
+                        hints=(
+                            f"engine {engine} upgrades a service on many hosts in one step; "
+                            "use a `service NAME {{ before ... }}` block for actions around it",
+                        ),
+                    )
+                )
+        for hook in hooks:
+            for action in hook.before + hook.after:
+                self._check_action(action)
+            if order is not None and hook.service not in {s.name for s in order.services}:
+                self.sink.add(
+                    error(
+                        "K034",
+                        f"service '{hook.service}' is not in order '{order.name}'",
+                        hook.span,
+                        hints=did_you_mean(hook.service, [s.name for s in order.services]),
+                    )
+                )
 
     def _default(self, trees, strategies) -> str | None:
         levels = [
@@ -627,7 +747,7 @@ class _Resolver:
         return None
 
 
-def _parameters(block) -> tuple[tuple[str, str | int | float], ...]:
+def parameters(block) -> tuple[tuple[str, str | int | float], ...]:
     out = []
     for param in block or ():
         if len(param.values) != 1:

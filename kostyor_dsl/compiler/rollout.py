@@ -1,0 +1,210 @@
+"""Rollout: a strategy's host groups, batches, hooks and gates applied to an
+engine's ordered steps.
+
+The engine decides the order; rollout never reorders hosts.  It only
+  - groups hosts into batches: consecutive hosts (in the engine's order) of
+    the same `hosts` group, sized by the group's ramp (`batch 1, 5, 20%`;
+    percentages of the group's hosts, rounded up; the last size repeats).
+    Steps of one batch carry the same `group` and `batch`; the runtime runs the
+    batch's hosts in parallel, each host's steps in sequence;
+  - wraps each host of a group in its `before`/`after` hook steps, and each
+    step of a service in that service's hooks;
+  - adds a `gate` step after each batch named in `pause-after-batch`.
+Hosts in no group keep the engine's plain sequence (one host at a time for
+node-by-node), with no failure tolerance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kostyor_dsl.compiler.engines import EngineResult, Host
+from kostyor_dsl.compiler.model import Action, HostGroup, OrderDef, ServiceHooks, StrategyDef
+from kostyor_dsl.compiler.selectors import HostTiers, matches_all
+from kostyor_dsl.compiler.strategy_blocks import batch_sizes
+
+
+def assign_groups(
+    groups: Sequence[HostGroup], hosts: Sequence[Host], tier_of: HostTiers
+) -> dict[str, int]:
+    """Host name -> index of the first group whose selectors all match it."""
+    out: dict[str, int] = {}
+    if not groups:
+        return out
+    for host in hosts:
+        tier = tier_of(host)
+        for i, group in enumerate(groups):
+            if matches_all(group.selectors, host, tier):
+                out[host.name] = i
+                break
+    return out
+
+
+def _hook_step(action: Action, when: str, target: str, hosts: list[str]) -> dict:
+    return {
+        "id": f"{when}:{action.name}:{target}",
+        "kind": "hook",
+        "when": when,
+        "action": action.name,
+        "parameters": dict(action.parameters),
+        "hosts": hosts,
+        "source": action.span.ref,
+    }
+
+
+def _tag(step: dict, group: HostGroup | None, batch: int | None) -> dict:
+    if group is not None:
+        step["group"] = group.name
+        step["batch"] = batch
+    return step
+
+
+def apply_rollout(
+    strategy: StrategyDef,
+    order: OrderDef,
+    tiers: Sequence[str],
+    hosts: Sequence[Host],
+    result: EngineResult,
+) -> tuple[list[dict], list[dict]]:
+    """Return (steps, group summaries for the plan)."""
+    groups = strategy.groups
+    hooks = {h.service: h for h in strategy.service_hooks}
+    if not groups and not hooks:
+        return result.steps, []
+    tier_of = HostTiers(order, tiers)
+    member = assign_groups(groups, hosts, tier_of)
+    if strategy.engine == "node-by-node":
+        steps = _node_by_node(result.steps, groups, member, hooks)
+    else:
+        steps = _per_step(result.steps, groups, member, hooks)
+    counts = [0] * len(groups)
+    for index in member.values():
+        counts[index] += 1
+    summaries = [_summary(g, counts[i]) for i, g in enumerate(groups)]
+    return steps, summaries
+
+
+def _summary(group: HostGroup, count: int) -> dict:
+    out = {
+        "name": group.name,
+        "selector": [str(s) for s in group.selectors],
+        "hosts": count,
+        "batches": list(group.batches),
+        "max_failed_hosts": group.max_failed_hosts,
+    }
+    if group.max_failed_hosts_per_batch is not None:
+        out["max_failed_hosts_per_batch"] = group.max_failed_hosts_per_batch
+    if group.pause_after_batches:
+        out["pause_after_batches"] = list(group.pause_after_batches)
+    out["source"] = group.span.ref
+    return out
+
+
+def _wrap_service(step: dict, hooks: dict[str, ServiceHooks], target: str) -> list[dict]:
+    hook = hooks.get(step.get("service", ""))
+    if hook is None:
+        return [step]
+    hosts = step["hosts"]
+    before = [_hook_step(a, "before", target, list(hosts)) for a in hook.before]
+    after = [_hook_step(a, "after", target, list(hosts)) for a in hook.after]
+    return [*before, step, *after]
+
+
+def _node_by_node(steps, groups, member, hooks) -> list[dict]:
+    # The engine's steps, cut into runs of one host each.
+    runs: list[tuple[str, list[dict]]] = []
+    for step in steps:
+        host = step["hosts"][0]
+        if runs and runs[-1][0] == host:
+            runs[-1][1].append(step)
+        else:
+            runs.append((host, [step]))
+    counts = [0] * len(groups)
+    for host, _ in runs:
+        if host in member:
+            counts[member[host]] += 1
+    sizes = [_ramp(g, counts[i]) for i, g in enumerate(groups)]
+    batch_no = [0] * len(groups)
+
+    out: list[dict] = []
+    current: int | None = None  # group index of the open batch
+    room = 0
+
+    def close_batch() -> None:
+        if current is None:
+            return
+        group = groups[current]
+        if batch_no[current] in group.pause_after_batches:
+            label = f"{group.name}#{batch_no[current]}"
+            out.append(
+                {
+                    "id": f"gate:{label}",
+                    "kind": "gate",
+                    "message": f"batch {label} is done: check it, then resume the run",
+                    "group": group.name,
+                    "batch": batch_no[current],
+                    "source": group.span.ref,
+                }
+            )
+
+    for host, host_steps in runs:
+        index = member.get(host)
+        if index is None or index != current or room == 0:
+            close_batch()
+            current = index
+            if index is not None:
+                batch_no[index] += 1
+                room = next(sizes[index])
+        group = groups[index] if index is not None else None
+        batch = batch_no[index] if index is not None else None
+        if index is not None:
+            room -= 1
+        if group is not None:
+            out.extend(
+                _tag(_hook_step(a, "before", host, [host]), group, batch) for a in group.before
+            )
+        for step in host_steps:
+            for s in _wrap_service(step, hooks, step["id"]):
+                out.append(_tag(s, group, batch))
+        if group is not None:
+            out.extend(
+                _tag(_hook_step(a, "after", host, [host]), group, batch) for a in group.after
+            )
+    close_batch()
+    return out
+
+
+def _ramp(group: HostGroup, count: int):
+    """Batch sizes for a group; a batch cut short by another group's host does not
+    shorten the ramp, so sizes go on with the ramp's last size."""
+    sizes = batch_sizes(group.batches, count) or [1]
+    yield from sizes
+    while True:
+        yield sizes[-1]
+
+
+def _per_step(steps, groups, member, hooks) -> list[dict]:
+    """Engines whose steps hold many hosts: split each step's hosts by group and
+    batch (`SERVICE#2`), each part one step whose hosts run in parallel."""
+    out: list[dict] = []
+    for step in steps:
+        parts: dict[int | None, list[str]] = {}
+        for host in step["hosts"]:
+            parts.setdefault(member.get(host), []).append(host)
+        pieces: list[tuple[dict, HostGroup | None, int | None]] = []
+        for index, part_hosts in parts.items():
+            if index is None:
+                pieces.append((dict(step, hosts=part_hosts), None, None))
+                continue
+            group = groups[index]
+            start = 0
+            for number, size in enumerate(batch_sizes(group.batches, len(part_hosts)), start=1):
+                chunk = part_hosts[start : start + size]
+                start += size
+                pieces.append((dict(step, hosts=chunk), group, number))
+        for n, (piece, group, batch) in enumerate(pieces, start=1):
+            if len(pieces) > 1:
+                piece["id"] = f"{step['id']}#{n}"
+            for s in _wrap_service(piece, hooks, piece["id"]):
+                out.append(_tag(s, group, batch))
+    return out
