@@ -1,0 +1,236 @@
+"""Host groups, batches, failure policy, hooks, gates and --limit, from spec to plan."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+from conftest import EXAMPLES
+
+from kostyor_dsl.compiler import check, compile_plan
+from kostyor_dsl.compiler.inventory import load_schema
+from kostyor_dsl.compiler.strategy_blocks import batch_sizes
+
+
+def inventory(write, computes: int = 12, controllers: int = 2, storage: int = 1):
+    lines = ["hosts:"]
+    for i in range(1, controllers + 1):
+        lines += [
+            f"- name: ctl-{i}",
+            "  services: [keystone-wsgi-admin, nova-api, neutron-openvswitch-agent]",
+        ]
+    for i in range(1, computes + 1):
+        rack = "r1" if i % 2 else "r2"
+        lines += [
+            f"- name: cmp-{i:02d}",
+            "  services: [nova-compute, neutron-openvswitch-agent]",
+            f"  labels: {{rack: {rack}}}",
+        ]
+    for i in range(1, storage + 1):
+        lines += [f"- name: sto-{i}", "  services: [cinder-volume]"]
+    return write("inv.yaml", "\n".join(lines) + "\n")
+
+
+def spec(write, body: str, engine: str = "node-by-node"):
+    return write(
+        "team.kostyor",
+        "import openstack\nactions drain-l3\n\nstrategy s extends "
+        + engine
+        + " {\n"
+        + body
+        + "}\n",
+    )
+
+
+def batches(plan) -> list[tuple[str | None, int | None, list[str]]]:
+    """(group, batch, hosts in order of first appearance) for each batch of the plan."""
+    out: list = []
+    for step in plan["steps"]:
+        if step["kind"] not in ("upgrade", "hook"):
+            continue
+        key = (step.get("group"), step.get("batch"))
+        if not out or out[-1][:2] != key:
+            out.append((*key, []))
+        for host in step["hosts"]:
+            if host not in out[-1][2]:
+                out[-1][2].append(host)
+    return out
+
+
+def test_batch_sizes_ramp():
+    assert batch_sizes((1, 5, "20%"), 30) == [1, 5, 6, 6, 6, 6]
+    assert batch_sizes((1, 5, "20%"), 3) == [1, 2]
+    assert batch_sizes(("50%",), 5) == [3, 2]
+    assert batch_sizes((2,), 0) == []
+    assert batch_sizes(("1%",), 10) == [1] * 10
+
+
+def test_ramp_and_hooks_node_by_node(write):
+    body = (
+        "  hosts compute {\n    batch 1, 5, 50%\n    before disable-scheduling\n"
+        "    before evacuate {\n      timeout 30m\n    }\n    after enable-scheduling\n  }\n"
+    )
+    plan = compile_plan(str(spec(write, body)), str(inventory(write))).plan
+    jsonschema.validate(plan, load_schema("plan"))
+    got = batches(plan)
+    assert got[0] == (None, None, ["ctl-1", "ctl-2"])  # untagged: one at a time, in order
+    assert [(g, b, len(h)) for g, b, h in got[1:4]] == [
+        ("compute", 1, 1),
+        ("compute", 2, 5),
+        ("compute", 3, 6),
+    ]
+    assert got[1][2] == ["cmp-01"] and got[2][2] == [f"cmp-{i:02d}" for i in range(2, 7)]
+    assert got[4] == (None, None, ["sto-1"])
+    canary = [s for s in plan["steps"] if s.get("hosts") == ["cmp-01"]]
+    assert [s["id"] for s in canary] == [
+        "before:disable-scheduling:cmp-01",
+        "before:evacuate:cmp-01",
+        "nova-compute@cmp-01",
+        "neutron-openvswitch-agent@cmp-01",
+        "after:enable-scheduling:cmp-01",
+    ]
+    assert canary[1]["parameters"] == {"timeout": "30m"}
+    assert canary[1]["source"] == "team.kostyor:8"
+    (group,) = plan["groups"]
+    assert group == {
+        "name": "compute",
+        "selector": ["compute"],
+        "hosts": 12,
+        "batches": [1, 5, "50%"],
+        "max_failed_hosts": 0,
+        "source": "team.kostyor:5",
+    }
+
+
+def test_gates_and_failure_policy(write):
+    body = (
+        "  hosts compute, rack=r1 {\n    batch 2\n    pause-after-batch 1, 2\n"
+        "    max-failed-hosts 10%\n    max-failed-hosts-per-batch 1\n  }\n"
+    )
+    plan = compile_plan(str(spec(write, body)), str(inventory(write))).plan
+    jsonschema.validate(plan, load_schema("plan"))
+    gates = [s for s in plan["steps"] if s["kind"] == "gate"]
+    assert [g["id"] for g in gates] == ["gate:compute,rack=r1#1", "gate:compute,rack=r1#2"]
+    index = {s["id"]: i for i, s in enumerate(plan["steps"])}
+    assert (
+        index["neutron-openvswitch-agent@cmp-03"]
+        < index["gate:compute,rack=r1#1"]
+        < index["nova-compute@cmp-05"]
+    )
+    (group,) = plan["groups"]
+    assert group["hosts"] == 6 and group["max_failed_hosts"] == "10%"
+    assert group["max_failed_hosts_per_batch"] == 1 and group["pause_after_batches"] == [1, 2]
+    # rack=r2 computes are in no group: one at a time, no tags.
+    assert "group" not in plan["steps"][index["nova-compute@cmp-02"]]
+
+
+def test_first_matching_group_wins_and_default_is_one_at_a_time(write):
+    body = "  hosts name=cmp-0* {\n    batch 3\n  }\n  hosts compute {\n    batch 100%\n  }\n"
+    plan = compile_plan(str(spec(write, body)), str(inventory(write, computes=11))).plan
+    got = [(g, b, h) for g, b, h in batches(plan) if g]
+    assert [(g, b, len(h)) for g, b, h in got] == [
+        ("name=cmp-0*", 1, 3),
+        ("name=cmp-0*", 2, 3),
+        ("name=cmp-0*", 3, 3),
+        ("compute", 1, 2),
+    ]
+
+
+def test_service_by_service_batches_split_steps(write):
+    body = "  hosts compute {\n    batch 1, 50%\n  }\n  service nova-compute {\n    before drain-l3\n  }\n"
+    plan = compile_plan(
+        str(spec(write, body, "service-by-service")), str(inventory(write, computes=5))
+    ).plan
+    jsonschema.validate(plan, load_schema("plan"))
+    nova = [s for s in plan["steps"] if s.get("service") == "nova-compute" or s["kind"] == "hook"]
+    assert [(s["id"], s["hosts"]) for s in nova] == [
+        ("before:drain-l3:nova-compute#1", ["cmp-01"]),
+        ("nova-compute#1", ["cmp-01"]),
+        ("before:drain-l3:nova-compute#2", ["cmp-02", "cmp-03", "cmp-04"]),
+        ("nova-compute#2", ["cmp-02", "cmp-03", "cmp-04"]),
+        ("before:drain-l3:nova-compute#3", ["cmp-05"]),
+        ("nova-compute#3", ["cmp-05"]),
+    ]
+    ovs = [s for s in plan["steps"] if s.get("service") == "neutron-openvswitch-agent"]
+    # Controllers (no group) together in one step; the computes batched after them.
+    assert [(s["id"], len(s["hosts"]), s.get("batch")) for s in ovs] == [
+        ("neutron-openvswitch-agent#1", 2, None),
+        ("neutron-openvswitch-agent#2", 1, 1),
+        ("neutron-openvswitch-agent#3", 3, 2),
+        ("neutron-openvswitch-agent#4", 1, 3),
+    ]
+
+
+BAD = {
+    "batch of 0": ("  hosts compute {\n    batch 1, 0\n  }\n", "K030", 6, 14),
+    "percentage over 100": ("  hosts compute {\n    batch 120%\n  }\n", "K031", 6, 11),
+    "unknown hook action": ("  hosts compute {\n    before evacuat\n  }\n", "K032", 6, 12),
+    "unknown pre-upgrade action": ("  pre-upgrade {\n    backup\n  }\n", "K032", 6, 5),
+    "unknown hosts setting": ("  hosts compute {\n    batches 1\n  }\n", "K023", 6, 5),
+    "unknown tier selector": ("  hosts computes {\n    batch 1\n  }\n", "K010", 5, 3),
+    "hosts without block": ("  hosts compute\n", "K025", 5, 3),
+    "failure threshold over 100%": (
+        "  hosts compute {\n    max-failed-hosts 101%\n  }\n",
+        "K031",
+        6,
+        22,
+    ),
+    "gate number 0": ("  hosts compute {\n    pause-after-batch 0\n  }\n", "K030", 6, 23),
+    "service hook for unknown service": (
+        "  service nova-comput {\n    before drain\n  }\n",
+        "K034",
+        5,
+        11,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_rollout_misuse(name, write):
+    body, code, line, col = BAD[name]
+    report = check(str(spec(write, body)))
+    errors = [(d.code, d.span.line, d.span.column) for d in report.diagnostics if d.is_error]
+    assert errors == [(code, line, col)]
+
+
+def test_host_hooks_need_node_by_node(write):
+    body = "  hosts compute {\n    before evacuate\n  }\n"
+    report = check(str(spec(write, body, "service-by-service")))
+    assert [d.code for d in report.diagnostics] == ["K033"]
+
+
+def test_selector_matching_nothing_is_a_warning(write, cli):
+    body = "  hosts rack=r9 {\n    batch 2\n  }\n"
+    path = spec(write, body)
+    inv = inventory(write)
+    report = check(str(path), str(inv), strategy="s")
+    assert report.ok
+    (d,) = report.diagnostics
+    assert (d.code, d.severity.value, d.span.line) == ("K037", "warning", 5)
+    code, out, err = cli("compile", path, "-i", inv, "-s", "s")
+    assert code == 0 and "warning[K037]: hosts rack=r9 selects no host" in err
+
+
+def test_limit_makes_a_partial_plan(write, cli):
+    inv = inventory(write)
+    plan = compile_plan("openstack", str(inv), limit="rack=r2").plan
+    assert {h for s in plan["steps"] for h in s["hosts"]} == {
+        f"cmp-{i:02d}" for i in range(2, 13, 2)
+    }
+    assert plan["limit"] == ["rack=r2"]
+    assert plan["warnings"] == ["K036 --limit: partial plan: --limit rack=r2 keeps 6 of 15 hosts"]
+    jsonschema.validate(plan, load_schema("plan"))
+    code, out, err = cli("compile", "openstack", "-i", inv, "--limit", "compute,name=cmp-1*")
+    assert code == 0 and "keeps 3 of 15 hosts" in err
+    code, out, err = cli("compile", "openstack", "-i", inv, "--limit", "rack=r7")
+    assert code == 1 and out == "" and "error[K035]: --limit rack=r7 matches no host" in err
+
+
+def test_shipped_rolling_computes_on_the_example():
+    plan = compile_plan("openstack", str(EXAMPLES / "small-cloud.yaml"), "rolling-computes").plan
+    jsonschema.validate(plan, load_schema("plan"))
+    got = batches(plan)
+    compute = [(b, h) for g, b, h in got if g == "compute"]
+    assert compute == [(1, ["cmp-1"]), (2, ["cmp-2", "cmp-3", "cmp-4"])]
+    assert [s["id"] for s in plan["steps"] if s["kind"] == "gate"] == ["gate:compute#1"]
+    controllers = [(b, h) for g, b, h in got if g == "controller"]
+    assert controllers == [(1, ["ctl-1"]), (2, ["ctl-2"]), (3, ["ctl-3"])]
