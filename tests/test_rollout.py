@@ -206,7 +206,7 @@ def test_selector_matching_nothing_is_a_warning(write, cli):
     assert report.ok
     (d,) = report.diagnostics
     assert (d.code, d.severity.value, d.span.line) == ("K037", "warning", 5)
-    code, out, err = cli("compile", path, "-i", inv, "-s", "s")
+    code, _, err = cli("compile", path, "-i", inv, "-s", "s")
     assert code == 0 and "warning[K037]: hosts rack=r9 selects no host" in err
 
 

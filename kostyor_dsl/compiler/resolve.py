@@ -739,6 +739,15 @@ class _Resolver:
             )
         if root_defaults:
             return root_defaults[0].name.value
+        # A team spec's own strategy wins over an imported default: importing the
+        # shipped order must not make its default silently the one compiled.
+        root_strategies = (
+            [i for i in trees[0].items if isinstance(i, ast.Strategy)] if trees else []
+        )
+        if len(root_strategies) == 1:
+            return root_strategies[0].name.value
+        if root_strategies:
+            return None
         imported = [s for level in levels[1:] for s in level]
         if len(imported) == 1:
             return imported[0].name.value

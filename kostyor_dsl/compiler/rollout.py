@@ -1,9 +1,11 @@
 """Rollout: a strategy's host groups, batches, hooks and gates applied to an
 engine's ordered steps.
 
-The engine decides the order; rollout never reorders hosts.  It only
-  - groups hosts into batches: consecutive hosts (in the engine's order) of
-    the same `hosts` group, sized by the group's ramp (`batch 1, 5, 20%`;
+The engine decides the order; rollout keeps it, except that among hosts of
+equal key it puts each group's hosts together (ties are only broken by
+inventory order).  It
+  - groups hosts into batches: consecutive hosts (in that order) of the same
+    `hosts` group, sized by the group's ramp (`batch 1, 5, 20%`;
     percentages of the group's hosts, rounded up; the last size repeats).
     Steps of one batch carry the same `group` and `batch`; the runtime runs the
     batch's hosts in parallel, each host's steps in sequence;
@@ -74,7 +76,8 @@ def apply_rollout(
     tier_of = HostTiers(order, tiers)
     member = assign_groups(groups, hosts, tier_of)
     if strategy.engine == "node-by-node":
-        steps = _node_by_node(result.steps, groups, member, hooks)
+        ranks = {h["name"]: h["rank"] for h in result.host_order or ()}
+        steps = _node_by_node(result.steps, groups, member, hooks, ranks)
     else:
         steps = _per_step(result.steps, groups, member, hooks)
     counts = [0] * len(groups)
@@ -110,7 +113,7 @@ def _wrap_service(step: dict, hooks: dict[str, ServiceHooks], target: str) -> li
     return [*before, step, *after]
 
 
-def _node_by_node(steps, groups, member, hooks) -> list[dict]:
+def _node_by_node(steps, groups, member, hooks, ranks) -> list[dict]:
     # The engine's steps, cut into runs of one host each.
     runs: list[tuple[str, list[dict]]] = []
     for step in steps:
@@ -119,6 +122,7 @@ def _node_by_node(steps, groups, member, hooks) -> list[dict]:
             runs[-1][1].append(step)
         else:
             runs.append((host, [step]))
+    runs = _gather_groups(runs, member, ranks)
     counts = [0] * len(groups)
     for host, _ in runs:
         if host in member:
@@ -171,6 +175,30 @@ def _node_by_node(steps, groups, member, hooks) -> list[dict]:
                 _tag(_hook_step(a, "after", host, [host]), group, batch) for a in group.after
             )
     close_batch()
+    return out
+
+
+def _gather_groups(runs, member, ranks):
+    """Among hosts of equal key (rank), put each group's hosts together, so that
+    batches are not cut short by a host of another group in between.
+
+    The engine's rule (ascending key) stays intact: only ties, which the engine
+    breaks by inventory order, are regrouped, and each group keeps that order.
+    """
+    out: list = []
+    i = 0
+    while i < len(runs):
+        rank = ranks.get(runs[i][0])
+        j = i + 1
+        while j < len(runs) and rank is not None and ranks.get(runs[j][0]) == rank:
+            j += 1
+        tie = runs[i:j]
+        first_seen: dict = {}
+        for host, _ in tie:
+            first_seen.setdefault(member.get(host), len(first_seen))
+        tie.sort(key=lambda run: first_seen[member.get(run[0])])  # stable
+        out.extend(tie)
+        i = j
     return out
 
 
