@@ -1,0 +1,171 @@
+"""Why a host or a step is where it is in a plan, in words.
+
+Everything said comes from the plan itself: a node-by-node plan's `host_order`
+records each host's key service, its rank and tier and the spec line that
+declared it; every step records the spec line (`source`) that produced it.
+"""
+
+from __future__ import annotations
+
+from kostyor_dsl.compiler.suggest import did_you_mean
+
+ENGINE_RULES = {
+    "node-by-node": (
+        "upgrades one host at a time, hosts in ascending order of their key "
+        "service (the earliest-ranked service they run; ties keep the inventory order), "
+        "and on each host its services in the order the spec lists them."
+    ),
+    "service-by-service": (
+        "upgrades one service at a time, in the order the spec lists "
+        "them, on every host that runs it at once."
+    ),
+}
+
+
+class UnknownName(LookupError):
+    """A host or step id the plan does not have; `str()` says so with suggestions."""
+
+    def __init__(self, what: str, name: str, candidates) -> None:
+        hints = did_you_mean(name, candidates)
+        message = f"no {what} {name!r} in this plan"
+        if hints:
+            message += f"; {hints[0]}"
+        super().__init__(message)
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _strategy_line(plan: dict) -> str:
+    rule = ENGINE_RULES.get(plan["engine"], "orders the steps as its engine decides.")
+    return f"Strategy {plan['strategy']} (engine {plan['engine']}) {rule}"
+
+
+def _step_line(number: int, step: dict) -> str:
+    if step["kind"] == "pre-upgrade":
+        what = f"pre-upgrade action {step['action']}"
+    else:
+        hosts = step["hosts"]
+        what = step["service"] if len(hosts) == 1 else f"{step['service']} on {len(hosts)} hosts"
+    return f"{number:>5}. {what}  ({step['source']})"
+
+
+def _placement_words(p: dict) -> str:
+    return f"key service {p['key_service']}, rank {p['rank']}, tier {p['tier']}"
+
+
+def explain_host(plan: dict, host: str) -> str:
+    steps = plan["steps"]
+    mine = [(i, s) for i, s in enumerate(steps, start=1) if host in s.get("hosts", ())]
+    order = plan.get("host_order")
+    placements = {p["name"]: (i, p) for i, p in enumerate(order or (), start=1)}
+    if not mine and host not in placements:
+        hosts: dict[str, None] = dict.fromkeys(placements)
+        for s in steps:
+            hosts.update(dict.fromkeys(s.get("hosts", ())))
+        raise UnknownName("host", host, hosts)
+    out: list[str] = []
+    if host in placements:
+        position, p = placements[host]
+        out.append(f"{host} is the {ordinal(position)} of {len(order)} hosts to be upgraded.")
+        out.append(_strategy_line(plan))
+        out.append(
+            f"Its key service is {p['key_service']}: rank {p['rank']} in the order sorted by "
+            f"tier (tier {p['tier']}), declared at {p['source']}."
+        )
+        if position > 1:
+            before = order[position - 2]
+            out.append(
+                f"Before it: {before['name']} ({_placement_words(before)}){_tie(before, p)}."
+            )
+        else:
+            out.append("No host comes before it: no other host has an earlier key service.")
+        if position < len(order):
+            after = order[position]
+            out.append(f"After it: {after['name']} ({_placement_words(after)}){_tie(p, after)}.")
+        else:
+            out.append("It is the last host.")
+    else:
+        out.append(
+            f"{host} takes part in {len(mine)} of {len(steps)} steps (strategy {plan['strategy']})."
+        )
+        out.append(_strategy_line(plan))
+        shared = sum(len(s["hosts"]) > 1 for _, s in mine)
+        if shared:
+            out.append(
+                f"In {_plural(shared, 'step')} it is upgraded together with other hosts, in parallel."
+            )
+    if mine:
+        first, last = mine[0][0], mine[-1][0]
+        span = f"step {first}" if first == last else f"steps {first} to {last}"
+        out.append(f"Its {_plural(len(mine), 'step')} ({span} of {len(steps)}):")
+        out.extend(_step_line(i, s) for i, s in mine)
+    else:
+        out.append("It has no steps: none of its services is in the order.")
+    return "\n".join(out) + "\n"
+
+
+def _tie(first: dict, second: dict) -> str:
+    if first["rank"] == second["rank"]:
+        return "; the same rank, so the inventory order decides"
+    return ""
+
+
+def explain_step(plan: dict, step_id: str) -> str:
+    steps = plan["steps"]
+    index = next((i for i, s in enumerate(steps) if s["id"] == step_id), None)
+    if index is None:
+        raise UnknownName("step", step_id, (s["id"] for s in steps))
+    step = steps[index]
+    number = index + 1
+    out = [f"{step_id} is step {number} of {len(steps)} (strategy {plan['strategy']})."]
+    if step["kind"] == "pre-upgrade":
+        params = ", ".join(f"{k} {v}" for k, v in step["parameters"].items())
+        out.append(
+            f"It runs the pre-upgrade action {step['action']}"
+            + (f" with {params}" if params else "")
+            + f", declared at {step['source']}."
+        )
+        out.append(
+            "Pre-upgrade steps run before any host is upgraded, in the order the strategy lists them."
+        )
+    elif step["kind"] == "upgrade":
+        hosts = step["hosts"]
+        where = (
+            f"on {hosts[0]}"
+            if len(hosts) == 1
+            else f"on {len(hosts)} hosts at once: {', '.join(hosts[:10])}"
+        )
+        if len(hosts) > 10:
+            where += f" and {len(hosts) - 10} more"
+        out.append(
+            f"It upgrades {step['service']} (project {step['project']}) {where}; "
+            f"the service is declared at {step['source']}."
+        )
+        out.append(_strategy_line(plan))
+        placement = next(
+            (p for p in plan.get("host_order") or () if len(hosts) == 1 and p["name"] == hosts[0]),
+            None,
+        )
+        if placement is not None:
+            out.append(
+                f"{hosts[0]} is where it is because of its {_placement_words(placement)} "
+                f"(declared at {placement['source']})."
+            )
+    else:
+        raise ValueError(f"step {step_id!r} has kind {step['kind']!r}, which explain does not know")
+    if index > 0:
+        out.append(f"Before it: step {number - 1}, {steps[index - 1]['id']}.")
+    else:
+        out.append("It is the first step.")
+    if index + 1 < len(steps):
+        out.append(f"After it: step {number + 1}, {steps[index + 1]['id']}.")
+    else:
+        out.append("It is the last step.")
+    return "\n".join(out) + "\n"

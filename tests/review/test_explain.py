@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import pytest
+from review_support import check_golden, compiled
+
+from kostyor_dsl.review.explain import UnknownName, explain_host, explain_step
+
+
+def test_explain_goldens(design_doc_plan, design_doc_sbs_plan):
+    check_golden("explain", "host-node-a.txt", explain_host(design_doc_plan, "node-a"))
+    check_golden("explain", "host-node-b-sbs.txt", explain_host(design_doc_sbs_plan, "node-b"))
+    check_golden(
+        "explain", "step-glance-api.txt", explain_step(design_doc_plan, "glance-api@node-a")
+    )
+    check_golden(
+        "explain",
+        "step-parallel-sbs.txt",
+        explain_step(design_doc_sbs_plan, "neutron-linuxbridge-agent"),
+    )
+
+
+def test_host_reason_comes_from_host_order(design_doc_plan):
+    text = explain_host(design_doc_plan, "node-b")
+    placement = next(p for p in design_doc_plan["host_order"] if p["name"] == "node-b")
+    assert "the 3rd of 3 hosts" in text
+    assert f"Its key service is {placement['key_service']}: rank {placement['rank']}" in text
+    assert f"tier {placement['tier']}), declared at {placement['source']}" in text
+    assert (
+        "Before it: node-a (key service glance-api, rank 3" in text
+        and "It is the last host." in text
+    )
+
+
+def test_ties_say_the_inventory_decides():
+    plan = compiled("design-doc-plus-compute.yaml")
+    text = explain_host(plan, "node-d")
+    assert "Before it: node-b" in text and "the same rank, so the inventory order decides" in text
+
+
+def test_step_neighbours_and_position(design_doc_plan):
+    steps = design_doc_plan["steps"]
+    text = explain_step(design_doc_plan, steps[0]["id"])
+    assert text.startswith(f"{steps[0]['id']} is step 1 of {len(steps)}")
+    assert "It is the first step." in text and f"After it: step 2, {steps[1]['id']}." in text
+    text = explain_step(design_doc_plan, steps[-1]["id"])
+    assert "It is the last step." in text and steps[-1]["source"] in text
+
+
+def test_pre_upgrade_step():
+    plan = {
+        "strategy": "s",
+        "engine": "node-by-node",
+        "steps": [
+            {
+                "id": "pre-upgrade:backup",
+                "kind": "pre-upgrade",
+                "action": "backup",
+                "parameters": {"timeout": "30m"},
+                "source": "team.kostyor:14",
+            },
+        ],
+    }
+    text = explain_step(plan, "pre-upgrade:backup")
+    assert "pre-upgrade action backup with timeout 30m, declared at team.kostyor:14" in text
+
+
+@pytest.mark.parametrize(
+    ("option", "name", "suggestion"),
+    [
+        ("--host", "node-x", "did you mean 'node-c'"),
+        ("--step", "glance-api@node-b", "'glance-api@node-a'"),
+    ],
+)
+def test_unknown_names_suggest(cli, plan_file, design_doc_plan, option, name, suggestion):
+    code, out, err = cli("explain", plan_file(design_doc_plan), option, name)
+    assert code == 1 and out == ""
+    assert f"no {option[2:]} {name!r} in this plan" in err and suggestion in err
+
+
+def test_unknown_without_close_match_has_no_hint(design_doc_plan):
+    with pytest.raises(UnknownName) as info:
+        explain_host(design_doc_plan, "zzzzzzzz")
+    assert "did you mean" not in str(info.value)
+
+
+def test_explain_needs_host_or_step(cli, plan_file, design_doc_plan):
+    code, _, err = cli("explain", plan_file(design_doc_plan))
+    assert code == 2 and "one of the arguments --host --step is required" in err
