@@ -81,8 +81,8 @@ def test_hostile_names_are_only_labels(design_doc_plan):
     # every line of the Mermaid is one of the shapes we write
     shape = re.compile(
         r'^(flowchart TB|  subgraph h\d+\["[^"\n]*"\]|    direction TB|    s\d+(h\d+)?\["[^"\n]*"\]'
-        r"|  end|  j\d+\(\("
-        "\)\)|  [sj]\d+(h\d+)? --> [sj]\d+(h\d+)?|  classDef .*|  class [a-z0-9,]+ parallel)$"
+        r'|  end|  j\d+\(\(" "\)\)|  [sj]\d+(h\d+)? --> [sj]\d+(h\d+)?|  classDef .*'
+        r"|  class [a-z0-9,]+ parallel)$"
     )
     assert all(shape.match(line) for line in mermaid.splitlines())
 
