@@ -1,0 +1,166 @@
+"""Diagnostics as SARIF 2.1.0, so GitHub code scanning annotates the spec lines.
+
+One run, tool `kostyorc`; one rule per diagnostic code that occurs (codes are
+stable, see docs/diagnostics.md); one result per diagnostic with its primary
+span as the physical location (the span's file as a relative URI, 1-based
+line and column, end column exclusive as SARIF wants), labels as related
+locations, hints appended to the message.
+
+A diagnostic without a span (an inventory given as data, a bad `--strategy`)
+is located at the start of its subject's file when the subject is one of the
+sources, and otherwise has no location, which SARIF allows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from urllib.parse import quote
+
+from kostyor_dsl.compiler.diagnostics import Diagnostic, Span, sorted_diagnostics
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+
+# Rule titles for code scanning, from the table in docs/diagnostics.md (a test keeps
+# the two in step).  A code missing here still works, with a generic title.
+RULE_TITLES = {
+    "K001": "a character that cannot start any token (`;`, `'`)",
+    "K002": "a syntax error: unexpected token, missing `}` at end of file",
+    "K003": "a spec or import that cannot be read, or no shipped spec of that name",
+    "K004": "an import cycle",
+    "K010": "a service on an unknown tier, or a tier listed twice for a service",
+    "K011": "a tier listed twice, or `tiers` declared twice in one file",
+    "K012": "a service listed twice in a project",
+    "K013": "a service in two projects",
+    "K014": "an order defined twice, or a project twice in an order",
+    "K015": "a strategy defined twice",
+    "K020": "an unknown strategy (`--strategy`, `extends`)",
+    "K021": "a strategy naming an unknown order",
+    "K022": "an unknown engine",
+    "K023": "an unknown strategy setting",
+    "K024": "a strategy without an order when the spec has several",
+    "K025": "a setting with the wrong values or given twice",
+    "K026": "no strategy to use (none defined, or several with none default), or two marked default",
+    "K027": "strategies extending each other in a cycle",
+    "K030": "a batch of 0 hosts, a fractional host count, or a batch number below 1",
+    "K031": "a percentage over 100%, or a batch of 0%",
+    "K032": "an unknown action (hook, pre/post-upgrade): declare a driver's own with `actions`",
+    "K033": "host hooks or gates with an engine other than node-by-node",
+    "K034": "a `service` hooks block for a service the order does not have",
+    "K035": "`--limit` matches no host",
+    "K036": "the plan is partial (`--limit`)",
+    "K037": "a `hosts` group selects no host of the inventory",
+    "K040": "the inventory does not match `schemas/inventory.schema.json` (host and field named)",
+    "K041": "a host listed twice in the inventory",
+    "K042": "a host runs a service the order does not know",
+    "K043": "the inventory cannot be read, or is not YAML/JSON",
+    "K044": "a host runs no service of the order: it gets no steps",
+    "K045": "a service listed twice on one host",
+}
+
+
+def _uri(file: str, prefix: str) -> str:
+    # Relative paths stay relative (GitHub resolves them against the repository);
+    # anything unusual (`<shipped>/...`, spaces) is percent-encoded into a valid URI.
+    return quote(prefix + file, safe="/")
+
+
+def _region(span: Span) -> dict:
+    start_line = max(span.line, 1)
+    start_column = max(span.column, 1)
+    end_line = max(span.end_line, start_line)
+    end_column = (
+        span.end_column if end_line > start_line else max(span.end_column, start_column + 1)
+    )
+    return {
+        "startLine": start_line,
+        "startColumn": start_column,
+        "endLine": end_line,
+        "endColumn": max(end_column, 1),
+    }
+
+
+def _location(span: Span, prefix: str, message: str | None = None, id_: int | None = None) -> dict:
+    location: dict = {
+        "physicalLocation": {
+            "artifactLocation": {"uri": _uri(span.file, prefix)},
+            "region": _region(span),
+        }
+    }
+    if id_ is not None:
+        location["id"] = id_
+    if message is not None:
+        location["message"] = {"text": message}
+    return location
+
+
+def _level(diagnostic: Diagnostic) -> str:
+    return "error" if diagnostic.is_error else "warning"
+
+
+def render_sarif(
+    diagnostics: Iterable[Diagnostic],
+    sources: Mapping[str, str],
+    uri_prefix: str = "",
+) -> str:
+    """The diagnostics as a SARIF 2.1.0 log (JSON text, keys sorted, one run).
+
+    `uri_prefix` is put before every file name, for a spec that is not at the
+    repository's root (`deploy/` when the spec is deploy/upgrade.kostyor).
+    """
+    items = sorted_diagnostics(diagnostics)
+    rules: list[dict] = []
+    rule_index: dict[str, int] = {}
+    results: list[dict] = []
+    for d in items:
+        if d.code not in rule_index:
+            rule_index[d.code] = len(rules)
+            rules.append(
+                {
+                    "id": d.code,
+                    "name": d.code,
+                    "shortDescription": {
+                        "text": RULE_TITLES.get(d.code, f"kostyorc diagnostic {d.code}")
+                    },
+                    "defaultConfiguration": {"level": _level(d)},
+                }
+            )
+        text = d.message
+        if d.subject and not d.span:
+            text = f"{d.subject}: {text}"
+        if d.hints:
+            text += "\n" + "\n".join(f"hint: {h}" for h in d.hints)
+        result: dict = {
+            "ruleId": d.code,
+            "ruleIndex": rule_index[d.code],
+            "level": _level(d),
+            "message": {"text": text},
+        }
+        if d.span is not None:
+            result["locations"] = [_location(d.span, uri_prefix)]
+        elif d.subject and d.subject in sources:
+            result["locations"] = [_location(Span(d.subject, 1, 1, 1, 2), uri_prefix)]
+        if d.labels:
+            result["relatedLocations"] = [
+                _location(label.span, uri_prefix, label.message, i)
+                for i, label in enumerate(d.labels, start=1)
+            ]
+        results.append(result)
+    log = {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "kostyorc",
+                        "rules": rules,
+                    }
+                },
+                "columnKind": "unicodeCodePoints",
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(log, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
