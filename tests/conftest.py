@@ -1,15 +1,8 @@
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_SPEC = ROOT / "specs" / "openstack.kostyor"
-EXAMPLES = ROOT / "examples"
 
 
 @pytest.fixture
@@ -26,19 +19,6 @@ def cli(capsys):
         return code, out, err
 
     return run
-
-
-def run_kostyorc(*args: str, cwd: str | os.PathLike | None = None, env: dict | None = None):
-    """Run `kostyorc` in a subprocess, as a user would."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "kostyor_dsl", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=full_env,
-        timeout=60,
-    )
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import EXAMPLES, SHIPPED_SPEC, run_kostyorc
+from support import EXAMPLES, SHIPPED_SPEC, run_kostyorc
 
 import kostyor_dsl
 

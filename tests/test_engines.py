@@ -4,7 +4,7 @@ comparing whole step sequences."""
 from __future__ import annotations
 
 import pytest
-from conftest import EXAMPLES, SHIPPED_SPEC
+from support import EXAMPLES, SHIPPED_SPEC
 
 from kostyor_dsl.compiler import compile_plan
 from kostyor_dsl.compiler.engines import Host, node_by_node, service_by_service, service_ranks

@@ -13,7 +13,7 @@ import os
 import shlex
 
 import pytest
-from conftest import ROOT
+from support import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
 UPDATE = bool(os.environ.get("KOSTYOR_UPDATE_GOLDEN"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SHIPPED_SPEC
+from support import SHIPPED_SPEC
 
 from kostyor_dsl.compiler import check, compile_plan
 from kostyor_dsl.compiler.diagnostics import render_text

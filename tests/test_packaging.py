@@ -6,7 +6,7 @@ import subprocess
 import sys
 import zipfile
 
-from conftest import EXAMPLES, ROOT
+from support import EXAMPLES, ROOT
 
 
 def test_wheel_carries_package_data_and_works_installed(tmp_path):

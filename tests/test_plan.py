@@ -8,7 +8,7 @@ import os
 import jsonschema
 import pytest
 import yaml
-from conftest import EXAMPLES, SHIPPED_SPEC, run_kostyorc
+from support import EXAMPLES, SHIPPED_SPEC, run_kostyorc
 
 from kostyor_dsl.compiler import compile_plan, dump_plan, load_plan
 from kostyor_dsl.compiler.inventory import load_schema

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
-from conftest import EXAMPLES
+from support import EXAMPLES
 
 from kostyor_dsl.compiler import check, compile_plan
 from kostyor_dsl.compiler.inventory import load_schema

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import SHIPPED_SPEC
+from support import SHIPPED_SPEC
 
 from kostyor_dsl.compiler.resolve import check_spec, shipped_specs
 
