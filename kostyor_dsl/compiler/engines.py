@@ -12,7 +12,7 @@ writing its output.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from kostyor_dsl.compiler.model import OrderDef
@@ -53,77 +53,90 @@ def service_ranks(order: OrderDef, tiers: Sequence[str]) -> dict[str, int]:
 def node_by_node(order: OrderDef, tiers: Sequence[str], hosts: Sequence[Host]) -> EngineResult:
     """Hosts by ascending key (the smallest rank of their services), ties in inventory
     order; on each host, its services one by one in the plain flat order."""
+    placed = _node_by_node_order(order, tiers, hosts)
+    return EngineResult(list(_nbn_steps(placed)), list(_nbn_host_order(placed)))
+
+
+def iter_node_by_node(
+    order: OrderDef, tiers: Sequence[str], hosts: Sequence[Host]
+) -> tuple[Iterator[dict], Iterator[dict]]:
+    """`node_by_node` as two iterators (host_order, steps), so a writer can stream
+    the plan without holding a dict per step: the same dicts, made one at a time."""
+    placed = _node_by_node_order(order, tiers, hosts)
+    return _nbn_host_order(placed), _nbn_steps(placed)
+
+
+# What node-by-node decided for one distinct list of services: the host's key
+# (rank), its placement fields, and its steps' fields in flat order.
+_HostPlan = tuple[int, tuple[str, int, str, str], tuple[tuple[str, str, str, str], ...]]
+
+
+def _node_by_node_order(
+    order: OrderDef, tiers: Sequence[str], hosts: Sequence[Host]
+) -> list[tuple[str, _HostPlan]]:
+    """(host name, its plan) in upgrade order."""
     ranks = service_ranks(order, tiers)
     services = order.services
     position = {s.name: i for i, s in enumerate(services)}
     # Per service, what every step and placement on it repeats (computed once, not per host).
     step_parts = [(f"{s.name}@", s.project, s.name, s.span.ref) for s in services]
-    placements: dict[str, tuple[int, str, str]] = {}
     # Hosts share a handful of service lists: work each distinct one out once.
-    # list of (positions of the known services, in flat order), key service
-    plans: dict[tuple[str, ...], tuple[list[int], str] | None] = {}
+    plans: dict[tuple[str, ...], _HostPlan | None] = {}
+
+    def plan_for(host_services) -> _HostPlan | None:
+        known = sorted(position[s] for s in host_services if s in position)
+        if not known:
+            return None
+        key_service = min((services[p].name for p in known), key=ranks.__getitem__)
+        key_def = services[position[key_service]]
+        rank = ranks[key_service]
+        placement = (key_service, rank, key_def.roles[0] if key_def.roles else "", key_def.span.ref)
+        return rank, placement, tuple(step_parts[p] for p in known)
+
     # Buckets by rank keep inventory order inside a rank: the stable sort, in O(N).
-    buckets: dict[int, list[tuple[str, list[int], str]]] = {}
+    buckets: dict[int, list[tuple[str, _HostPlan]]] = {}
     for host in hosts:
         host_services = host.services
         try:
             found = plans[host_services]
         except KeyError:
-            found = plans[host_services] = _host_plan(host_services, position, services, ranks)
+            found = plans[host_services] = plan_for(host_services)
         except TypeError:  # an unhashable list of services, from a caller of the library
-            found = _host_plan(host_services, position, services, ranks)
+            found = plan_for(host_services)
         if found is None:
             continue
-        known, key_service = found
-        rank = ranks[key_service]
-        bucket = buckets.get(rank)
+        bucket = buckets.get(found[0])
         if bucket is None:
-            bucket = buckets[rank] = []
-        bucket.append((host.name, known, key_service))
-    steps: list[dict] = []
-    host_order: list[dict] = []
-    append = steps.append
-    place = host_order.append
+            bucket = buckets[found[0]] = []
+        bucket.append((host.name, found))
+    placed: list[tuple[str, _HostPlan]] = []
     for rank in sorted(buckets):
-        for name, known, key_service in buckets[rank]:
-            placement = placements.get(key_service)
-            if placement is None:
-                key_def = services[position[key_service]]
-                placement = placements[key_service] = (
-                    rank,
-                    key_def.roles[0] if key_def.roles else "",
-                    key_def.span.ref,
-                )
-            place(
-                {
-                    "name": name,
-                    "key_service": key_service,
-                    "rank": placement[0],
-                    "tier": placement[1],
-                    "source": placement[2],
-                }
-            )
-            for p in known:
-                prefix, project, service, source = step_parts[p]
-                append(
-                    {
-                        "id": prefix + name,
-                        "kind": "upgrade",
-                        "project": project,
-                        "service": service,
-                        "hosts": [name],
-                        "source": source,
-                    }
-                )
-    return EngineResult(steps, host_order)
+        placed += buckets[rank]
+    return placed
 
 
-def _host_plan(host_services, position, services, ranks) -> tuple[list[int], str] | None:
-    """The host's known services (flat-order positions) and its key service, or None."""
-    known = sorted(position[s] for s in host_services if s in position)
-    if not known:
-        return None
-    return known, min((services[p].name for p in known), key=ranks.__getitem__)
+def _nbn_host_order(placed: list[tuple[str, _HostPlan]]) -> Iterator[dict]:
+    for name, (_, (key_service, rank, tier, source), _) in placed:
+        yield {
+            "name": name,
+            "key_service": key_service,
+            "rank": rank,
+            "tier": tier,
+            "source": source,
+        }
+
+
+def _nbn_steps(placed: list[tuple[str, _HostPlan]]) -> Iterator[dict]:
+    for name, (_, _, parts) in placed:
+        for prefix, project, service, source in parts:
+            yield {
+                "id": prefix + name,
+                "kind": "upgrade",
+                "project": project,
+                "service": service,
+                "hosts": [name],
+                "source": source,
+            }
 
 
 def service_by_service(
