@@ -235,7 +235,23 @@ def _settings(old: dict, new: dict) -> list[Change]:
             new_driver.get("parameters", {}),
         )
     )
+    if old.get("limit", ABSENT) != new.get("limit", ABSENT):
+        changes.append(Change("limit", old.get("limit", ABSENT), new.get("limit", ABSENT)))
+    old_groups = {g["name"]: g for g in old.get("groups", ())}
+    new_groups = {g["name"]: g for g in new.get("groups", ())}
+    for name in [*old_groups, *(n for n in new_groups if n not in old_groups)]:
+        a, b = old_groups.get(name), new_groups.get(name)
+        if a is None or b is None:
+            changes.append(Change(f"group {name}", a or ABSENT, b or ABSENT))
+        elif a != b:
+            changes.extend(
+                _dict_changes(f"group {name}.", _without(a, "name"), _without(b, "name"))
+            )
     return changes
+
+
+def _without(mapping: dict, key: str) -> dict:
+    return {k: v for k, v in mapping.items() if k != key}
 
 
 def _inputs(old: dict, new: dict) -> list[Change]:
@@ -407,9 +423,12 @@ def summary(diff: PlanDiff) -> str:
     parts: list[str] = []
     for change in diff.settings:
         name = change.field
-        if name.startswith("driver.parameters."):
+        if name.startswith(("driver.parameters.", "group ")):
             continue
         parts.append(f"{name} changed")
+    groups = {c.field.split(".")[0] for c in diff.settings if c.field.startswith("group ")}
+    if groups:
+        parts.append(f"{_plural(len(groups), 'host group')} changed")
     params = sum(c.field.startswith("driver.parameters.") for c in diff.settings)
     if params:
         parts.append(f"{_plural(params, 'driver parameter')} changed")

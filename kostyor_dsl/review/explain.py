@@ -22,6 +22,38 @@ ENGINE_RULES = {
 }
 
 
+PHASE_WORDS = {
+    "pre-upgrade": "Pre-upgrade steps run before any host is upgraded, in the order the strategy lists them.",
+    "post-upgrade": "Post-upgrade steps run after every host is upgraded, in the order the strategy lists them.",
+    "hook": "A host's hooks run around its upgrade: `before` hooks first, `after` hooks last, in the order the strategy lists them.",
+}
+
+
+def _batch_words(plan: dict, step: dict) -> str:
+    """Which batch of which host group the step belongs to, and who runs alongside."""
+    if step.get("batch") is None:
+        return ""
+    group, batch = step.get("group"), step["batch"]
+    hosts: dict[str, None] = {}
+    for other in plan["steps"]:
+        if other.get("group") == group and other.get("batch") == batch:
+            hosts.update(dict.fromkeys(other.get("hosts") or ()))
+    source = next((g["source"] for g in plan.get("groups") or () if g["name"] == group), None)
+    verb = "It comes right after" if step["kind"] == "gate" else "It belongs to"
+    text = f"{verb} batch {batch} of host group {group}"
+    if source:
+        text += f" (declared at {source})"
+    if len(hosts) > 1:
+        text += (
+            f": the batch's {len(hosts)} hosts ({', '.join(list(hosts)[:10])}"
+            + (", ..." if len(hosts) > 10 else "")
+            + ") are upgraded in parallel, each host's steps in sequence."
+        )
+    else:
+        text += ", a batch of one host."
+    return text
+
+
 class UnknownName(LookupError):
     """A host or step id the plan does not have; `str()` says so with suggestions."""
 
@@ -48,8 +80,12 @@ def _strategy_line(plan: dict) -> str:
 
 
 def _step_line(number: int, step: dict) -> str:
-    if step["kind"] == "pre-upgrade":
-        what = f"pre-upgrade action {step['action']}"
+    if step["kind"] in ("pre-upgrade", "post-upgrade"):
+        what = f"{step['kind']} action {step['action']}"
+    elif step["kind"] == "hook":
+        what = f"{step['when']} {step['action']}"
+    elif step["kind"] == "gate":
+        what = "manual gate"
     else:
         hosts = step["hosts"]
         what = step["service"] if len(hosts) == 1 else f"{step['service']} on {len(hosts)} hosts"
@@ -101,6 +137,9 @@ def explain_host(plan: dict, host: str) -> str:
             out.append(
                 f"In {_plural(shared, 'step')} it is upgraded together with other hosts, in parallel."
             )
+    batched = next((s for _, s in mine if s.get("batch") is not None), None)
+    if batched is not None:
+        out.append(_batch_words(plan, batched))
     if mine:
         first, last = mine[0][0], mine[-1][0]
         span = f"step {first}" if first == last else f"steps {first} to {last}"
@@ -125,17 +164,23 @@ def explain_step(plan: dict, step_id: str) -> str:
     step = steps[index]
     number = index + 1
     out = [f"{step_id} is step {number} of {len(steps)} (strategy {plan['strategy']})."]
-    if step["kind"] == "pre-upgrade":
+    kind = step["kind"]
+    if kind in ("pre-upgrade", "post-upgrade", "hook"):
         params = ", ".join(f"{k} {v}" for k, v in step["parameters"].items())
+        what = f"the {kind} action" if kind != "hook" else f"the {step['when']}-hook action"
+        where = f" on {', '.join(step['hosts'])}" if kind == "hook" else ""
         out.append(
-            f"It runs the pre-upgrade action {step['action']}"
+            f"It runs {what} {step['action']}{where}"
             + (f" with {params}" if params else "")
             + f", declared at {step['source']}."
         )
+        out.append(PHASE_WORDS[kind])
+    elif kind == "gate":
         out.append(
-            "Pre-upgrade steps run before any host is upgraded, in the order the strategy lists them."
+            f"It is a manual gate, declared at {step['source']}: the run pauses here until an "
+            f"operator resumes it. Its message: {step['message']}"
         )
-    elif step["kind"] == "upgrade":
+    elif kind == "upgrade":
         hosts = step["hosts"]
         where = (
             f"on {hosts[0]}"
@@ -160,6 +205,9 @@ def explain_step(plan: dict, step_id: str) -> str:
             )
     else:
         raise ValueError(f"step {step_id!r} has kind {step['kind']!r}, which explain does not know")
+    batch = _batch_words(plan, step)
+    if batch:
+        out.append(batch)
     if index > 0:
         out.append(f"Before it: step {number - 1}, {steps[index - 1]['id']}.")
     else:

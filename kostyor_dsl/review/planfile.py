@@ -16,7 +16,7 @@ import json
 import re
 from importlib import resources
 
-KNOWN_KINDS = ("pre-upgrade", "upgrade")
+KNOWN_KINDS = ("pre-upgrade", "upgrade", "hook", "gate", "post-upgrade")
 
 
 class PlanFileError(Exception):
@@ -107,14 +107,42 @@ MIRRORED_DEFS = (
     "source",
     "step",
     "pre_upgrade_step",
+    "post_upgrade_step",
     "upgrade_step",
+    "hook_step",
+    "gate_step",
     "host_placement",
 )
-MIRRORED_DEFS_SHA256 = "7af06904ebb109d75bc29546a71cf548e85b9acd3a3f99f42db02c0339945df5"
+MIRRORED_DEFS_SHA256 = "b840e5bd33da2b98405fa93b8ef5bb3c6eca5ef47c181c605fd06a611c38dc28"
 _SOURCE = re.compile(r"^.+:[0-9]+$")
-_PRE_ID = re.compile(r"^pre-upgrade:.+$")
-_PRE_KEYS = frozenset({"id", "kind", "action", "parameters", "source"})
-_UPGRADE_KEYS = frozenset({"id", "kind", "project", "service", "hosts", "source"})
+# kind -> (required keys, optional keys, id pattern or None)
+_STEP_SHAPES = {
+    "pre-upgrade": (
+        frozenset({"id", "kind", "action", "parameters", "source"}),
+        frozenset(),
+        re.compile(r"^pre-upgrade:.+$"),
+    ),
+    "post-upgrade": (
+        frozenset({"id", "kind", "action", "parameters", "source"}),
+        frozenset(),
+        re.compile(r"^post-upgrade:.+$"),
+    ),
+    "upgrade": (
+        frozenset({"id", "kind", "project", "service", "hosts", "source"}),
+        frozenset({"group", "batch"}),
+        None,
+    ),
+    "hook": (
+        frozenset({"id", "kind", "when", "action", "parameters", "hosts", "source"}),
+        frozenset({"group", "batch"}),
+        re.compile(r"^(before|after):.+$"),
+    ),
+    "gate": (
+        frozenset({"id", "kind", "message", "source"}),
+        frozenset({"group", "batch"}),
+        re.compile(r"^gate:.+$"),
+    ),
+}
 _PLACEMENT_KEYS = frozenset({"name", "key_service", "rank", "tier", "source"})
 
 
@@ -138,33 +166,38 @@ def _parameters_ok(value) -> bool:
     )
 
 
+def _hosts_ok(value) -> bool:
+    return type(value) is list and len(value) >= 1 and all(_name_ok(h) for h in value)
+
+
 def step_ok(step) -> bool:
     """True only for a step the schema's `step` accepts (False: ask jsonschema why)."""
     if type(step) is not dict:
         return False
     kind = step.get("kind")
+    shape = _STEP_SHAPES.get(kind) if type(kind) is str else None
+    if shape is None:
+        return False
+    required, optional, id_pattern = shape
+    keys = step.keys()
+    if not (required <= keys and keys <= required | optional):
+        return False
+    sid = step["id"]
+    if not _name_ok(sid) or (id_pattern is not None and id_pattern.search(sid) is None):
+        return False
+    if not _source_ok(step["source"]):
+        return False
+    if "group" in step and not _name_ok(step["group"]):
+        return False
+    if "batch" in step and not (type(step["batch"]) is int and step["batch"] >= 1):
+        return False
     if kind == "upgrade":
-        hosts = step.get("hosts")
-        return (
-            step.keys() == _UPGRADE_KEYS
-            and _name_ok(step["id"])
-            and _name_ok(step["project"])
-            and _name_ok(step["service"])
-            and type(hosts) is list
-            and len(hosts) >= 1
-            and all(_name_ok(h) for h in hosts)
-            and _source_ok(step["source"])
-        )
-    if kind == "pre-upgrade":
-        return (
-            step.keys() == _PRE_KEYS
-            and type(step["id"]) is str
-            and _PRE_ID.search(step["id"]) is not None
-            and _name_ok(step["action"])
-            and _parameters_ok(step["parameters"])
-            and _source_ok(step["source"])
-        )
-    return False
+        return _name_ok(step["project"]) and _name_ok(step["service"]) and _hosts_ok(step["hosts"])
+    if kind == "gate":
+        return type(step["message"]) is str
+    if kind == "hook" and (step["when"] not in ("before", "after") or not _hosts_ok(step["hosts"])):
+        return False
+    return _name_ok(step["action"]) and _parameters_ok(step["parameters"])
 
 
 def placement_ok(entry) -> bool:
@@ -200,10 +233,15 @@ def _schema_problem(plan: dict) -> str | None:
         return problem
     for index, step in enumerate(steps):
         if not step_ok(step):
-            return _first_error(dict(skeleton, steps=[step]), ("steps", index))
+            # The mirror is strict (2.0 as a batch number, say): jsonschema decides.
+            problem = _first_error(dict(skeleton, steps=[step]), ("steps", index))
+            if problem is not None:
+                return problem
     for index, entry in enumerate(host_order or ()):
         if not placement_ok(entry):
-            return _first_error(dict(skeleton, host_order=[entry]), ("host_order", index))
+            problem = _first_error(dict(skeleton, host_order=[entry]), ("host_order", index))
+            if problem is not None:
+                return problem
     return None
 
 
@@ -211,11 +249,23 @@ def _first_error(plan: dict, renumber: tuple[str, int] | None = None) -> str | N
     import jsonschema
 
     validator, _ = _validator()
+    extra_path = None
     errors = list(validator.iter_errors(plan))
     if not errors:
         return None
     best = jsonschema.exceptions.best_match(errors)
-    parts = list(best.absolute_path)
+    if best.validator == "oneOf" and isinstance(best.instance, dict):
+        # A step: say what is wrong for the kind it claims, not "matches no branch".
+        kind = best.instance.get("kind")
+        def_name = f"{kind.replace('-', '_')}_step" if isinstance(kind, str) else None
+        schema = validator.schema
+        if def_name is not None and def_name in schema.get("$defs", {}):
+            by_kind = type(validator)({"$ref": f"#/$defs/{def_name}", "$defs": schema["$defs"]})
+            inner = jsonschema.exceptions.best_match(by_kind.iter_errors(best.instance))
+            if inner is not None:
+                inner_path = list(best.absolute_path) + list(inner.absolute_path)
+                best, extra_path = inner, inner_path
+    parts = extra_path if extra_path is not None else list(best.absolute_path)
     if renumber and len(parts) >= 2 and parts[0] == renumber[0]:
         parts[1] = renumber[1]  # the item was checked alone, as item 0
     where = _json_path(parts)
@@ -223,7 +273,8 @@ def _first_error(plan: dict, renumber: tuple[str, int] | None = None) -> str | N
     if best.validator == "oneOf" and isinstance(best.instance, dict):
         # A step matching neither step shape: say which fields it has.
         message = (
-            f"not a pre-upgrade or an upgrade step (fields: {', '.join(sorted(best.instance))})"
+            f"not a step of a known shape (kinds: {', '.join(KNOWN_KINDS)}; "
+            f"fields: {', '.join(sorted(map(str, best.instance)))})"
         )
     if len(message) > 200:
         message = message[:197] + "..."

@@ -262,10 +262,10 @@ def test_cli_bad_plan_is_one_line_exit_2(
 
 def test_unknown_step_kind_is_named(cli, plan_file, design_doc_plan):
     gated = mutated(
-        design_doc_plan, lambda p: p["steps"].insert(3, {"id": "gate:1", "kind": "gate"})
+        design_doc_plan, lambda p: p["steps"].insert(3, {"id": "barrier:1", "kind": "barrier"})
     )
     code, _, err = cli("diff", plan_file(design_doc_plan), plan_file(gated))
-    assert code == 2 and "steps[3] has kind 'gate'" in err
+    assert code == 2 and "steps[3] has kind 'barrier'" in err
 
 
 def test_diff_and_graph_never_import_celery(tmp_path, plan_file, design_doc_plan):

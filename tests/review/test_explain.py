@@ -86,3 +86,16 @@ def test_unknown_without_close_match_has_no_hint(design_doc_plan):
 def test_explain_needs_host_or_step(cli, plan_file, design_doc_plan):
     code, _, err = cli("explain", plan_file(design_doc_plan))
     assert code == 2 and "one of the arguments --host --step is required" in err
+
+
+def test_explain_batches_hooks_and_gates():
+    plan = compiled("small-cloud.yaml", "rolling-computes")
+    check_golden("explain", "host-cmp-3-rolling.txt", explain_host(plan, "cmp-3"))
+    check_golden("explain", "step-gate-rolling.txt", explain_step(plan, "gate:compute#1"))
+    check_golden("explain", "step-hook-rolling.txt", explain_step(plan, "before:evacuate:cmp-2"))
+    text = explain_host(plan, "cmp-3")
+    assert (
+        "batch 2 of host group compute" in text
+        and "(cmp-2, cmp-3, cmp-4) are upgraded in parallel" in text
+    )
+    assert "manual gate" in explain_step(plan, "gate:compute#1")

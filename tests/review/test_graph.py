@@ -6,7 +6,7 @@ import shutil
 import subprocess
 
 import pytest
-from review_support import check_golden, mutated
+from review_support import check_golden, compiled, mutated
 
 from kostyor_dsl.review.graph import layout, mermaid_text, to_dot, to_mermaid
 
@@ -93,3 +93,25 @@ def test_graph_cli(cli, plan_file, design_doc_plan, tmp_path):
     assert code == 0 and out == to_mermaid(design_doc_plan)
     code, _, _ = cli("graph", path, "-o", tmp_path / "plan.dot")
     assert code == 0 and (tmp_path / "plan.dot").read_text() == to_dot(design_doc_plan)
+
+
+def test_batches_run_side_by_side_and_gates_stand_alone():
+    plan = compiled("small-cloud.yaml", "rolling-computes")
+    check_golden("graph-rolling-computes", "plan.dot", to_dot(plan))
+    check_golden("graph-rolling-computes", "plan.mmd", to_mermaid(plan))
+    graph = layout(plan)
+    steps = plan["steps"]
+    batch2 = [
+        i + 1 for i, s in enumerate(steps) if s.get("group") == "compute" and s.get("batch") == 2
+    ]
+    hosts2 = {s["hosts"][0] for s in steps if s.get("group") == "compute" and s.get("batch") == 2}
+    # the batch's hosts start side by side, each host's steps chained
+    first_of_each = [f"s{n}" for n in batch2 if steps[n - 2].get("hosts") != steps[n - 1]["hosts"]]
+    assert graph.same_rank[-1] == first_of_each and len(first_of_each) == len(hosts2) == 3
+    gate = next(i + 1 for i, s in enumerate(steps) if s["kind"] == "gate")
+    assert f"s{gate}" in graph.loose
+    assert (f"s{gate}", first_of_each[0]) in graph.edges and (
+        f"s{gate}",
+        first_of_each[2],
+    ) in graph.edges
+    _render_svg(to_dot(plan))
