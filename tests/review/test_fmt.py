@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from review_support import DATA, ROOT, check_golden
+
+from kostyor_dsl.compiler.diagnostics import CompileError
+from kostyor_dsl.compiler.parser import parse_spec
+from kostyor_dsl.review.fmt import format_spec
+
+SPECS = sorted(
+    {
+        *(ROOT / "kostyor_dsl" / "specs").glob("*.kostyor"),
+        *(ROOT / "examples").glob("*.kostyor"),
+        *(ROOT / "tests").rglob("*.kostyor"),
+    }
+)
+
+
+def _parses(text: str, name: str) -> bool:
+    try:
+        parse_spec(text, name)
+    except CompileError:
+        return False
+    return True
+
+
+def test_sweep_covers_the_project_specs():
+    names = {p.name for p in SPECS}
+    assert {"openstack.kostyor", "team.kostyor", "messy.kostyor", "spec.kostyor"} <= names
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_fmt_keeps_meaning_and_comments_and_is_idempotent(path):
+    text = path.read_text(encoding="utf-8")
+    name = path.name
+    if not _parses(text, name):
+        with pytest.raises(CompileError):
+            format_spec(text, name)
+        return
+    formatted = format_spec(text, name)
+    before, after = parse_spec(text, name), parse_spec(formatted, name)
+    assert after == before
+    assert [c.text.rstrip() for c in after.comments] == [c.text.rstrip() for c in before.comments]
+    assert format_spec(formatted, name) == formatted
+
+
+def test_shipped_spec_and_examples_are_formatted():
+    for path in [
+        *(ROOT / "kostyor_dsl" / "specs").glob("*.kostyor"),
+        *(ROOT / "examples").glob("*.kostyor"),
+    ]:
+        text = path.read_text(encoding="utf-8")
+        assert format_spec(text, path.name) == text, f"{path} is not in canonical layout"
+
+
+def test_messy_spec_golden():
+    formatted = format_spec((DATA / "messy.kostyor").read_text(encoding="utf-8"), "messy.kostyor")
+    check_golden("fmt-messy", "formatted.kostyor", formatted)
+    assert "\t" not in formatted and "\n\n\n" not in formatted
+    assert "  keystone-wsgi-admin   on controller  # admin first\n" in formatted
+    assert "    # comment before the closing brace\n  }\n" in formatted
+    assert '"ssh {host} # not a comment"  # but this is' in formatted
+
+
+def test_crlf_and_missing_final_newline():
+    text = "tiers a, b\r\norder o {\r\n  project p {\r\n    s on a\r\n  }\r\n}"
+    formatted = format_spec(text, "x.kostyor")
+    assert formatted == "tiers a, b\n\norder o {\n  project p {\n    s  on a\n  }\n}\n"
+    assert parse_spec(formatted, "x.kostyor") == parse_spec(text, "x.kostyor")
+
+
+def test_blank_lines_between_blocks_are_enforced():
+    text = "order o {\nproject p {\ns on a\n}\nproject q {\nt on a\n}\n}\n# lead\nstrategy s {\nengine node-by-node\n}\n"
+    assert format_spec(text, "x.kostyor") == (
+        "order o {\n  project p {\n    s  on a\n  }\n\n  project q {\n    t  on a\n  }\n}\n\n"
+        "# lead\nstrategy s {\n  engine  node-by-node\n}\n"
+    )
+
+
+def test_cli_check_diff_and_rewrite(cli, tmp_path):
+    messy = tmp_path / "messy.kostyor"
+    shutil.copy(DATA / "messy.kostyor", messy)
+    original = messy.read_text()
+    shipped = ROOT / "kostyor_dsl" / "specs" / "openstack.kostyor"
+    assert cli("fmt", "--check", shipped)[0] == 0
+    code, out, err = cli("fmt", "--check", shipped, messy)
+    assert code == 1 and f"{messy}: not formatted" in err and out == ""
+    code, out, _ = cli("fmt", "--diff", messy)
+    assert code == 0 and out.startswith(f"--- {messy} (original)") and "+    nova-api      on controller" in out
+    assert messy.read_text() == original
+    code, _, err = cli("fmt", messy)
+    assert code == 0 and f"formatted {messy}" in err
+    assert messy.read_text() == format_spec(original, "messy.kostyor")
+    assert cli("fmt", "--check", messy)[0] == 0
+
+
+def test_cli_bad_spec_is_an_error_and_untouched(cli, tmp_path):
+    bad = tmp_path / "bad.kostyor"
+    bad.write_text("order o {\n  project p {\n    nova-api\n  }\n}\n")
+    code, _, err = cli("fmt", bad)
+    assert code == 2 and "error[K002]" in err
+    assert bad.read_text() == "order o {\n  project p {\n    nova-api\n  }\n}\n"
+    assert cli("fmt", "--check", tmp_path / "missing.kostyor")[0] == 2
