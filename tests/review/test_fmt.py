@@ -88,7 +88,11 @@ def test_cli_check_diff_and_rewrite(cli, tmp_path):
     code, out, err = cli("fmt", "--check", shipped, messy)
     assert code == 1 and f"{messy}: not formatted" in err and out == ""
     code, out, _ = cli("fmt", "--diff", messy)
-    assert code == 0 and out.startswith(f"--- {messy} (original)") and "+    nova-api      on controller" in out
+    assert (
+        code == 0
+        and out.startswith(f"--- {messy} (original)")
+        and "+    nova-api      on controller" in out
+    )
     assert messy.read_text() == original
     code, _, err = cli("fmt", messy)
     assert code == 0 and f"formatted {messy}" in err
