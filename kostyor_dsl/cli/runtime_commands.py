@@ -129,13 +129,13 @@ def _follow(store, run_id: str, *, tty: bool, interval: float = 0.5) -> dict:
                         file=sys.stderr,
                         flush=True,
                     )
-            if document["state"] != last_state:
+            if document["state"] != last_state and document["state"] not in FINISHED:
                 print(f"run {run_id} {document['state']}", file=sys.stderr, flush=True)
         last_state = document["state"]
         if document["state"] in FINISHED:
             if tty:
                 print(file=sys.stderr)
-                print(summary_line(document), file=sys.stderr)
+            print(summary_line(document), file=sys.stderr)
             return document
         time.sleep(interval)
 

@@ -2,7 +2,7 @@
 
 Same contract as `FileRunStore`.  Unit locks are keys with a short expiry
 that a heartbeat thread renews while the unit runs, so a SIGKILLed holder's
-lock lapses after `LOCK_TTL` seconds.
+lock lapses after `lock_ttl` seconds (`KOSTYOR_LOCK_TTL`, 10 by default).
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ return 0
 
 
 class RedisRunStore:
-    def __init__(self, url: str, prefix: str = "kostyor") -> None:
+    def __init__(self, url: str, prefix: str = "kostyor", lock_ttl: float = LOCK_TTL) -> None:
         import redis
 
         self.url = url
         self.prefix = prefix
+        self.lock_ttl = lock_ttl
         self.client = redis.Redis.from_url(url, decode_responses=True)
 
     def describe(self) -> str:
@@ -119,14 +120,14 @@ class RedisRunStore:
     def unit_lock(self, run_id: str, index: int) -> Iterator[bool]:
         key = self._key(run_id, "lock", str(index))
         token = uuid.uuid4().hex
-        ttl_ms = int(LOCK_TTL * 1000)
+        ttl_ms = int(self.lock_ttl * 1000)
         if not self.client.set(key, token, nx=True, px=ttl_ms):
             yield False
             return
         stop = threading.Event()
 
         def heartbeat() -> None:
-            while not stop.wait(LOCK_TTL / 3):
+            while not stop.wait(self.lock_ttl / 3):
                 with contextlib.suppress(Exception):
                     self.client.eval(_RENEW, 1, key, token, ttl_ms)
 
@@ -136,7 +137,7 @@ class RedisRunStore:
             yield True
         finally:
             stop.set()
-            beat.join(timeout=LOCK_TTL)
+            beat.join(timeout=self.lock_ttl)
             self.client.eval(_RELEASE, 1, key, token)
 
     def unit_locked(self, run_id: str, index: int) -> bool:

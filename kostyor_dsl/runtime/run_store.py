@@ -199,5 +199,7 @@ def open_store(settings):
     if settings.redis_backend:
         from kostyor_dsl.runtime.redis_store import RedisRunStore
 
-        return RedisRunStore(settings.backend_url, prefix=settings.namespace)
+        return RedisRunStore(
+            settings.backend_url, prefix=settings.namespace, lock_ttl=settings.lock_ttl
+        )
     return FileRunStore(settings.runs_folder)

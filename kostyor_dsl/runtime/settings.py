@@ -14,7 +14,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-EMBEDDED_BROKER = "filesystem://"
+# The host part only silences kombu's "No hostname was supplied" warning.
+EMBEDDED_BROKER = "filesystem://localhost//"
 DEFAULT_QUEUE = "kostyor"
 
 
@@ -27,6 +28,7 @@ class RuntimeSettings:
     stall_seconds: float
     worker_host: str | None
     namespace: str = "kostyor"
+    lock_ttl: float = 10.0
 
     @property
     def embedded_broker(self) -> bool:
@@ -68,6 +70,7 @@ def resolve_settings(environ: dict[str, str] | None = None) -> RuntimeSettings:
         stall_seconds=float(env.get("KOSTYOR_STALL_SECONDS") or 30),
         worker_host=env.get("KOSTYOR_WORKER_HOST") or None,
         namespace=env.get("KOSTYOR_NAMESPACE") or "kostyor",
+        lock_ttl=float(env.get("KOSTYOR_LOCK_TTL") or 10),
     )
 
 

@@ -20,8 +20,8 @@ from kostyor_dsl.runtime.run_store import LIVE_STATES
 
 log = logging.getLogger(__name__)
 
-SCAN_SECONDS = 1.0
-RESEND_SECONDS = 10.0
+SCAN_SECONDS = 0.5
+RESEND_SECONDS = 3.0
 
 
 def wanted_queues(store, host: str | None) -> set[str]:

@@ -131,6 +131,7 @@ class Runtime:
                 "KOSTYOR_HOME": str(tmp_path / "state"),
                 "KOSTYOR_POLL_INTERVAL": "0.1",
                 "KOSTYOR_STALL_SECONDS": "4",
+                "KOSTYOR_LOCK_TTL": "3",
                 "KOSTYOR_NAMESPACE": self.namespace,
                 "PYTHONPATH": os.pathsep.join(
                     filter(None, [str(DRIVER_PKG), str(ROOT), os.environ.get("PYTHONPATH")])
@@ -273,3 +274,29 @@ def embedded(tmp_path):
     instance = Runtime(tmp_path, "embedded")
     yield instance
     instance.stop_all()
+
+
+def start_plain_celery_worker(runtime: Runtime) -> subprocess.Popen:
+    """`celery -A kostyor_dsl.runtime.app worker`, without kostyorc."""
+    output = runtime.tmp / f"worker-{len(runtime.workers)}.log"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "kostyor_dsl.runtime.app",
+            "worker",
+            "--concurrency=1",
+            "--loglevel=info",
+            f"--hostname=kt-plain-{runtime.namespace}@%h",
+        ],
+        env=runtime.env,
+        cwd=runtime.tmp,
+        stdout=output.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    runtime.workers.append((process, output))
+    runtime.wait_for(lambda: " ready." in output.read_text(), 30, "the celery worker")
+    return process
