@@ -64,24 +64,38 @@ def read_inventory(path: str) -> InventoryCheck:
         return InventoryCheck(
             None, (error("K043", f"cannot read inventory '{path}': {reason}", subject=path),), {}
         )
-    return parse_inventory(raw, display)
+    digest = hashlib.sha256(raw).hexdigest()
+    text = _decode(raw, display)
+    del raw  # the bytes are hashed and decoded: do not hold them next to the document
+    if isinstance(text, InventoryCheck):
+        return text
+    return _parse_text(text, digest, display)
 
 
 def parse_inventory(raw: bytes, display: str) -> InventoryCheck:
+    text = _decode(raw, display)
+    if isinstance(text, InventoryCheck):
+        return text
+    return _parse_text(text, hashlib.sha256(raw).hexdigest(), display)
+
+
+def _decode(raw: bytes, display: str) -> str | InventoryCheck:
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return InventoryCheck(
             None,
             (error("K043", f"inventory is not UTF-8 text ({exc.reason})", subject=display),),
             {},
         )
+
+
+def _parse_text(text: str, digest: str, display: str) -> InventoryCheck:
     sources = {display: text}
     try:
         doc = _load_document(text)
     except (yaml.YAMLError, ValueError) as exc:
         return InventoryCheck(None, (_load_error(exc, display),), sources)
-    digest = hashlib.sha256(raw).hexdigest()
     hosts = _scan_hosts(doc)
     if hosts is not None:  # the fast path: the document is valid
         inventory = Inventory(display, digest, doc.get("cluster"), hosts)

@@ -11,6 +11,7 @@ import gc
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import chain, islice
 
 import yaml
 
@@ -68,9 +69,17 @@ def build_plan(
         plan["groups"] = groups
     if result.host_order is not None:
         plan["host_order"] = result.host_order
+    main_steps = result.steps if steps is None else steps
+    if isinstance(main_steps, Iterator):  # streamed by compile_to: chained, not copied
+        plan["steps"] = chain(
+            _phase_steps("pre-upgrade", strategy.pre_upgrade),
+            main_steps,
+            _phase_steps("post-upgrade", strategy.post_upgrade),
+        )
+        return plan
     plan["steps"] = (
         _phase_steps("pre-upgrade", strategy.pre_upgrade)
-        + (result.steps if steps is None else steps)
+        + main_steps
         + _phase_steps("post-upgrade", strategy.post_upgrade)
     )
     return plan
@@ -134,8 +143,15 @@ _UPGRADE_KEYS = ("id", "kind", "project", "service", "hosts", "source")
 _PLACEMENT_KEYS = ("name", "key_service", "rank", "tier", "source")
 
 
+_BATCH = 4096  # list items formatted and written per chunk
+
+
 def iter_plan_json(plan: dict) -> Iterator[str]:
-    """The JSON text of a plan, in chunks (one per top-level key, list items joined)."""
+    """The JSON text of a plan, in chunks (a few thousand list items each).
+
+    A top-level list may also be an iterator (`compile_to` streams the steps
+    that way): its items are made, written and dropped batch by batch.
+    """
     if type(plan) is not dict or not plan or any(type(key) is not str for key in plan):
         yield _json_value(plan, 0) + "\n"
         return
@@ -143,10 +159,20 @@ def iter_plan_json(plan: dict) -> Iterator[str]:
     for key, value in plan.items():
         yield ("{\n  " if first else ",\n  ") + _quote(key) + ": "
         first = False
-        if type(value) is list and value:
-            yield "[\n    "
-            yield ",\n    ".join(_list_items(value))
+        if type(value) is list:
+            if not value:
+                yield "[]"
+                continue
+            for start in range(0, len(value), _BATCH):
+                text = ",\n    ".join(_list_items(value[start : start + _BATCH]))
+                yield ("[\n    " if start == 0 else ",\n    ") + text
             yield "\n  ]"
+        elif isinstance(value, Iterator):
+            opening = "[\n    "
+            while batch := list(islice(value, _BATCH)):
+                yield opening + ",\n    ".join(_list_items(batch))
+                opening = ",\n    "
+            yield "[]" if opening == "[\n    " else "\n  ]"
         else:
             yield _json_value(value, 1)
     yield "\n}\n"
@@ -232,8 +258,8 @@ def _reindented(value, level: int) -> str:
 def write_plan(plan: dict, fmt: str, stream) -> None:
     """Write the plan to a text stream, the same text as `dump_plan`.
 
-    For JSON the text is written top-level key by key, so at most one list's
-    text is held at a time, not the whole plan's.
+    For JSON the text is written a few thousand list items at a time, never
+    held whole; top-level lists may be iterators (see `iter_plan_json`).
     """
     if fmt != "json":
         stream.write(dump_plan(plan, fmt))
