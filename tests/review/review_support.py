@@ -32,7 +32,10 @@ def compiled(inventory: str, strategy: str | None = None) -> dict:
 
 
 def check_golden(case: str, name: str, text: str) -> None:
-    """Compare `text` with golden/<case>/<name>; write it instead when updating."""
+    """Compare `text` with golden/<case>/<name>; write it instead when updating.
+
+    Generated Python is kept as `*.py.golden`, so linters and formatters leave the
+    goldens as the generator wrote them."""
     path = GOLDEN / case / name
     if UPDATE:
         path.parent.mkdir(parents=True, exist_ok=True)
