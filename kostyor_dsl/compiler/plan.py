@@ -156,6 +156,7 @@ def iter_plan_json(plan: dict) -> Iterator[str]:
         yield _json_value(plan, 0) + "\n"
         return
     first = True
+    repeats: dict = {}
     for key, value in plan.items():
         yield ("{\n  " if first else ",\n  ") + _quote(key) + ": "
         first = False
@@ -164,13 +165,13 @@ def iter_plan_json(plan: dict) -> Iterator[str]:
                 yield "[]"
                 continue
             for start in range(0, len(value), _BATCH):
-                text = ",\n    ".join(_list_items(value[start : start + _BATCH]))
+                text = ",\n    ".join(_list_items(value[start : start + _BATCH], repeats))
                 yield ("[\n    " if start == 0 else ",\n    ") + text
             yield "\n  ]"
         elif isinstance(value, Iterator):
             opening = "[\n    "
             while batch := list(islice(value, _BATCH)):
-                yield opening + ",\n    ".join(_list_items(batch))
+                yield opening + ",\n    ".join(_list_items(batch, repeats))
                 opening = ",\n    "
             yield "[]" if opening == "[\n    " else "\n  ]"
         else:
@@ -178,8 +179,13 @@ def iter_plan_json(plan: dict) -> Iterator[str]:
     yield "\n}\n"
 
 
-def _list_items(items: list) -> list[str]:
-    """Each item of a top-level list, as text at depth 2 (items of steps, host_order...)."""
+def _list_items(items: list, repeats: dict) -> list[str]:
+    """Each item of a top-level list, as text at depth 2 (items of steps, host_order...).
+
+    `repeats` keeps, per service, the text around the values that repeat on
+    every host (kind, project, service, source; tier, rank), checked equal
+    before each use: only ids and host names are quoted per item.
+    """
     out = []
     append = out.append
     q = _quote
@@ -189,30 +195,49 @@ def _list_items(items: list) -> list[str]:
             try:
                 if keys == _UPGRADE_KEYS:
                     hosts = item["hosts"]
-                    if type(hosts) is list and len(hosts) == 1:
-                        hosts_text = q(hosts[0])
-                    elif type(hosts) is list and hosts:
-                        hosts_text = ",\n        ".join(map(q, hosts))
-                    else:
+                    if type(hosts) is not list or not hosts:
                         append(_json_value(item, 2))
                         continue
-                    append(
-                        f'{{\n      "id": {q(item["id"])},'
-                        f'\n      "kind": {q(item["kind"])},'
-                        f'\n      "project": {q(item["project"])},'
-                        f'\n      "service": {q(item["service"])},'
-                        f'\n      "hosts": [\n        {hosts_text}\n      ],'
-                        f'\n      "source": {q(item["source"])}\n    }}'
+                    kind, project, service, source = (
+                        item["kind"],
+                        item["project"],
+                        item["service"],
+                        item["source"],
                     )
+                    known = repeats.get(("step", service))
+                    if known is None or known[:3] != (kind, project, source):
+                        known = repeats["step", service] = (
+                            kind,
+                            project,
+                            source,
+                            f',\n      "kind": {q(kind)},\n      "project": {q(project)},'
+                            f'\n      "service": {q(service)},\n      "hosts": [\n        ',
+                            f'\n      ],\n      "source": {q(source)}\n    }}',
+                        )
+                    hosts_text = (
+                        q(hosts[0]) if len(hosts) == 1 else ",\n        ".join(map(q, hosts))
+                    )
+                    append(f'{{\n      "id": {q(item["id"])}{known[3]}{hosts_text}{known[4]}')
                     continue
                 if keys == _PLACEMENT_KEYS and type(item["rank"]) is int:
-                    append(
-                        f'{{\n      "name": {q(item["name"])},'
-                        f'\n      "key_service": {q(item["key_service"])},'
-                        f'\n      "rank": {int.__repr__(item["rank"])},'
-                        f'\n      "tier": {q(item["tier"])},'
-                        f'\n      "source": {q(item["source"])}\n    }}'
+                    key_service, rank, tier, source = (
+                        item["key_service"],
+                        item["rank"],
+                        item["tier"],
+                        item["source"],
                     )
+                    known = repeats.get(("placement", key_service))
+                    if known is None or known[:3] != (rank, tier, source):
+                        known = repeats["placement", key_service] = (
+                            rank,
+                            tier,
+                            source,
+                            f',\n      "key_service": {q(key_service)},'
+                            f'\n      "rank": {int.__repr__(rank)},'
+                            f'\n      "tier": {q(tier)},'
+                            f'\n      "source": {q(source)}\n    }}',
+                        )
+                    append(f'{{\n      "name": {q(item["name"])}{known[3]}')
                     continue
             except TypeError:  # a value that is not a string: the general path
                 pass
