@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import subprocess
 import sys
 import time
 
 import pytest
-from review_support import check_golden, compiled, mutated
+from review_support import ROOT, check_golden, compiled, mutated
 
 from kostyor_dsl.review.diff import diff_plans, longest_increasing, summary
 from kostyor_dsl.review.diff_render import render_json, render_markdown, render_text
@@ -176,12 +177,16 @@ def test_markdown_code_spans_cannot_be_broken_out_of(design_doc_plan):
     evil = "a`b</details><script>x</script>\n# heading"
     new = mutated(design_doc_plan, lambda p: p["steps"][0]["hosts"].append(evil))
     md = render_markdown(diff_plans(design_doc_plan, new))
-    assert "``" in md and "\n# heading" not in md
-    assert md.count("<details>") == md.count("</details>") + 0 or True
-    # the only raw </details> are our own closers, one per opened section
-    assert md.count("<details>") == md.count("</details>") - md.count("``a`b</details>") - md.count(
-        "+a`b</details>"
-    )
+    lines = md.splitlines()
+    evil_lines = [line for line in lines if "<script>" in line]
+    assert len(evil_lines) == 1  # the step's hosts changed
+    for line in evil_lines:
+        span = re.search(r"(`{2,}) (.*?) \1", line)
+        assert span and "</details><script>" in span.group(2)
+        assert "<" not in line.replace(span.group(0), "")  # no raw HTML outside the span
+        assert "\\n# heading" in span.group(2)  # the line break is escaped, not a heading
+    assert not any(line.startswith("# heading") for line in lines)
+    assert lines.count("</details>") == md.count("<details>")
 
 
 def test_100k_step_diff_is_fast():
@@ -281,3 +286,50 @@ def test_diff_and_graph_never_import_celery(tmp_path, plan_file, design_doc_plan
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+def _inventory(path, computes: list[str]) -> None:
+    hosts = [
+        {"name": f"ctl-{i}", "services": ["keystone-wsgi-admin", "nova-api", "neutron-server"]}
+        for i in range(3)
+    ]
+    hosts += [
+        {"name": n, "services": ["nova-compute", "neutron-openvswitch-agent"]} for n in computes
+    ]
+    path.write_text(json.dumps({"cluster": "big", "hosts": hosts}))
+
+
+def test_compiled_500_hosts_plus_one_through_the_cli(cli, tmp_path):
+    names = [f"cmp-{i:03d}" for i in range(500)]
+    _inventory(tmp_path / "before.json", names)
+    _inventory(tmp_path / "after.json", [*names[:250], "cmp-new", *names[250:]])
+    for side in ("before", "after"):
+        code, _, err = cli(
+            "compile",
+            ROOT / "kostyor_dsl" / "specs" / "openstack.kostyor",
+            "-i",
+            tmp_path / f"{side}.json",
+            "--format",
+            "json",
+            "-o",
+            tmp_path / f"{side}.plan.json",
+        )
+        assert code == 0, err
+    code, out, _ = cli("diff", tmp_path / "before.plan.json", tmp_path / "after.plan.json")
+    assert code == 1
+    assert out.splitlines()[1] == "1 host added, 2 steps added; inventory changed"
+    assert "  + cmp-new  (host 254, after cmp-249;" in out
+    assert "its steps: nova-compute, neutron-openvswitch-agent" in out
+    code, out, _ = cli(
+        "diff", tmp_path / "before.plan.json", tmp_path / "after.plan.json", "--format", "json"
+    )
+    doc = json.loads(out)
+    assert [s["id"] for s in doc["steps"]["added"]] == [
+        "nova-compute@cmp-new",
+        "neutron-openvswitch-agent@cmp-new",
+    ]
+    assert (
+        doc["steps"]["moved"] == []
+        and doc["hosts"]["moved"] == []
+        and doc["steps"]["changed"] == []
+    )
