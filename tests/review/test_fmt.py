@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import random
+import re
 import shutil
 
 import pytest
@@ -107,3 +109,62 @@ def test_cli_bad_spec_is_an_error_and_untouched(cli, tmp_path):
     assert code == 2 and "error[K002]" in err
     assert bad.read_text() == "order o {\n  project p {\n    nova-api\n  }\n}\n"
     assert cli("fmt", "--check", tmp_path / "missing.kostyor")[0] == 2
+
+
+def _perturb(text: str, rng: random.Random) -> str:
+    """The same spec with its layout scrambled: indents, spaces, commas, blank lines."""
+    out = []
+    for line in text.splitlines():
+        if not line.strip():
+            out.extend([""] * rng.randint(1, 3))
+            continue
+        if '"' in line:  # leave strings (and what follows them) alone
+            out.append(rng.choice(["", " ", "\t"]) + line.strip())
+            continue
+        code, sep, comment = line.partition("#")
+        words = code.split()
+        code = "".join(w + rng.choice([" ", "  ", "\t", "   "]) for w in words).rstrip()
+        code = re.sub(r"\s*,\s*", lambda _: rng.choice([",", ", ", " ,", " ,  "]), code)
+        indent = rng.choice(["", " ", "    ", "\t", "        "])
+        trailing = rng.choice(["", " ", "\t"])
+        joined = (
+            f"{code}{rng.choice([' ', '   '])}{sep}{comment}"
+            if sep and code
+            else f"{code}{sep}{comment}"
+        )
+        out.append(indent + joined + trailing)
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_scrambled_layouts_come_back_canonical(seed):
+    rng = random.Random(seed)
+    canonical = [
+        ROOT / "kostyor_dsl" / "specs" / "openstack.kostyor",
+        ROOT / "examples" / "team.kostyor",
+        ROOT / "tests" / "review" / "golden" / "fmt-messy" / "formatted.kostyor",
+    ]
+    for path in canonical:
+        text = path.read_text(encoding="utf-8")
+        scrambled = _perturb(text, rng)
+        assert scrambled != text
+        assert format_spec(scrambled, path.name) == text, path.name
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ""),
+        ("# only a comment", "# only a comment\n"),
+        ("\n\n# c1\n\n\n# c2\n", "# c1\n\n# c2\n"),
+        ("order o {  # open\n}  # close\n", "order o {  # open\n}  # close\n"),
+        ("strategy s {\n    # nothing yet\n}\n", "strategy s {\n  # nothing yet\n}\n"),
+        ("strategy s {\n pre-upgrade {\n }\n}\n", "strategy s {\n  pre-upgrade {\n  }\n}\n"),
+        (
+            "order o {\n\n  # first\n\n  project p { # p\n  s on a # s\n  } # end p\n}\n",
+            "order o {\n  # first\n\n  project p {  # p\n    s  on a  # s\n  }  # end p\n}\n",
+        ),
+    ],
+)
+def test_edge_cases(text, expected):
+    assert format_spec(text, "x.kostyor") == expected
