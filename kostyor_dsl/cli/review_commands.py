@@ -267,6 +267,10 @@ def run_fmt(args) -> int:
             print(f"kostyorc: error: {path}: {exc.strerror or exc}", file=sys.stderr)
             errors += 1
             continue
+        except UnicodeDecodeError:
+            print(f"kostyorc: error: {path}: not a UTF-8 text file", file=sys.stderr)
+            errors += 1
+            continue
         try:
             formatted = format_spec(text, path)
         except CompileError as exc:
@@ -293,8 +297,16 @@ def run_fmt(args) -> int:
             if path == "-":
                 sys.stdout.write(formatted)
             else:
-                with open(path, "w", encoding="utf-8") as handle:
-                    handle.write(formatted)
+                try:
+                    with open(path, "w", encoding="utf-8") as handle:
+                        handle.write(formatted)
+                except OSError as exc:
+                    print(
+                        f"kostyorc: error: {path}: cannot write: {exc.strerror or exc}",
+                        file=sys.stderr,
+                    )
+                    errors += 1
+                    continue
                 print(f"formatted {path}", file=sys.stderr)
     if errors:
         return 2

@@ -168,3 +168,12 @@ def test_scrambled_layouts_come_back_canonical(seed):
 )
 def test_edge_cases(text, expected):
     assert format_spec(text, "x.kostyor") == expected
+
+
+def test_cli_unreadable_inputs_are_errors(cli, tmp_path):
+    binary = tmp_path / "binary.kostyor"
+    binary.write_bytes(b"\xff\xfe\x00order")
+    code, _, err = cli("fmt", "--check", binary)
+    assert code == 2 and "not a UTF-8 text file" in err
+    code, _, err = cli("fmt", tmp_path)
+    assert code == 2 and str(tmp_path) in err
