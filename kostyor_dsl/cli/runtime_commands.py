@@ -35,7 +35,7 @@ def _user_errors(args: argparse.Namespace) -> Iterator[None]:
 
     try:
         yield
-    except CliError:
+    except (CliError, BrokenPipeError, KeyboardInterrupt):
         raise
     except RuntimeProblem as exc:
         raise CliError(exc.message, 1) from None

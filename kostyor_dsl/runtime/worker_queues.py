@@ -1,6 +1,6 @@
 """The worker side: consume the queues of live runs, and reconcile.
 
-A worker consumes the queue of every running or paused run (and, started with
+A worker consumes the queue of every running run (and, started with
 `--host NAME`, that host's queue of every `--route per-host` run).  Queues
 are computed from the run store, not from control broadcasts, so a restarted
 worker consumes exactly what it should, and a broadcast it missed (or a stale
@@ -16,7 +16,6 @@ import time
 from celery import bootsteps
 
 from kostyor_dsl.runtime.canvas import host_queue, run_queue
-from kostyor_dsl.runtime.run_store import LIVE_STATES
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +26,9 @@ RESEND_SECONDS = 3.0
 def wanted_queues(store, host: str | None) -> set[str]:
     queues = set()
     for run in store.runs():
-        if run.state not in LIVE_STATES:
+        # A paused run's next message stays on the broker until it resumes;
+        # the step task's own check of the run state is what makes pause hold.
+        if run.state != "running":
             continue
         queues.add(run_queue(run.run_id))
         if host and run.route == "per-host":

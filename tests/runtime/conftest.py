@@ -235,8 +235,11 @@ class Runtime:
             if value:
                 return value
             time.sleep(interval)
-        logs = "\n".join(f"--- {path.name}\n{path.read_text()[-4000:]}" for _, path in self.workers)
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{logs}")
+        logs = "\n".join(f"--- {path.name}\n{path.read_text()[-6000:]}" for _, path in self.workers)
+        steps = self.log.path.read_text() if self.log.path.exists() else "(no step log)"
+        raise AssertionError(
+            f"timed out after {timeout} s waiting for {what}\n--- step log\n{steps}\n{logs}"
+        )
 
     def run_state(self, run_id: str) -> str:
         """The run's state, read from the store directly (no subprocess)."""

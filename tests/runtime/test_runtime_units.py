@@ -260,6 +260,14 @@ def test_cli_user_mistakes_are_one_message_not_a_traceback(tmp_path):
             "cannot reach the broker at redis://127.0.0.1:1/0",
         ),
         (("run", tmp_path / "missing.json"), "cannot read plan"),
+        (
+            ("worker", "--broker", "amqp://guest:guest@127.0.0.1:1//"),
+            "cannot reach the broker at amqp://guest:***@127.0.0.1:1//",
+        ),
+        (
+            ("status", "x", "--backend", "redis://127.0.0.1:1/0"),
+            "cannot reach redis://127.0.0.1:1/0",
+        ),
         (("status", "no-such-run"), "no run 'no-such-run'"),
         (("pause", "no-such-run"), "no run 'no-such-run'"),
     ]
