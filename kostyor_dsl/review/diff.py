@@ -98,6 +98,16 @@ class MovedHost:
 
 
 @dataclass(frozen=True)
+class ChangedHost:
+    """A host in both plans, at the same place in their order, whose reason changed
+    (`host_order`: key service, rank, tier or spec line)."""
+
+    name: str
+    position: int
+    changes: tuple[Change, ...]
+
+
+@dataclass(frozen=True)
 class PlanDiff:
     old_label: str
     new_label: str
@@ -110,6 +120,7 @@ class PlanDiff:
     hosts_added: tuple[HostEntry, ...] = ()
     hosts_removed: tuple[HostEntry, ...] = ()
     hosts_moved: tuple[MovedHost, ...] = ()
+    hosts_changed: tuple[ChangedHost, ...] = ()
     added: tuple[StepEntry, ...] = ()
     removed: tuple[StepEntry, ...] = ()
     moved: tuple[MovedStep, ...] = ()
@@ -125,6 +136,7 @@ class PlanDiff:
             or self.hosts_added
             or self.hosts_removed
             or self.hosts_moved
+            or self.hosts_changed
             or self.added
             or self.removed
             or self.moved
@@ -314,6 +326,13 @@ def diff_plans(old: dict, new: dict, old_label: str = "old", new_label: str = "n
             )
             for h, old_rank, new_rank in _out_of_order(old_hosts, new_hosts)
         )
+    hosts_changed = tuple(
+        ChangedHost(
+            h, i, tuple(_dict_changes("", _without(old_place[h], "name"), _without(p, "name")))
+        )
+        for i, (h, p) in enumerate(new_place.items())
+        if h in old_place and old_place[h] != p and h not in {m.name for m in hosts_moved}
+    )
     added_hosts = {h.name for h in hosts_added}
     removed_hosts = {h.name for h in hosts_removed}
     moved_hosts = {h.name for h in hosts_moved}
@@ -397,6 +416,7 @@ def diff_plans(old: dict, new: dict, old_label: str = "old", new_label: str = "n
         hosts_added=hosts_added,
         hosts_removed=hosts_removed,
         hosts_moved=hosts_moved,
+        hosts_changed=hosts_changed,
         added=added,
         removed=removed,
         moved=tuple(moved),
@@ -436,6 +456,7 @@ def summary(diff: PlanDiff) -> str:
         (diff.hosts_added, "added"),
         (diff.hosts_removed, "removed"),
         (diff.hosts_moved, "moved"),
+        (diff.hosts_changed, "placed for a new reason"),
     ):
         if items:
             parts.append(f"{_plural(len(items), 'host')} {word}")

@@ -94,7 +94,7 @@ def _lines(diff: PlanDiff) -> list[tuple[str, str]]:
         out.append(("head", "warnings:"))
         out.extend(("+", w) for w in diff.warnings_added)
         out.extend(("-", w) for w in diff.warnings_removed)
-    if diff.hosts_added or diff.hosts_removed or diff.hosts_moved:
+    if diff.hosts_added or diff.hosts_removed or diff.hosts_moved or diff.hosts_changed:
         out.append(("head", "hosts:"))
         added = _grouped_steps(diff.added, diff.hosts_added)
         for h in diff.hosts_added:
@@ -123,6 +123,9 @@ def _lines(diff: PlanDiff) -> list[tuple[str, str]]:
                     f"{m.new_position + 1}{after}{why}; its {m.steps} steps move with it",
                 )
             )
+        for c in diff.hosts_changed:
+            changes = "; ".join(describe_change(x) for x in c.changes)
+            out.append(("~", f"{c.name}  (host {c.position + 1}, same place): {changes}"))
     steps = _step_lines(diff)
     if steps:
         out.append(("head", "steps:"))
@@ -236,6 +239,13 @@ def _md_sections(diff: PlanDiff) -> list[tuple[str, list[str]]]:
                 f"{m.new_position + 1}{after}; {m.steps} steps move with it"
             )
         sections.append((f"Hosts moved ({len(lines)})", lines))
+    if diff.hosts_changed:
+        lines = [
+            f"- {md_code(c.name)} (host {c.position + 1}, same place): "
+            + "; ".join(_md_change(x) for x in c.changes)
+            for c in diff.hosts_changed
+        ]
+        sections.append((f"Hosts with a new reason for their place ({len(lines)})", lines))
     other_added = [e for e in diff.added if e.host is None]
     if other_added:
         lines = [
@@ -356,6 +366,14 @@ def diff_to_dict(diff: PlanDiff) -> dict:
                     "steps": m.steps,
                 }
                 for m in diff.hosts_moved
+            ],
+            "changed": [
+                {
+                    "name": c.name,
+                    "position": c.position + 1,
+                    "changes": [_change_json(x) for x in c.changes],
+                }
+                for c in diff.hosts_changed
             ],
         },
         "steps": {

@@ -333,3 +333,28 @@ def test_compiled_500_hosts_plus_one_through_the_cli(cli, tmp_path):
         and doc["hosts"]["moved"] == []
         and doc["steps"]["changed"] == []
     )
+
+
+def test_host_with_a_new_reason_at_the_same_place(design_doc_plan):
+    def change(p):
+        placement = next(h for h in p["host_order"] if h["name"] == "node-a")
+        placement.update(key_service="glance-registry", rank=4, source="openstack.kostyor:18")
+
+    result = diff_plans(design_doc_plan, mutated(design_doc_plan, change))
+    (host,) = result.hosts_changed
+    assert host.name == "node-a" and host.position == 1
+    assert [(c.field, c.old, c.new) for c in host.changes] == [
+        ("key_service", "glance-api", "glance-registry"),
+        ("rank", 3, 4),
+        ("source", "openstack.kostyor:17", "openstack.kostyor:18"),
+    ]
+    assert summary(result) == "1 host placed for a new reason"
+    assert (
+        "~ node-a  (host 2, same place): key_service glance-api -> glance-registry"
+        in render_text(result)
+    )
+    assert json.loads(render_json(result))["hosts"]["changed"][0]["changes"][1] == {
+        "field": "rank",
+        "old": 3,
+        "new": 4,
+    }
