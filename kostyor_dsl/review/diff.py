@@ -100,7 +100,8 @@ class MovedHost:
 @dataclass(frozen=True)
 class ChangedHost:
     """A host in both plans, at the same place in their order, whose reason changed
-    (`host_order`: key service, rank, tier or spec line)."""
+    (`host_order`: key service, rank or tier; its spec line alone moving is no new
+    reason, the steps report that)."""
 
     name: str
     position: int
@@ -331,7 +332,9 @@ def diff_plans(old: dict, new: dict, old_label: str = "old", new_label: str = "n
             h, i, tuple(_dict_changes("", _without(old_place[h], "name"), _without(p, "name")))
         )
         for i, (h, p) in enumerate(new_place.items())
-        if h in old_place and old_place[h] != p and h not in {m.name for m in hosts_moved}
+        if h in old_place
+        and _without(old_place[h], "source") != _without(p, "source")
+        and h not in {m.name for m in hosts_moved}
     )
     added_hosts = {h.name for h in hosts_added}
     removed_hosts = {h.name for h in hosts_removed}
