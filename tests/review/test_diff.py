@@ -358,3 +358,11 @@ def test_host_with_a_new_reason_at_the_same_place(design_doc_plan):
         "old": 3,
         "new": 4,
     }
+
+
+def test_a_moved_spec_line_alone_is_no_new_reason(design_doc_plan):
+    def shift(p):
+        for h in p["host_order"]:
+            h["source"] = h["source"] + "0"
+
+    assert not diff_plans(design_doc_plan, mutated(design_doc_plan, shift)).hosts_changed
