@@ -16,6 +16,9 @@ import sys
 
 from kostyor_dsl.cli.errors import CliError
 
+# Mermaid's default maxTextSize: larger diagrams are not rendered (GitHub keeps the default).
+MERMAID_MAX_TEXT = 50_000
+
 
 def register(subparsers) -> None:
     _register_diff(subparsers)
@@ -148,6 +151,12 @@ def run_graph(args) -> int:
     plan = _read_plan(args.plan)
     text = graph.to_dot(plan) if args.format == "dot" else graph.to_mermaid(plan)
     _write(text, args.output)
+    if args.format == "mermaid" and len(text) > MERMAID_MAX_TEXT:
+        print(
+            f"kostyorc: note: {len(text)} characters of Mermaid; GitHub renders diagrams of "
+            f"at most {MERMAID_MAX_TEXT} (Mermaid's maxTextSize): use --format dot for this plan",
+            file=sys.stderr,
+        )
     return 0
 
 

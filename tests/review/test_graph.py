@@ -115,3 +115,16 @@ def test_batches_run_side_by_side_and_gates_stand_alone():
         first_of_each[2],
     ) in graph.edges
     _render_svg(to_dot(plan))
+
+
+def test_big_mermaid_gets_a_note(cli, plan_file, design_doc_plan):
+    def grow(p):
+        p.pop("host_order")
+        p["steps"] = [
+            {**p["steps"][0], "id": f"svc@host-{i}", "hosts": [f"host-{i}"]} for i in range(2000)
+        ]
+
+    code, out, err = cli("graph", plan_file(mutated(design_doc_plan, grow)), "--format", "mermaid")
+    assert code == 0 and len(out) > 50_000 and "GitHub renders diagrams of at most 50000" in err
+    code, _, err = cli("graph", plan_file(design_doc_plan), "--format", "mermaid")
+    assert code == 0 and err == ""
