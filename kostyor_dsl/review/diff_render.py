@@ -16,7 +16,7 @@ from kostyor_dsl.review.diff import ABSENT, Change, PlanDiff, StepEntry, summary
 
 MARKDOWN_MAX_CHARS = 60_000
 MARKDOWN_MAX_ITEMS = 100
-_VALUE_MAX = 120
+_VALUE_MAX = 200
 
 _PAINT = {"+": "\x1b[32m", "-": "\x1b[31m", "~": "\x1b[33m", ">": "\x1b[36m", "bold": "\x1b[1m"}
 _RESET = "\x1b[0m"
@@ -27,6 +27,8 @@ def _short(value: object) -> str:
         return "(none)"
     if isinstance(value, list):
         text = ", ".join(str(v) for v in value)
+    elif isinstance(value, dict):
+        text = "; ".join(f"{k} {_short(v)}" for k, v in value.items() if k != "name")
     elif isinstance(value, bool):
         text = "true" if value else "false"
     else:
@@ -254,11 +256,11 @@ def _md_sections(diff: PlanDiff) -> list[tuple[str, list[str]]]:
             + f" ({md_code(e.step['source'])})"
             for e in other_added
         ]
-        sections.append((f"Steps added ({len(lines)} not counted with a host above)", lines))
+        sections.append((_steps_title("added", len(lines), len(diff.added)), lines))
     other_removed = [e for e in diff.removed if e.host is None]
     if other_removed:
         lines = [f"- {md_code(e.id)} (was step {e.index + 1})" for e in other_removed]
-        sections.append((f"Steps removed ({len(lines)} not counted with a host above)", lines))
+        sections.append((_steps_title("removed", len(lines), len(diff.removed)), lines))
     other_moved = [m for m in diff.moved if m.host is None]
     if other_moved:
         lines = [
@@ -266,7 +268,7 @@ def _md_sections(diff: PlanDiff) -> list[tuple[str, list[str]]]:
             + (f", now after {md_code(m.new_after)}" if m.new_after else ", now first")
             for m in other_moved
         ]
-        sections.append((f"Steps moved ({len(lines)} not counted with a host above)", lines))
+        sections.append((_steps_title("moved", len(lines), len(diff.moved)), lines))
     real = [c for c in diff.changed if not c.source_only]
     if real:
         lines = [f"- {md_code(c.id)}: " + "; ".join(_md_change(x) for x in c.changes) for c in real]
@@ -276,6 +278,12 @@ def _md_sections(diff: PlanDiff) -> list[tuple[str, list[str]]]:
         lines = [f"- {md_code(c.id)}: " + _md_change(c.changes[0]) for c in source_only]
         sections.append((f"Steps whose spec line moved ({len(lines)})", lines))
     return sections
+
+
+def _steps_title(word: str, shown: int, total: int) -> str:
+    if shown == total:
+        return f"Steps {word} ({shown})"
+    return f"Other steps {word} ({shown}; the other {total - shown} with their hosts above)"
 
 
 def render_markdown(

@@ -366,3 +366,16 @@ def test_a_moved_spec_line_alone_is_no_new_reason(design_doc_plan):
             h["source"] = h["source"] + "0"
 
     assert not diff_plans(design_doc_plan, mutated(design_doc_plan, shift)).hosts_changed
+
+
+def test_goldens_rollout_strategy():
+    old = compiled("small-cloud.yaml")
+    new = compiled("small-cloud.yaml", "rolling-computes")
+    result = diff_plans(old, new, "node-by-node.plan.json", "rolling-computes.plan.json")
+    check_golden("diff-rollout", "diff.txt", render_text(result))
+    check_golden("diff-rollout", "diff.md", render_markdown(result))
+    check_golden("diff-rollout", "diff.json", render_json(result))
+    assert [c.field for c in result.settings] == ["strategy", "group controller", "group compute"]
+    kinds = {e.step["kind"] for e in result.added}
+    assert kinds == {"hook", "gate"}
+    assert all({c.field for c in s.changes} == {"group", "batch"} for s in result.changed)
