@@ -69,14 +69,13 @@ def _placement_text(placement: dict | None) -> str:
     )
 
 
-def _grouped_steps(entries, hosts) -> dict[str, list[str]]:
+def _grouped_steps(entries: tuple[StepEntry, ...], hosts) -> dict[str, list[str]]:
+    """Added/removed steps of added/removed hosts, by host: their service (or id)."""
     wanted = {h.name for h in hosts}
     grouped: dict[str, list[str]] = {}
     for entry in entries:
         if entry.host in wanted:
-            step = entry.step if isinstance(entry, StepEntry) else None
-            name = step.get("service", entry.id) if step else entry.id.split("@", 1)[0]
-            grouped.setdefault(entry.host, []).append(name)
+            grouped.setdefault(entry.host, []).append(entry.step.get("service", entry.id))
     return grouped
 
 
