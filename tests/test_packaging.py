@@ -37,6 +37,7 @@ def test_wheel_carries_package_data_and_works_installed(tmp_path):
         "kostyor_dsl/specs/openstack.kostyor",
         "kostyor_dsl/schemas/plan.schema.json",
         "kostyor_dsl/schemas/inventory.schema.json",
+        "kostyor_dsl/templates/celery.py.j2",
     ):
         assert required in names
     target = tmp_path / "site"

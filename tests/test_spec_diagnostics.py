@@ -245,3 +245,14 @@ def test_team_spec_imports_shipped_order_and_adds_a_strategy(write, tmp_path):
     assert plan["steps"][0]["parameters"] == {"timeout": "30m"}
     assert plan["steps"][0]["source"] == "prod.kostyor:10"
     assert plan["steps"][2]["source"] == "<shipped>/openstack.kostyor:36"
+
+
+def test_sarif_uris_are_relative_to_the_working_folder(cli, write, tmp_path, monkeypatch):
+    path = write("deploy/bad.kostyor", CASES["unknown engine"][0])
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = cli("check", path, "--diagnostics-format", "sarif")
+    assert code == 1
+    (result,) = json.loads(out)["runs"][0]["results"]
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "deploy/bad.kostyor"
+    assert location["region"]["startLine"] == 8

@@ -88,7 +88,9 @@ def _diagnostic_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def render_diagnostics(fmt: str, diagnostics, sources, stream, color_mode: str = "auto") -> str:
+def render_diagnostics(
+    fmt: str, diagnostics, sources, stream, color_mode: str = "auto", spec: str | None = None
+) -> str:
     from kostyor_dsl.compiler import diagnostics as diag
 
     if fmt == "json":
@@ -96,8 +98,19 @@ def render_diagnostics(fmt: str, diagnostics, sources, stream, color_mode: str =
     if fmt == "sarif":
         from kostyor_dsl.compiler.sarif import render_sarif
 
-        return render_sarif(diagnostics, sources)
+        return render_sarif(diagnostics, sources, uri_prefix=sarif_prefix(spec))
     return diag.render_text(diagnostics, sources, color=_use_color(color_mode, stream))
+
+
+def sarif_prefix(spec: str | None) -> str:
+    """Diagnostics name files relative to the root spec's folder; code scanning wants
+    them relative to the repository, which is where CI runs `kostyorc`."""
+    if not spec or not os.path.exists(spec):
+        return ""
+    folder = os.path.relpath(os.path.dirname(os.path.abspath(spec)))
+    if folder == "." or folder.startswith(".."):
+        return ""
+    return folder.replace(os.sep, "/") + "/"
 
 
 def _use_color(mode: str, stream) -> bool:
@@ -114,7 +127,9 @@ def _report(args, diagnostics, sources, to_stdout: bool) -> None:
     if not diagnostics and args.diagnostics_format == "text":
         return
     stream.write(
-        render_diagnostics(args.diagnostics_format, diagnostics, sources, stream, args.color)
+        render_diagnostics(
+            args.diagnostics_format, diagnostics, sources, stream, args.color, args.spec
+        )
     )
     stream.flush()
 
