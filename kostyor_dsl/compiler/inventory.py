@@ -96,10 +96,11 @@ def _parse_text(text: str, digest: str, display: str) -> InventoryCheck:
         doc = _load_document(text)
     except (yaml.YAMLError, ValueError) as exc:
         return InventoryCheck(None, (_load_error(exc, display),), sources)
-    hosts = _scan_hosts(doc)
-    if hosts is not None:  # the fast path: the document is valid
+    scanned = _scan_hosts(doc)
+    if scanned is not None:  # the fast path: the document is valid
+        hosts, distinct_names = scanned
         inventory = Inventory(display, digest, doc.get("cluster"), hosts)
-        if len({h.name for h in hosts}) == len(hosts):
+        if distinct_names == len(hosts):
             return InventoryCheck(inventory, (), sources)
         return InventoryCheck(inventory, tuple(_duplicate_hosts(inventory, text)), sources)
     problems = validate_document(doc, text, display)
@@ -229,11 +230,13 @@ _HOST_KEYS = frozenset({"name", "services", "labels"})
 _LABEL_TYPES = (str, int, bool)
 
 
-def _scan_hosts(doc) -> tuple[Host, ...] | None:
+def _scan_hosts(doc) -> tuple[tuple[Host, ...], int] | None:
     """`_looks_valid` fused with building the hosts, in one pass over the document.
 
     Accepts exactly what `_looks_valid` accepts and builds the same hosts as
-    the slow path; None sends the caller down that path, which explains.
+    the slow path, with the number of distinct host names (fewer than hosts:
+    a host is listed twice); None sends the caller down the slow path, which
+    explains.
     Hosts running the same services share one tuple (computes are thousands
     of copies of a few lists), which also lets later stages memoise per list.
     """
@@ -248,6 +251,8 @@ def _scan_hosts(doc) -> tuple[Host, ...] | None:
     shared: dict[tuple, tuple] = {}
     out: list[Host] = []
     append = out.append
+    names: set[str] = set()
+    add_name = names.add
     for h in docs:
         if type(h) is not dict:
             return None
@@ -275,7 +280,8 @@ def _scan_hosts(doc) -> tuple[Host, ...] | None:
                     return None
             shared[key] = shared_services = key
         append(Host(name, shared_services, labels))
-    return tuple(out)
+        add_name(name)
+    return tuple(out), len(names)
 
 
 def _schema_hints(err) -> tuple[str, ...]:
