@@ -352,7 +352,8 @@ def measure_size(n: int, folder: Path, args) -> dict:
 
 
 def measure_startup(args) -> dict:
-    """`kostyorc check openstack` wall time, what it imports, and the grammar cache."""
+    """`kostyorc check openstack` wall time, what it imports, and the grammar cache
+    (lark keeps it in tempfile.gettempdir(): a fresh TMPDIR is a cold cache)."""
     info: dict = {}
     cmd = [*kostyorc_command(), "check", SPEC]
     runs = [run_measured(cmd) for _ in range(2 if args.smoke else 5)]
@@ -367,17 +368,6 @@ def measure_startup(args) -> dict:
         info["check_wall_cold_cache_s"] = cold["wall_s"]
         info["check_wall_warm_cache_s"] = warm["wall_s"]
         info["lark_cache_files"] = sorted(p.name for p in Path(tmp).glob(".lark*"))
-        # A read-only temporary folder: the cache cannot be written, every run builds.
-        ro = Path(tmp) / "readonly"
-        ro.mkdir()
-        ro.chmod(0o555)
-        try:
-            env_ro = {**os.environ, "TMPDIR": str(ro)}
-            runs_ro = [run_measured(cmd, env_ro) for _ in range(2)]
-            info["check_wall_readonly_tmp_s"] = min(r["wall_s"] for r in runs_ro)
-            info["check_readonly_exit_code"] = runs_ro[-1]["exit_code"]
-        finally:
-            ro.chmod(0o755)
     probe = (
         "import sys; from kostyor_dsl.cli import main; code = main(sys.argv[1:]); "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('celery', 'kombu')); "
@@ -524,9 +514,17 @@ def verdicts(result: dict) -> list[tuple[str, str, bool | None]]:
     if "memory_ratio" in last:
         out.append(
             (
-                f"peak memory compile / json.load at N={last['hosts']:,} <= 2",
-                f"{last['memory_ratio']:.2f} (plan in memory, dump_plan); "
-                f"{last['memory_ratio_stream']:.2f} (compile_to, streamed)",
+                f"peak memory compile_to (streamed) / json.load at N={last['hosts']:,} <= 2",
+                f"{last['memory_ratio_stream']:.2f}"
+                f" ({last['mem_compile_stream_traced_mb']:.1f} MB / {last['mem_json_load_traced_mb']:.1f} MB)",
+                ok(last["memory_ratio_stream"], GOALS["memory_ratio"]),
+            )
+        )
+        out.append(
+            (
+                f"peak memory compile_plan + dump_plan / json.load at N={last['hosts']:,} <= 2",
+                f"{last['memory_ratio']:.2f} ({last['mem_compile_traced_mb']:.1f} MB: the plan's"
+                " dicts and its text are all held)",
                 ok(last["memory_ratio"], GOALS["memory_ratio"]),
             )
         )
@@ -534,8 +532,9 @@ def verdicts(result: dict) -> list[tuple[str, str, bool | None]]:
         out.append(
             (
                 "`kostyorc check openstack` wall < 0.3 s",
-                f"{st['check_wall_s']:.3f} s (cold grammar cache {st['check_wall_cold_cache_s']:.3f} s,"
-                f" read-only TMPDIR {st['check_wall_readonly_tmp_s']:.3f} s)",
+                f"{st['check_wall_s']:.3f} s (first run, grammar cache cold:"
+                f" {st['check_wall_cold_cache_s']:.3f} s; bare python -c pass:"
+                f" {st['python_startup_s']:.3f} s)",
                 ok(st["check_wall_s"], GOALS["check_wall_s"]),
             )
         )
@@ -574,6 +573,7 @@ def plot(rows: list[dict], path: Path) -> bool:
         ("kostyorc compile (CLI, wall incl. startup)", "cli_compile_wall_s", "s--"),
         ("json.load + json.dumps (reference)", None, "^-"),
         ("json.load of the inventory", "json_load_s", "v-"),
+        ("json.load, cyclic GC paused", "json_load_nogc_s", "v:"),
     ]
     for label, key, style in series:
         if key is None:

@@ -19,7 +19,7 @@ from importlib import resources
 import yaml
 
 from kostyor_dsl.compiler.diagnostics import Diagnostic, Label, Span, error, warning
-from kostyor_dsl.compiler.engines import Host
+from kostyor_dsl.compiler.engines import Host, new_host
 from kostyor_dsl.compiler.model import OrderDef
 from kostyor_dsl.compiler.suggest import did_you_mean
 
@@ -253,6 +253,7 @@ def _scan_hosts(doc) -> tuple[tuple[Host, ...], int] | None:
     append = out.append
     names: set[str] = set()
     add_name = names.add
+    make_host = new_host
     for h in docs:
         if type(h) is not dict:
             return None
@@ -279,7 +280,7 @@ def _scan_hosts(doc) -> tuple[tuple[Host, ...], int] | None:
                 if type(sv) is not str or not sv:
                     return None
             shared[key] = shared_services = key
-        append(Host(name, shared_services, labels))
+        append(make_host(name, shared_services, labels))
         add_name(name)
     return tuple(out), len(names)
 
