@@ -59,12 +59,13 @@ def reconcile_run(app, store, run_id: str, *, force: bool, stall_seconds: float 
         )
         return "its next step had failed: marked failed"
     if store.unit_locked(run_id, index):
-        return f"unit {index} is running"
+        return f"step {index + 1}/{run.unit_count} is running"
     if not force and time.time() - max(run.updated, run.published_at) < stall_seconds:
         return "recently active"
     publish_from(app, store, run, index)
-    log.info("kostyor: re-published run %s from unit %d", run_id, index)
-    return f"published from unit {index}"
+    unit_id = run_context(store, run).units[index].id
+    log.info("kostyor: re-published run %s from step %d (%s)", run_id, index + 1, unit_id)
+    return f"next: step {index + 1}/{run.unit_count} {unit_id}"
 
 
 def reconcile_all(app, store, *, force: bool, stall_seconds: float = 30.0) -> None:

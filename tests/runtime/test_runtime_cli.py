@@ -7,7 +7,7 @@ import signal
 import time
 
 import pytest
-from conftest import expected_log, make_plan, start_plain_celery_worker
+from runtime_harness import expected_log, make_plan, start_plain_celery_worker
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

@@ -11,7 +11,7 @@ from importlib.resources import files
 
 import jsonschema
 import pytest
-from conftest import DRIVER_PKG, KOSTYORC, make_plan
+from runtime_harness import DRIVER_PKG, KOSTYORC, make_plan
 
 from kostyor_dsl.runtime import canvas
 from kostyor_dsl.runtime.drivers import (

@@ -7,15 +7,19 @@ once and in plan order; `start` lines show when a step began.
 
 from __future__ import annotations
 
+import json
 import signal
 import time
+from importlib.resources import files
 
+import jsonschema
 import pytest
-from conftest import expected_log, make_plan
+from runtime_harness import expected_log, make_plan
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
 QUIET_SECONDS = 3.0
+STATUS_SCHEMA = json.loads((files("kostyor_dsl") / "schemas" / "status.schema.json").read_text())
 
 
 def assert_quiet(runtime, seconds: float = QUIET_SECONDS) -> None:
@@ -45,8 +49,12 @@ def test_run_completes_every_step_once_in_plan_order(runtime):
     assert runtime.log.ends() == expected_log(plan)
     assert runtime.log.starts() == expected_log(plan)
     status = runtime.status(run_id)
+    jsonschema.validate(status, STATUS_SCHEMA)
     assert status["state"] == "succeeded"
     assert [step["id"] for step in status["steps"]] == [step["id"] for step in plan["steps"]]
+    assert [step["task_id"] for step in status["steps"]] == [
+        f"{run_id}:{step['id']}" for step in plan["steps"]
+    ]
     assert {step["state"] for step in status["steps"]} == {"succeeded"}
 
 

@@ -1,0 +1,279 @@
+"""Helpers of the runtime tests: plans, brokers, and real worker processes.
+
+Worker processes are `kostyorc worker` subprocesses in their own process
+group, so a test can SIGKILL a whole worker (main process and pool) at once;
+every worker is killed at teardown whatever happened.  A broker service that
+is absent skips its tests, except when `CI` is set: then they fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DRIVER_PKG = Path(__file__).resolve().parent / "driver_pkg"
+KOSTYORC = [sys.executable, "-m", "kostyor_dsl"]
+ZERO = "0" * 64
+
+BROKERS = {
+    "embedded": None,
+    "redis": ("127.0.0.1", 6379, "redis://127.0.0.1:6379/0"),
+    "rabbitmq": ("127.0.0.1", 5672, "amqp://guest:guest@127.0.0.1:5672//"),
+}
+
+
+def make_plan(
+    hosts: int = 2,
+    services: tuple[str, ...] = ("api", "conductor", "scheduler"),
+    *,
+    pre_upgrade: bool = True,
+    driver: str = "steplog",
+) -> dict:
+    steps = []
+    if pre_upgrade:
+        steps.append(
+            {
+                "id": "pre-upgrade:refresh-repos",
+                "kind": "pre-upgrade",
+                "action": "refresh-repos",
+                "parameters": {},
+                "source": "test.kostyor:1",
+            }
+        )
+    for number in range(1, hosts + 1):
+        for service in services:
+            steps.append(
+                {
+                    "id": f"nova-{service}@node-{number}",
+                    "kind": "upgrade",
+                    "project": "nova",
+                    "service": f"nova-{service}",
+                    "hosts": [f"node-{number}"],
+                    "source": "test.kostyor:2",
+                }
+            )
+    return {
+        "format": "kostyor-plan/1",
+        "strategy": "node-by-node",
+        "engine": "node-by-node",
+        "driver": {"name": driver, "parameters": {}},
+        "inputs": {
+            "spec": [{"file": "test.kostyor", "sha256": ZERO}],
+            "inventory": {"file": "inv.yaml", "sha256": ZERO},
+        },
+        "steps": steps,
+    }
+
+
+def expected_log(plan: dict) -> list[str]:
+    """The step-log labels (`kind name hosts`) of a plan, in order."""
+    labels = []
+    for step in plan["steps"]:
+        if step["kind"] == "pre-upgrade":
+            labels.append(f"pre-upgrade {step['action']} -")
+        else:
+            labels.append(f"upgrade {step['service']} {','.join(step['hosts'])}")
+    return labels
+
+
+def service_up(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+class StepLog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def events(self) -> list[tuple[str, str, str]]:
+        """(event, label, worker host) per line; label is `kind name hosts`."""
+        if not self.path.exists():
+            return []
+        result = []
+        for line in self.path.read_text().splitlines():
+            event, kind, name, hosts, where, _ = line.split(" ")
+            result.append((event, f"{kind} {name} {hosts}", where))
+        return result
+
+    def ends(self) -> list[str]:
+        return [label for event, label, _ in self.events() if event == "end"]
+
+    def starts(self) -> list[str]:
+        return [label for event, label, _ in self.events() if event == "start"]
+
+
+class Runtime:
+    """One isolated kostyor installation: a state folder, a broker, workers, the CLI."""
+
+    def __init__(self, tmp_path: Path, broker: str) -> None:
+        self.tmp = tmp_path
+        self.broker = broker
+        self.namespace = f"kt-{uuid.uuid4().hex[:10]}"
+        self.env = dict(os.environ)
+        self.env.pop("KOSTYOR_BROKER_URL", None)
+        self.env.pop("KOSTYOR_BACKEND_URL", None)
+        self.env.update(
+            {
+                "KOSTYOR_HOME": str(tmp_path / "state"),
+                "KOSTYOR_POLL_INTERVAL": "0.1",
+                "KOSTYOR_STALL_SECONDS": "4",
+                "KOSTYOR_LOCK_TTL": "3",
+                "KOSTYOR_NAMESPACE": self.namespace,
+                "PYTHONPATH": os.pathsep.join(
+                    filter(None, [str(DRIVER_PKG), str(ROOT), os.environ.get("PYTHONPATH")])
+                ),
+            }
+        )
+        if BROKERS[broker]:
+            self.env["KOSTYOR_BROKER_URL"] = BROKERS[broker][2]
+        self.workers: list[tuple[subprocess.Popen, Path]] = []
+        self.log = StepLog(tmp_path / "steps.log")
+
+    def kostyorc(
+        self, *args: str, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess:
+        done = subprocess.run(
+            [*KOSTYORC, *map(str, args)],
+            env=self.env,
+            cwd=self.tmp,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(
+                f"kostyorc {' '.join(map(str, args))} exited {done.returncode}\n"
+                f"stdout:\n{done.stdout}\nstderr:\n{done.stderr}"
+            )
+        return done
+
+    def write_plan(self, plan: dict, name: str = "plan.json") -> Path:
+        path = self.tmp / name
+        path.write_text(json.dumps(plan))
+        return path
+
+    def submit(self, plan: dict, *extra: str, sleep: float = 0.2) -> str:
+        path = self.write_plan(plan)
+        done = self.kostyorc(
+            "run", path, "-p", f"log={self.log.path}", "-p", f"sleep={sleep}", *extra
+        )
+        return done.stdout.strip().splitlines()[-1]
+
+    def start_worker(self, host: str | None = None, *, concurrency: int = 1) -> subprocess.Popen:
+        number = len(self.workers)
+        output = self.tmp / f"worker-{number}.log"
+        name = f"kt-{host or 'deploy'}-{self.namespace}@%h"
+        command = [
+            *KOSTYORC,
+            "worker",
+            "--concurrency",
+            str(concurrency),
+            "--name",
+            name,
+            "--loglevel",
+            "info",
+        ]
+        if host:
+            command += ["--host", host]
+        process = subprocess.Popen(
+            command,
+            env=self.env,
+            cwd=self.tmp,
+            stdout=output.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.workers.append((process, output))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if " ready." in output.read_text():
+                return process
+            if process.poll() is not None:
+                raise AssertionError(f"worker exited {process.returncode}:\n{output.read_text()}")
+            time.sleep(0.1)
+        raise AssertionError(f"worker not ready after 30 s:\n{output.read_text()}")
+
+    def kill_worker(self, process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+    def stop_all(self) -> None:
+        for process, _ in self.workers:
+            if process.poll() is None:
+                self.kill_worker(process, signal.SIGTERM)
+        for process, _ in self.workers:
+            # The pool children share the session: make sure none survives.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+    def status(self, run_id: str) -> dict:
+        return json.loads(self.kostyorc("status", run_id, "--format", "json").stdout)
+
+    def wait_for(self, predicate, timeout: float, what: str, interval: float = 0.1):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(interval)
+        logs = "\n".join(f"--- {path.name}\n{path.read_text()[-6000:]}" for _, path in self.workers)
+        steps = self.log.path.read_text() if self.log.path.exists() else "(no step log)"
+        raise AssertionError(
+            f"timed out after {timeout} s waiting for {what}\n--- step log\n{steps}\n{logs}"
+        )
+
+    def run_state(self, run_id: str) -> str:
+        """The run's state, read from the store directly (no subprocess)."""
+        from kostyor_dsl.runtime.run_store import open_store
+        from kostyor_dsl.runtime.settings import resolve_settings
+
+        return open_store(resolve_settings(self.env)).run(run_id).state
+
+    def wait_state(self, run_id: str, state: str, timeout: float = 60) -> None:
+        self.wait_for(lambda: self.run_state(run_id) == state, timeout, f"run {run_id} {state}")
+
+    def worker_logs(self) -> str:
+        return "\n".join(path.read_text() for _, path in self.workers)
+
+
+def start_plain_celery_worker(runtime: Runtime) -> subprocess.Popen:
+    """`celery -A kostyor_dsl.runtime.app worker`, without kostyorc."""
+    output = runtime.tmp / f"worker-{len(runtime.workers)}.log"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "kostyor_dsl.runtime.app",
+            "worker",
+            "--concurrency=1",
+            "--loglevel=info",
+            f"--hostname=kt-plain-{runtime.namespace}@%h",
+        ],
+        env=runtime.env,
+        cwd=runtime.tmp,
+        stdout=output.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    runtime.workers.append((process, output))
+    runtime.wait_for(lambda: " ready." in output.read_text(), 30, "the celery worker")
+    return process
