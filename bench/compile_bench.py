@@ -15,7 +15,8 @@ with the interpreter's default settings, the best of K runs of:
   `kostyorc compile ... --format json -o FILE` as a subprocess (wall time);
   peak memory of json.load alone, of compile_plan + dump_plan, and of
   compile_to (the streaming writer), each in a fresh subprocess (tracemalloc
-  peak of the Python heap, and ru_maxrss of the process).
+  peak of the Python heap, and VmHWM, the peak resident set of the process;
+  ru_maxrss is no good here: Linux carries the parent's over fork and exec).
 
 It prints a table, the ratios of issue 5, the growth exponents (log-log
 least-squares fit over N), a startup section (`kostyorc check`, imports,
@@ -106,11 +107,11 @@ def kostyorc_command() -> list[str]:
 
 
 def run_measured(cmd: list[str], env: dict | None = None) -> dict:
-    """Run a command; its wall time, exit code and ru_maxrss (MB), output discarded."""
+    """Run a command; its wall time and exit code, output discarded."""
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, status, _ = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
@@ -118,7 +119,6 @@ def run_measured(cmd: list[str], env: dict | None = None) -> dict:
     return {
         "wall_s": wall,
         "exit_code": proc.returncode,
-        "maxrss_mb": usage.ru_maxrss / 1024,  # kilobytes on Linux
         "stderr": stderr[-2000:],
     }
 
@@ -158,8 +158,33 @@ def child(kind: str, path: str) -> None:
         import tracemalloc
 
         peak = tracemalloc.get_traced_memory()[1] / 1e6
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"traced_peak_mb": peak, "maxrss_mb": rss}))
+    print(json.dumps({"traced_peak_mb": peak, "maxrss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM; ru_maxrss where there is no /proc)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+# `kostyorc ARGS` as the installed script runs it, then its peak RSS into FILE.
+CLI_PEAK = """
+import sys
+from kostyor_dsl.cli import main
+out, args = sys.argv[1], sys.argv[2:]
+code = main(args)
+sys.path.insert(0, {here!r})
+from compile_bench import peak_rss_mb
+with open(out, "w") as fh:
+    fh.write(str(peak_rss_mb()))
+sys.exit(code)
+"""
 
 
 def memory_of(kind: str, path: Path) -> dict:
@@ -324,7 +349,12 @@ def measure_size(n: int, folder: Path, args) -> dict:
         if bad:
             raise SystemExit(f"kostyorc compile failed for N={n}:\n{bad[0]['stderr']}")
         row["cli_compile_wall_s"] = min(r["wall_s"] for r in runs)
-        row["cli_compile_maxrss_mb"] = max(r["maxrss_mb"] for r in runs)
+        with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+            script = CLI_PEAK.format(here=str(HERE))
+            cli_args = ["compile", SPEC, "-i", str(inv_json), "--format", "json", "-o", str(out)]
+            peak = run_measured([sys.executable, "-c", script, rss.name, *cli_args])
+            if peak["exit_code"] == 0:
+                row["cli_compile_maxrss_mb"] = float(rss.read() or 0)
         # The same command's cost floor: a bare interpreter plus the reference work.
         row["cli_ratio"] = row["cli_compile_wall_s"] / (
             args.python_startup_s + best_load + best_dumps
@@ -455,6 +485,9 @@ def fmt_table(rows: list[dict]) -> str:
         ("x", "memory_ratio", "{:.2f}"),
         ("streamed", "mem_compile_stream_traced_mb", "{:.1f}"),
         ("x", "memory_ratio_stream", "{:.2f}"),
+        ("RSS load", "mem_json_load_maxrss_mb", "{:.0f}"),
+        ("RSS CLI", "cli_compile_maxrss_mb", "{:.0f}"),
+        ("RSS compile_to", "mem_compile_stream_maxrss_mb", "{:.0f}"),
     ]
     head = [c[0] for c in cols]
     body = []
@@ -683,6 +716,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("Times in seconds, best of", args.repeat, "runs; ratios of issue 5 (strict: the")
     print("reference json.load / yaml.load without the cyclic GC, as compile runs).")
+    print("Memory: tracemalloc peaks in MB (mem ...), x = / json.load's; RSS = peak resident")
+    print("set of the whole process in MB (interpreter and imports included).")
     print(fmt_table(rows))
     print()
     print("Growth exponents (log-log fit, N >= 1,000):")
