@@ -69,7 +69,7 @@ def reconcile_run(app, store, run_id: str, *, force: bool, stall_seconds: float 
 
 
 def reconcile_all(app, store, *, force: bool, stall_seconds: float = 30.0) -> None:
-    for run in store.runs():
+    for run in store.live_runs():
         if run.state != "running":
             continue
         try:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from kostyor_dsl.runtime.errors import UnknownRun
-from kostyor_dsl.runtime.run_store import RunRecord, StepRecord
+from kostyor_dsl.runtime.run_store import LIVE_STATES, RunRecord, StepRecord
 
 LOCK_TTL = 10.0
 
@@ -52,6 +52,8 @@ class RedisRunStore:
         pipe.set(self._key(record.run_id, "plan"), json.dumps(plan, sort_keys=True))
         pipe.set(self._key(record.run_id), json.dumps(record.to_dict(), sort_keys=True))
         pipe.zadd(f"{self.prefix}:runs", {record.run_id: record.created})
+        if record.state in LIVE_STATES:
+            pipe.sadd(f"{self.prefix}:live", record.run_id)
         pipe.execute()
 
     def run(self, run_id: str) -> RunRecord:
@@ -73,6 +75,16 @@ class RedisRunStore:
         texts = self.client.mget([self._key(run_id) for run_id in ids])
         return [RunRecord.from_dict(json.loads(text)) for text in texts if text]
 
+    def live_runs(self) -> list[RunRecord]:
+        """The running and paused runs."""
+        ids = sorted(self.client.smembers(f"{self.prefix}:live"))
+        if not ids:
+            return []
+        texts = self.client.mget([self._key(run_id) for run_id in ids])
+        records = [RunRecord.from_dict(json.loads(text)) for text in texts if text]
+        live = [record for record in records if record.state in LIVE_STATES]
+        return sorted(live, key=lambda record: (record.created, record.run_id))
+
     def update_run(self, run_id: str, change: Callable[[RunRecord], RunRecord]) -> RunRecord:
         import redis
 
@@ -91,6 +103,10 @@ class RedisRunStore:
                     changed = replace(changed, updated=time.time())
                     pipe.multi()
                     pipe.set(key, json.dumps(changed.to_dict(), sort_keys=True))
+                    if changed.state in LIVE_STATES:
+                        pipe.sadd(f"{self.prefix}:live", run_id)
+                    else:
+                        pipe.srem(f"{self.prefix}:live", run_id)
                     pipe.execute()
                     return changed
                 except redis.WatchError:

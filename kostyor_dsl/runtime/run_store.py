@@ -115,6 +115,18 @@ class FileRunStore:
         (folder / "locks").mkdir()
         _write_atomically(folder / "plan.json", plan)
         _write_atomically(folder / "run.json", record.to_dict())
+        self._mark_live(record)
+
+    def _mark_live(self, record: RunRecord) -> None:
+        # Workers look at live runs twice a second; the markers spare them
+        # reading every finished run's record each time.
+        marker = self.folder / ".live" / record.run_id
+        if record.state in LIVE_STATES:
+            marker.parent.mkdir(exist_ok=True)
+            marker.touch()
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                marker.unlink()
 
     def run(self, run_id: str) -> RunRecord:
         try:
@@ -139,6 +151,19 @@ class FileRunStore:
                 records.append(self.run(entry))
         return sorted(records, key=lambda record: (record.created, record.run_id))
 
+    def live_runs(self) -> list[RunRecord]:
+        """The running and paused runs."""
+        folder = self.folder / ".live"
+        records = []
+        for run_id in sorted(os.listdir(folder)) if folder.is_dir() else []:
+            with contextlib.suppress(UnknownRun, ValueError, OSError):
+                record = self.run(run_id)
+                if record.state in LIVE_STATES:
+                    records.append(record)
+                else:
+                    self._mark_live(record)
+        return sorted(records, key=lambda record: (record.created, record.run_id))
+
     def update_run(self, run_id: str, change: Callable[[RunRecord], RunRecord]) -> RunRecord:
         folder = self._run_folder(run_id)
         if not (folder / "run.json").exists():
@@ -151,6 +176,8 @@ class FileRunStore:
                 if changed is not current and changed != current:
                     changed = replace(changed, updated=time.time())
                     _write_atomically(folder / "run.json", changed.to_dict())
+                    if changed.state != current.state:
+                        self._mark_live(changed)
                 return changed
             finally:
                 fcntl.flock(guard, fcntl.LOCK_UN)

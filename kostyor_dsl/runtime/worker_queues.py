@@ -25,7 +25,7 @@ RESEND_SECONDS = 3.0
 
 def wanted_queues(store, host: str | None) -> set[str]:
     queues = set()
-    for run in store.runs():
+    for run in store.live_runs():
         # A paused run's next message stays on the broker until it resumes;
         # the step task's own check of the run state is what makes pause hold.
         if run.state != "running":

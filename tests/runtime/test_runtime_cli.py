@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import time
 
 import pytest
@@ -76,3 +77,18 @@ def test_cancel_now_terminates_the_running_step(embedded):
     embedded.kill_worker(embedded.workers[0][0], signal.SIGTERM)
     # A warm shutdown would wait for a 20 s step still running.
     assert time.monotonic() - started < 10
+
+
+def test_shell_driver_through_a_worker_keeps_a_hostile_host_one_argument(embedded):
+    plan = make_plan(hosts=1, services=("api",), pre_upgrade=False, driver="shell")
+    plan["steps"][0]["hosts"] = ["a; rm -rf /"]
+    embedded.start_worker()
+    path = embedded.write_plan(plan)
+    command = f"{sys.executable} -c 'import sys; print(sys.argv[1:])' {{host}} {{service}}"
+    done = embedded.kostyorc("run", path, "--wait", "-p", f"command={command}", "-p", "timeout=30")
+    run_id = done.stdout.strip().splitlines()[-1]
+    step = embedded.status(run_id)["steps"][0]
+    assert step["state"] == "succeeded"
+    (host,) = step["result"]["hosts"]
+    assert host["output"].strip() == "['a; rm -rf /', 'nova-api']"
+    assert host["exit_code"] == 0

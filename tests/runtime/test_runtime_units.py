@@ -219,6 +219,10 @@ def test_file_store_locks_are_exclusive_and_updates_durable(tmp_path):
     assert not store.unit_locked("r9", 1)
     store.update_run("r9", lambda run: run.__class__(**{**run.to_dict(), "state": "paused"}))
     assert FileRunStore(tmp_path / "runs").run("r9").state == "paused"
+    assert [run.run_id for run in store.live_runs()] == ["r9"]
+    store.update_run("r9", lambda run: run.__class__(**{**run.to_dict(), "state": "cancelled"}))
+    assert store.live_runs() == []
+    assert [run.run_id for run in store.runs()] == ["r9"]
 
 
 def test_status_document_matches_its_schema(tmp_path):
@@ -234,6 +238,7 @@ def test_status_document_matches_its_schema(tmp_path):
     assert [step["state"] for step in document["steps"]][:3] == ["succeeded", "failed", "pending"]
     text = render_status(document, tty=True)
     assert text.splitlines()[0].startswith("run r9: failed, 1/4 steps succeeded")
+    assert text.splitlines()[1] == "[" + "#" * 7 + "." * 23 + "]"
     assert "RuntimeError: boom" in text
 
 
@@ -279,3 +284,40 @@ def test_cli_user_mistakes_are_one_message_not_a_traceback(tmp_path):
         assert done.returncode == 1, (args, done.stderr)
         assert message in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr, (args, done.stderr)
+
+
+@pytest.mark.slow
+def test_redis_store_locks_expire_and_live_runs_follow_the_state():
+    import os
+    import uuid
+
+    from runtime_harness import service_up
+
+    from kostyor_dsl.runtime.redis_store import RedisRunStore
+
+    if not service_up("127.0.0.1", 6379):
+        if os.environ.get("CI"):
+            pytest.fail("redis is not running on 127.0.0.1:6379 (CI is set)")
+        pytest.skip("redis is not running on 127.0.0.1:6379")
+    prefix = f"kt-{uuid.uuid4().hex[:10]}"
+    store = RedisRunStore("redis://127.0.0.1:6379/0", prefix=prefix, lock_ttl=0.6)
+    try:
+        plan = make_plan(hosts=1)
+        now = time.time()
+        store.create_run(RunRecord("r1", "running", "noop", {}, "run", 4, now, now), plan)
+        assert [run.run_id for run in store.live_runs()] == ["r1"]
+        with store.unit_lock("r1", 0) as first:
+            assert first
+            time.sleep(1.0)  # longer than the TTL: the heartbeat keeps it
+            with store.unit_lock("r1", 0) as second:
+                assert not second
+        assert not store.unit_locked("r1", 0)
+        store.put_step("r1", StepRecord(0, "succeeded", now, now, 1))
+        assert [record.state for record in store.steps("r1", 4)] == ["succeeded"] + ["pending"] * 3
+        store.update_run("r1", lambda run: run.__class__(**{**run.to_dict(), "state": "succeeded"}))
+        assert store.live_runs() == []
+        assert store.plan("r1") == plan
+    finally:
+        keys = list(store.client.scan_iter(f"{prefix}:*"))
+        if keys:
+            store.client.delete(*keys)
