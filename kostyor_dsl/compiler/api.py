@@ -260,8 +260,8 @@ def _compile_plan(
 
 def _rollout_keeps_engine_steps(chosen: StrategyDef, order, report: Report) -> bool:
     """True when `apply_rollout` hands the engine's steps back untouched (no host
-    groups, no hooks...): asked of rollout itself, on an empty engine result, so
-    that streaming never skips whatever rollout learns to do."""
+    groups, no hooks...): asked of rollout itself, on an empty engine result and
+    no hosts (cheap), so that streaming never skips whatever rollout learns to do."""
     probe = EngineResult([], [])
-    steps, groups = apply_rollout(chosen, order, report.spec.tiers, report.inventory.hosts, probe)
+    steps, groups = apply_rollout(chosen, order, report.spec.tiers, (), probe)
     return steps is probe.steps and not steps and not groups

@@ -340,8 +340,43 @@ def _list_items(items: list, repeats: dict) -> list[str]:
                     continue
             except TypeError:  # a value that is not a string: the general path
                 pass
+            if keys:
+                append(_flat_item(item, keys, repeats))
+                continue
         append(_json_value(item, 2))
     return out
+
+
+def _flat_item(item: dict, keys: tuple, repeats: dict) -> str:
+    """A dict at depth 2 of any other shape (rollout's hook, gate and tagged steps):
+    the text before each value made once per key sequence, strings and string
+    lists written directly, the rest by `_json_value`."""
+    prefixes = repeats.get(("keys", keys))
+    if prefixes is None:
+        if any(type(key) is not str for key in keys):
+            return _json_value(item, 2)
+        prefixes = repeats["keys", keys] = [
+            ("{\n      " if i == 0 else ",\n      ") + _quote(key) + ": "
+            for i, key in enumerate(keys)
+        ]
+    q = _quote
+    parts = []
+    append = parts.append
+    for prefix, value in zip(prefixes, item.values(), strict=True):
+        kind = type(value)
+        if kind is str:
+            append(prefix + q(value))
+        elif kind is int:
+            append(prefix + int.__repr__(value))
+        elif kind is list and value:
+            try:
+                append(prefix + "[\n        " + ",\n        ".join(map(q, value)) + "\n      ]")
+            except TypeError:  # not all strings
+                append(prefix + _json_value(value, 3))
+        else:
+            append(prefix + _json_value(value, 3))
+    append("\n    }")
+    return "".join(parts)
 
 
 def _json_value(value, level: int) -> str:
