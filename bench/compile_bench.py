@@ -1,9 +1,10 @@
 """Compile benchmark (issue 5): the compiler next to the cost of its own I/O.
 
-    .venv/bin/python bench/compile_bench.py            # full: 1,000 .. 50,000 hosts (~5 min)
-    .venv/bin/python bench/compile_bench.py --quick    # CI: 1,000 .. 20,000 hosts (< 60 s)
+    .venv/bin/python bench/compile_bench.py            # full: 1,000 .. 50,000 hosts (~3 min)
+    .venv/bin/python bench/compile_bench.py --quick    # CI: 1,000 .. 20,000 hosts (~20 s)
     .venv/bin/python bench/compile_bench.py --smoke    # a few hundred hosts (tests)
-    options: --json FILE  --plot FILE  --sizes 1000,5000  --repeat K  --keep  --no-cli
+    options: --json FILE  --plot FILE  --sizes 1000,5000  --repeat K  --strategy NAME
+             --keep  --no-cli  --no-memory  --no-plot
 
 For each N it generates an inventory (bench/inventory_gen.py) in a temporary
 folder (bench/out/ with --keep), then measures, side by side in this process
@@ -46,6 +47,7 @@ sys.path.insert(0, str(HERE))
 import inventory_gen  # noqa: E402
 
 SPEC = "openstack"  # the shipped spec
+STRATEGY: str | None = None  # --strategy; None: the spec's default (node-by-node)
 FULL_SIZES = (1000, 2000, 5000, 10000, 20000, 50000)
 QUICK_SIZES = (1000, 5000, 20000)
 SMOKE_SIZES = (200, 500)
@@ -123,7 +125,7 @@ def run_measured(cmd: list[str], env: dict | None = None) -> dict:
     }
 
 
-def child(kind: str, path: str) -> None:
+def child(kind: str, path: str, strategy: str | None = None) -> None:
     """Run in a fresh interpreter (--child): one job, then its peak memory as JSON."""
     trace = kind.endswith("+trace")
     kind = kind.removesuffix("+trace")
@@ -144,13 +146,13 @@ def child(kind: str, path: str) -> None:
     elif kind == "compile":  # the library API: the plan in memory, then its text
         from kostyor_dsl.compiler import dump_plan
 
-        compiled = compile_plan(SPEC, path)
+        compiled = compile_plan(SPEC, path, strategy)
         with open(os.devnull, "w", encoding="utf-8") as fh:
             fh.write(dump_plan(compiled.plan, "json"))
         del compiled
     elif kind == "compile-stream":  # compile_to: steps made and written in batches
         with open(os.devnull, "w", encoding="utf-8") as fh:
-            compile_to(fh, SPEC, path, "json")
+            compile_to(fh, SPEC, path, "json", strategy)
     else:
         raise SystemExit(f"unknown child job {kind}")
     peak = None
@@ -188,12 +190,11 @@ sys.exit(code)
 
 
 def memory_of(kind: str, path: Path) -> dict:
-    me = [sys.executable, str(Path(__file__).resolve()), "--child", kind, str(path)]
+    me = [sys.executable, str(Path(__file__).resolve()), "--child"]
     out = {}
     for variant in (kind + "+trace", kind):
-        proc = subprocess.run(
-            [*me[:-2], variant, str(path)], capture_output=True, text=True, timeout=600
-        )
+        cmd = [*me, variant, str(path), *([STRATEGY] if STRATEGY else [])]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         if proc.returncode != 0:
             raise SystemExit(f"memory child {variant} failed:\n{proc.stderr}")
         data = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -224,7 +225,7 @@ def measure_size(n: int, folder: Path, args) -> dict:
 
     # JSON: compile first (its plan feeds json.dumps), then the reference.
     def api_json():
-        compiled = compile_plan(SPEC, str(inv_json))
+        compiled = compile_plan(SPEC, str(inv_json), STRATEGY)
         t1 = time.perf_counter()
         text = dump_plan(compiled.plan, "json")
         return compiled.plan, time.perf_counter() - t1, len(text)
@@ -294,7 +295,7 @@ def measure_size(n: int, folder: Path, args) -> dict:
         for _ in range(yrep):
             gc.collect()
             t0 = time.perf_counter()
-            plan = compile_plan(SPEC, str(inv_yaml)).plan
+            plan = compile_plan(SPEC, str(inv_yaml), STRATEGY).plan
             dump_plan(plan, "yaml")
             best["c"] = min(best["c"], time.perf_counter() - t0)
             gc.collect()
@@ -341,6 +342,7 @@ def measure_size(n: int, folder: Path, args) -> dict:
                     "json",
                     "-o",
                     str(out),
+                    *(["-s", STRATEGY] if STRATEGY else []),
                 ]
             )
             for _ in range(max(1, min(rep, 3)))
@@ -352,6 +354,7 @@ def measure_size(n: int, folder: Path, args) -> dict:
         with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
             script = CLI_PEAK.format(here=str(HERE))
             cli_args = ["compile", SPEC, "-i", str(inv_json), "--format", "json", "-o", str(out)]
+            cli_args += ["-s", STRATEGY] if STRATEGY else []
             peak = run_measured([sys.executable, "-c", script, rss.name, *cli_args])
             if peak["exit_code"] == 0:
                 row["cli_compile_maxrss_mb"] = float(rss.read() or 0)
@@ -644,11 +647,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-cli", action="store_true", help="skip the subprocess runs")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
     parser.add_argument("--keep", action="store_true", help="keep inventories in bench/out/")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--strategy", metavar="NAME", help="strategy of the shipped spec (default: its default)"
+    )
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(*args.child)
         return 0
+    global STRATEGY
+    STRATEGY = args.strategy
     if args.smoke:
         sizes, repeat, yaml_max = SMOKE_SIZES, 1, 500
     elif args.quick:
@@ -702,6 +710,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.sizes
             else "full",
             "repeat": args.repeat,
+            "strategy": STRATEGY or "(the spec's default)",
             "sizes": rows,
             "growth": growth(rows),
         }
