@@ -164,8 +164,13 @@ def _limit(inv: Inventory, order, tiers, limit: str) -> tuple[Inventory, list[Di
 def _empty_groups(chosen: StrategyDef, order, tiers, inv: Inventory) -> list[Diagnostic]:
     if not chosen.groups:
         return []
-    member = assign_groups(chosen.groups, inv.hosts, HostTiers(order, tiers))
-    used = set(member.values())
+    # Host by host, stopping once every group has a host (most runs: a few hosts in).
+    tier_of = HostTiers(order, tiers)
+    used: set[int] = set()
+    for host in inv.hosts:
+        used.update(assign_groups(chosen.groups, (host,), tier_of).values())
+        if len(used) == len(chosen.groups):
+            break
     return [
         warning(
             "K037",

@@ -239,6 +239,7 @@ def _emit_yaml(plan, emit, resolve) -> None:
 
 _quote = json.encoder.encode_basestring  # the C one when available; ensure_ascii=False
 _UPGRADE_KEYS = ("id", "kind", "project", "service", "hosts", "source")
+_GROUPED_UPGRADE_KEYS = (*_UPGRADE_KEYS, "group", "batch")
 _PLACEMENT_KEYS = ("name", "key_service", "rank", "tier", "source")
 
 
@@ -292,7 +293,7 @@ def _list_items(items: list, repeats: dict) -> list[str]:
         if type(item) is dict:
             keys = tuple(item)
             try:
-                if keys == _UPGRADE_KEYS:
+                if keys in (_UPGRADE_KEYS, _GROUPED_UPGRADE_KEYS):
                     hosts = item["hosts"]
                     if type(hosts) is not list or not hosts:
                         append(_json_value(item, 2))
@@ -311,12 +312,21 @@ def _list_items(items: list, repeats: dict) -> list[str]:
                             source,
                             f',\n      "kind": {q(kind)},\n      "project": {q(project)},'
                             f'\n      "service": {q(service)},\n      "hosts": [\n        ',
-                            f'\n      ],\n      "source": {q(source)}\n    }}',
+                            f'\n      ],\n      "source": {q(source)}',
                         )
                     hosts_text = (
                         q(hosts[0]) if len(hosts) == 1 else ",\n        ".join(map(q, hosts))
                     )
-                    append(f'{{\n      "id": {q(item["id"])}{known[3]}{hosts_text}{known[4]}')
+                    if len(keys) == 6:
+                        tail = "\n    }"
+                    elif type(item["batch"]) is int:  # a step of a rollout batch
+                        tail = (
+                            f',\n      "group": {q(item["group"])},'
+                            f'\n      "batch": {int.__repr__(item["batch"])}\n    }}'
+                        )
+                    else:
+                        raise TypeError  # the general path
+                    append(f'{{\n      "id": {q(item["id"])}{known[3]}{hosts_text}{known[4]}{tail}')
                     continue
                 if keys == _PLACEMENT_KEYS and type(item["rank"]) is int:
                     key_service, rank, tier, source = (
