@@ -440,6 +440,7 @@ def write_plan(plan: dict, fmt: str, stream) -> None:
 
 def load_plan(text: str) -> dict:
     """Read a plan written by `dump_plan` (either format)."""
-    if text.lstrip().startswith("{"):
-        return json.loads(text)
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    with gc_paused():  # a big YAML plan is millions of nodes: see gc_paused
+        if text.lstrip().startswith("{"):
+            return json.loads(text)
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
