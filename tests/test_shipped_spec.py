@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from support import SHIPPED_SPEC
 
-from kostyor_dsl.compiler.resolve import check_spec, shipped_specs
+from kostyor_dsl.compiler.imports import shipped_specs
+from kostyor_dsl.compiler.resolve import check_spec
 
 C, K, S = ("controller",), ("compute",), ("storage",)
 # The reference table (shared/reference/openstack-upgrade-order.md), row by row.

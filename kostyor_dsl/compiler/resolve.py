@@ -1,4 +1,4 @@
-"""AST files -> the resolved Spec: imports, names, references, and their checks.
+"""AST files -> the resolved Spec: names, references, and their checks.
 
 Every problem becomes a Diagnostic; all of them are collected before the
 stage gives up.  Codes are listed in docs/diagnostics.md.
@@ -9,11 +9,9 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass
-from importlib import resources
 
 from kostyor_dsl.compiler import ast
 from kostyor_dsl.compiler.diagnostics import (
-    CompileError,
     Diagnostic,
     DiagnosticSink,
     Label,
@@ -21,6 +19,7 @@ from kostyor_dsl.compiler.diagnostics import (
     error,
 )
 from kostyor_dsl.compiler.engines import available_engines, find_engine
+from kostyor_dsl.compiler.imports import Loader, Unit, locate_spec
 from kostyor_dsl.compiler.model import (
     BUILTIN_ACTIONS,
     DEFAULT_DRIVER,
@@ -33,153 +32,14 @@ from kostyor_dsl.compiler.model import (
     Spec,
     StrategyDef,
 )
-from kostyor_dsl.compiler.parser import parse_spec
 from kostyor_dsl.compiler.strategy_blocks import (
     build_group,
     build_service_hooks,
     check_hosts,
     check_service,
+    parameters,
 )
 from kostyor_dsl.compiler.suggest import did_you_mean
-
-SHIPPED_PREFIX = "<shipped>"
-SPEC_SUFFIX = ".kostyor"
-
-
-def shipped_specs() -> list[str]:
-    folder = resources.files("kostyor_dsl") / "specs"
-    return sorted(
-        p.name[: -len(SPEC_SUFFIX)] for p in folder.iterdir() if p.name.endswith(SPEC_SUFFIX)
-    )
-
-
-def _shipped_text(name: str) -> str | None:
-    ref = resources.files("kostyor_dsl") / "specs" / f"{name}{SPEC_SUFFIX}"
-    return ref.read_text(encoding="utf-8") if ref.is_file() else None
-
-
-@dataclass(frozen=True)
-class _Unit:
-    """One spec file as loaded: where it is, how it is shown, its AST."""
-
-    key: tuple[str, str]  # ("file", realpath) or ("shipped", name)
-    display: str
-    text: str
-    tree: ast.SpecFile | None
-
-
-class _Loader:
-    def __init__(self, sink: DiagnosticSink, root_dir: str | None):
-        self.sink = sink
-        self.root_dir = root_dir
-        self.units: dict[tuple[str, str], _Unit] = {}
-        self.order: list[tuple[str, str]] = []
-        self.sources: dict[str, str] = {}
-
-    def _display(self, key: tuple[str, str]) -> str:
-        kind, where = key
-        if kind == "shipped":
-            return f"{SHIPPED_PREFIX}/{where}{SPEC_SUFFIX}"
-        base = self.root_dir or os.path.dirname(where)
-        return os.path.relpath(where, base).replace(os.sep, "/")
-
-    def load(self, key: tuple[str, str], text: str, stack: tuple[tuple[str, str], ...]) -> None:
-        if key in self.units:
-            return
-        display = self._display(key)
-        self.sources[display] = text
-        tree = None
-        try:
-            tree = parse_spec(text, display)
-        except CompileError as exc:
-            self.sink.extend(exc.diagnostics)
-        self.units[key] = _Unit(key, display, text, tree)
-        self.order.append(key)
-        if tree is None:
-            return
-        for item in tree.items:
-            if isinstance(item, ast.Import):
-                self._follow(key, item, (*stack, key))
-
-    def _follow(self, importer: tuple[str, str], item: ast.Import, stack) -> None:
-        if item.is_path:
-            if importer[0] == "shipped":
-                base = None
-                text = _shipped_text(item.target.removesuffix(SPEC_SUFFIX))
-                key = ("shipped", item.target.removesuffix(SPEC_SUFFIX))
-            else:
-                base = os.path.dirname(importer[1])
-                path = os.path.realpath(os.path.join(base, item.target))
-                key = ("file", path)
-                text = _read(path)
-        else:
-            key = ("shipped", item.target)
-            text = _shipped_text(item.target)
-        if key in stack:
-            chain = [self._display(k) for k in stack[stack.index(key) :]] + [self._display(key)]
-            self.sink.add(
-                error(
-                    "K004",
-                    "import cycle: " + " -> ".join(chain),
-                    item.span,
-                    hints=("move what both files need into a third file that both import",),
-                )
-            )
-            return
-        if text is None:
-            hints: tuple[str, ...] = ()
-            if item.is_path:
-                message = f"cannot read imported file '{item.target}'"
-                hints = ("paths are relative to the importing file's folder",)
-            else:
-                message = f"no shipped spec named '{item.target}'"
-                hints = did_you_mean(item.target, shipped_specs()) or (
-                    "shipped specs: " + ", ".join(shipped_specs()),
-                    'to import a file, quote its path: import "path/to/file.kostyor"',
-                )
-            self.sink.add(error("K003", message, item.span, hints=hints))
-            return
-        self.load(key, text, stack)
-
-
-def _read(path: str) -> str | None:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def locate_spec(spec: str) -> tuple[tuple[str, str], str]:
-    """Find a spec given on the command line: a path, or the name of a shipped spec."""
-    if os.path.exists(spec) or os.sep in spec or spec.endswith(SPEC_SUFFIX):
-        path = os.path.realpath(spec)
-        text = _read(path)
-        if text is None:
-            if not os.path.exists(path):
-                reason = "no such file"
-            elif os.path.isdir(path):
-                reason = "it is a folder"
-            else:
-                reason = "cannot read it as UTF-8 text"
-            hints = ("shipped specs can be named directly: " + ", ".join(shipped_specs()),)
-            raise CompileError(
-                [error("K003", f"cannot read spec '{spec}': {reason}", subject=spec, hints=hints)]
-            )
-        return ("file", path), text
-    text = _shipped_text(spec)
-    if text is None:
-        raise CompileError(
-            [
-                error(
-                    "K003",
-                    f"no spec file or shipped spec named '{spec}'",
-                    subject=spec,
-                    hints=did_you_mean(spec, shipped_specs()),
-                )
-            ]
-        )
-    return ("shipped", spec), text
 
 
 @dataclass(frozen=True)
@@ -201,7 +61,7 @@ def check_spec(spec: str) -> SpecCheck:
 def resolve_text(key: tuple[str, str], text: str) -> SpecCheck:
     sink = DiagnosticSink()
     root_dir = os.path.dirname(key[1]) if key[0] == "file" else None
-    loader = _Loader(sink, root_dir)
+    loader = Loader(sink, root_dir)
     loader.load(key, text, ())
     units = [loader.units[k] for k in loader.order]
     spec = _Resolver(sink, units).resolve()
@@ -248,7 +108,7 @@ UNKNOWN_SERVICE_POLICIES = ("error", "warn")
 
 
 class _Resolver:
-    def __init__(self, sink: DiagnosticSink, units: list[_Unit]):
+    def __init__(self, sink: DiagnosticSink, units: list[Unit]):
         self.sink = sink
         self.units = units
 
@@ -754,18 +614,3 @@ class _Resolver:
         if not imported and len(strategies) == 1:
             return next(iter(strategies))
         return None
-
-
-def parameters(block) -> tuple[tuple[str, str | int | float], ...]:
-    out = []
-    for param in block or ():
-        if len(param.values) != 1:
-            continue
-        out.append((param.key.value, _plain_value(param.values[0])))
-    return tuple(sorted(out))
-
-
-def _plain_value(value: ast.Value) -> str | int | float:
-    if value.kind == "number":
-        return float(value.raw) if "." in value.raw else int(value.raw)
-    return value.text

@@ -175,8 +175,6 @@ def _size(value: ast.Value) -> int | str:
 
 
 def _actions(block, when: str) -> tuple[Action, ...]:
-    from kostyor_dsl.compiler.resolve import parameters
-
     return tuple(
         Action(item.values[0].raw, parameters(item.block), span=item.values[0].span)
         for item in block
@@ -234,3 +232,18 @@ def batch_sizes(ramp: tuple[int | str, ...], hosts: int) -> list[int]:
         left -= size
         i += 1
     return sizes
+
+
+def parameters(block) -> tuple[tuple[str, str | int | float], ...]:
+    out = []
+    for param in block or ():
+        if len(param.values) != 1:
+            continue
+        out.append((param.key.value, _plain_value(param.values[0])))
+    return tuple(sorted(out))
+
+
+def _plain_value(value: ast.Value) -> str | int | float:
+    if value.kind == "number":
+        return float(value.raw) if "." in value.raw else int(value.raw)
+    return value.text
