@@ -97,3 +97,17 @@ def test_broken_pipe_is_quiet(tmp_path):
     result = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=60)
     assert result.stdout.startswith("# kostyor upgrade plan")
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
+
+
+def test_grammar_cache_is_private_and_optional(tmp_path):
+    cache_home = tmp_path / "cache"
+    result = run_kostyorc("check", "openstack", env={"XDG_CACHE_HOME": str(cache_home)})
+    assert result.returncode == 0, result.stderr
+    folder = cache_home / "kostyor-dsl"
+    assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    assert [p.name for p in folder.iterdir()][0].startswith("grammar-lark")
+    # No usable cache folder: no cache, still no failure.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    result = run_kostyorc("check", "openstack", env={"XDG_CACHE_HOME": str(blocker)})
+    assert result.returncode == 0, result.stderr

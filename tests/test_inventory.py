@@ -9,7 +9,7 @@ from support import SHIPPED_SPEC
 
 from kostyor_dsl.compiler import check, compile_plan
 from kostyor_dsl.compiler.diagnostics import render_text
-from kostyor_dsl.compiler.inventory import _looks_valid, _validator, parse_inventory
+from kostyor_dsl.compiler.inventory import _looks_valid, _scan_hosts, _validator, parse_inventory
 
 SPEC = str(SHIPPED_SPEC)
 
@@ -69,6 +69,7 @@ def test_fast_validity_check_agrees_with_the_schema():
         except yaml.YAMLError:
             continue
         assert not _looks_valid(doc)
+        assert _scan_hosts(doc) is None
         assert list(_validator().iter_errors(doc))
     more_bad = [
         [],
@@ -84,6 +85,7 @@ def test_fast_validity_check_agrees_with_the_schema():
     ]
     for doc in more_bad:
         assert not _looks_valid(doc), doc
+        assert _scan_hosts(doc) is None, doc
         assert list(_validator().iter_errors(doc)), doc
     good = [
         {"hosts": []},
@@ -94,6 +96,7 @@ def test_fast_validity_check_agrees_with_the_schema():
     ]
     for doc in good:
         assert _looks_valid(doc)
+        assert _scan_hosts(doc) is not None
         assert not list(_validator().iter_errors(doc))
 
 

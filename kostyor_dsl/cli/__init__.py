@@ -23,9 +23,22 @@ COMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from kostyor_dsl.cli.version import version_text
+class _VersionAction(argparse.Action):
+    """`--version`, worked out only when asked for (it looks at the YAML library)."""
 
+    def __init__(
+        self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None
+    ):
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from kostyor_dsl.cli.version import version_text
+
+        print(version_text())
+        parser.exit()
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kostyorc",
         description=(
@@ -34,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog="Run `kostyorc COMMAND --help` for the options of one command.",
     )
-    parser.add_argument("--version", action="version", version=version_text())
+    parser.add_argument(
+        "--version", action=_VersionAction, help="show the version and the YAML library in use"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:

@@ -150,26 +150,34 @@ def run_check(args) -> int:
 
 
 def run_compile(args) -> int:
-    from kostyor_dsl.compiler import CompileError, compile_plan, dump_plan
+    from kostyor_dsl.compiler import CompileError, compile_to
+
+    def compile_into(stream):
+        return compile_to(
+            stream,
+            args.spec,
+            args.inventory,
+            args.format,
+            args.strategy,
+            args.allow_unknown_services,
+            args.limit,
+        )
 
     try:
-        compiled = compile_plan(
-            args.spec, args.inventory, args.strategy, args.allow_unknown_services, args.limit
-        )
+        if args.output:
+            written = write_atomically(args.output, compile_into)
+        else:
+            written = compile_into(sys.stdout)
     except CompileError as exc:
         _report(args, exc.diagnostics, exc.sources, to_stdout=False)
         return 1
-    _report(args, compiled.warnings, compiled.sources, to_stdout=False)
-    text = dump_plan(compiled.plan, args.format)
-    if args.output:
-        write_atomically(args.output, text)
-    else:
-        sys.stdout.write(text)
+    _report(args, written.warnings, written.sources, to_stdout=False)
     return 0
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a plan."""
+def write_atomically(path: str, write):
+    """Call `write(stream)` on a temporary file and rename it to `path`, so a reader
+    never sees half a plan and a failed compile leaves the old file as it was."""
     folder = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".kostyorc-", suffix=".tmp")
@@ -177,8 +185,12 @@ def write_atomically(path: str, text: str) -> None:
         raise CliError(f"cannot write '{path}': {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
+            result = write(fh)
         os.replace(tmp, path)
     except OSError as exc:
         os.unlink(tmp)
         raise CliError(f"cannot write '{path}': {exc.strerror}") from None
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return result

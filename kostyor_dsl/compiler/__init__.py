@@ -1,6 +1,14 @@
 """The compiler: text -> AST -> resolved spec -> engine -> plan."""
 
-from kostyor_dsl.compiler.api import Compiled, Report, check, compile_plan, parse
+from kostyor_dsl.compiler.api import (
+    Compiled,
+    Report,
+    Written,
+    check,
+    compile_plan,
+    compile_to,
+    parse,
+)
 from kostyor_dsl.compiler.diagnostics import CompileError, Diagnostic, Severity, Span
 from kostyor_dsl.compiler.plan import dump_plan, load_plan
 
@@ -11,8 +19,10 @@ __all__ = [
     "Report",
     "Severity",
     "Span",
+    "Written",
     "check",
     "compile_plan",
+    "compile_to",
     "dump_plan",
     "load_plan",
     "parse",

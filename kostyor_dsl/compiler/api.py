@@ -19,7 +19,7 @@ from kostyor_dsl.compiler.model import Spec, StrategyDef
 from kostyor_dsl.compiler.parser import parse_spec
 from kostyor_dsl.compiler.plan import build_plan, gc_paused, write_plan
 from kostyor_dsl.compiler.resolve import check_spec
-from kostyor_dsl.compiler.rollout import apply_rollout, assign_groups
+from kostyor_dsl.compiler.rollout import apply_rollout, assign_groups, changes_steps
 from kostyor_dsl.compiler.selectors import HostTiers, Selector, matches_all
 from kostyor_dsl.compiler.suggest import did_you_mean
 
@@ -247,7 +247,7 @@ def _compile_plan(
     engine = find_engine(chosen.engine)
     order = report.spec.orders[chosen.order]
     hosts = report.inventory.hosts
-    if lazy and engine is node_by_node and _rollout_keeps_engine_steps(chosen, order, report):
+    if lazy and engine is node_by_node and not changes_steps(chosen):
         # Iterators, written as they are made (plan.iter_plan_json): the same steps.
         host_order, lazy_steps = iter_node_by_node(order, report.spec.tiers, hosts)
         result = EngineResult(lazy_steps, host_order)
@@ -261,12 +261,3 @@ def _compile_plan(
         report.spec, chosen, report.inventory, result, warnings, steps, groups, limits
     )
     return Compiled(plan, tuple(warnings), report.sources)
-
-
-def _rollout_keeps_engine_steps(chosen: StrategyDef, order, report: Report) -> bool:
-    """True when `apply_rollout` hands the engine's steps back untouched (no host
-    groups, no hooks...): asked of rollout itself, on an empty engine result and
-    no hosts (cheap), so that streaming never skips whatever rollout learns to do."""
-    probe = EngineResult([], [])
-    steps, groups = apply_rollout(chosen, order, report.spec.tiers, (), probe)
-    return steps is probe.steps and not steps and not groups

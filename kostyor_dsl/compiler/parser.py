@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 
 from lark import Lark, Token, Transformer, v_args
@@ -78,7 +79,7 @@ _SKIP_LINES_MAX = 20
 
 @functools.lru_cache(maxsize=1)
 def spec_parser() -> Lark:
-    """The LALR parser, built once per process; lark caches the tables on disk."""
+    """The LALR parser, built once per process; its tables are cached on disk."""
     return Lark.open_from_package(
         "kostyor_dsl",
         "kostyor.lark",
@@ -86,8 +87,32 @@ def spec_parser() -> Lark:
         parser="lalr",
         propagate_positions=True,
         maybe_placeholders=False,
-        cache=True,
+        cache=_cache_file(),
     )
+
+
+def _cache_file() -> str | bool:
+    """A cache file in a private per-user folder, or no cache.
+
+    Not lark's default (`cache=True`): that is a predictable file in the shared
+    temporary folder, which another user could plant (lark loads it as a
+    pickle), and it fails outright when there is no writable temporary folder.
+    Without a cache each run costs some 0.3 s more, nothing else.
+    """
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "kostyor-dsl")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.stat(folder)
+        if info.st_uid != os.getuid() or info.st_mode & 0o022:
+            return False
+    except OSError:
+        return False
+    if not os.access(folder, os.W_OK):
+        return False
+    import lark
+
+    return os.path.join(folder, f"grammar-lark{lark.__version__}.cache")
 
 
 def _token_span(file: str, tok: Token) -> Span:

@@ -33,12 +33,23 @@ def assign_groups(
     out: dict[str, int] = {}
     if not groups:
         return out
+    # Without name selectors, hosts with the same services and labels match alike:
+    # judge each such kind of host once (tens of thousands of computes are few kinds).
+    by_name = any(s.key == "name" for g in groups for s in g.selectors)
+    seen: dict[tuple, int | None] = {}
     for host in hosts:
-        tier = tier_of(host)
-        for i, group in enumerate(groups):
-            if matches_all(group.selectors, host, tier):
-                out[host.name] = i
-                break
+        kind = None if by_name else (host.services, host.labels)
+        if kind is not None and kind in seen:
+            index = seen[kind]
+        else:
+            tier = tier_of(host)
+            index = next(
+                (i for i, g in enumerate(groups) if matches_all(g.selectors, host, tier)), None
+            )
+            if kind is not None:
+                seen[kind] = index
+        if index is not None:
+            out[host.name] = index
     return out
 
 
@@ -61,6 +72,12 @@ def _tag(step: dict, group: HostGroup | None, batch: int | None) -> dict:
     return step
 
 
+def changes_steps(strategy: StrategyDef) -> bool:
+    """Whether `apply_rollout` does anything for this strategy (else the engine's
+    steps are the plan's, and may be streamed)."""
+    return bool(strategy.groups or strategy.service_hooks)
+
+
 def apply_rollout(
     strategy: StrategyDef,
     order: OrderDef,
@@ -69,10 +86,10 @@ def apply_rollout(
     result: EngineResult,
 ) -> tuple[list[dict], list[dict]]:
     """Return (steps, group summaries for the plan)."""
+    if not changes_steps(strategy):
+        return result.steps, []
     groups = strategy.groups
     hooks = {h.service: h for h in strategy.service_hooks}
-    if not groups and not hooks:
-        return result.steps, []
     tier_of = HostTiers(order, tiers)
     member = assign_groups(groups, hosts, tier_of)
     if strategy.engine == "node-by-node":
