@@ -115,7 +115,10 @@ def _follow(store, run_id: str, *, tty: bool, interval: float = 0.5) -> dict:
         total = document["summary"]["total"]
         if tty:
             done = document["summary"].get("succeeded", 0)
-            line = f"{progress_bar(done, total)} {summary_line(document)}"
+            running = [step["id"] for step in document["steps"] if step["state"] == "running"]
+            line = f"{progress_bar(done, total, 20)} {done}/{total} {document['state']}"
+            if running:
+                line += f": {', '.join(running)}"
             width = os.get_terminal_size(sys.stderr.fileno()).columns
             print("\r" + line[: width - 1].ljust(width - 1), end="", file=sys.stderr, flush=True)
         else:

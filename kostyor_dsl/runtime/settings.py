@@ -102,6 +102,8 @@ def celery_config(settings: RuntimeSettings) -> dict:
     if settings.embedded_broker:
         data = settings.broker_folder / "queues"
         control = settings.broker_folder / "control"
+        # The URL stays filesystem://; an explicit transport class wins over its scheme.
+        config["broker_transport"] = "kostyor_dsl.runtime.embedded_broker:Transport"
         config["broker_transport_options"] = {
             "data_folder_in": str(data),
             "data_folder_out": str(data),
@@ -115,7 +117,8 @@ def celery_config(settings: RuntimeSettings) -> dict:
 
 
 def prepare_folders(settings: RuntimeSettings) -> None:
-    settings.runs_folder.mkdir(parents=True, exist_ok=True)
+    if not settings.redis_backend:
+        settings.runs_folder.mkdir(parents=True, exist_ok=True)
     if settings.embedded_broker:
         (settings.broker_folder / "queues").mkdir(parents=True, exist_ok=True)
         (settings.broker_folder / "control").mkdir(parents=True, exist_ok=True)
