@@ -252,7 +252,7 @@ def status_command(args: argparse.Namespace) -> int:
 
 def runs_command(args: argparse.Namespace) -> int:
     with _user_errors(args):
-        from kostyor_dsl.runtime.status import _iso
+        from kostyor_dsl.runtime.status import iso_time
 
         runtime = _runtime(args)
         store = runtime.get_store()
@@ -263,10 +263,14 @@ def runs_command(args: argparse.Namespace) -> int:
         if not records:
             print(f"no runs in {store.describe()}")
             return 0
+        print(
+            f"{'RUN':<22}  {'STATE':<9} {'DONE':>13} {'DRIVER':<8} {'ROUTE':<8} {'CREATED':<29}  PLAN"
+        )
         for record in records:
+            done = f"{record.progress}/{record.unit_count}"
             print(
-                f"{record.run_id}  {record.state:<9} {record.progress:>6}/{record.unit_count:<6} "
-                f"{record.driver:<8} {record.route:<8} {_iso(record.created)}  {record.plan_file}"
+                f"{record.run_id:<22}  {record.state:<9} {done:>13} "
+                f"{record.driver:<8} {record.route:<8} {iso_time(record.created):<29}  {record.plan_file}"
             )
         return 0
 

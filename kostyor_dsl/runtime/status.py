@@ -8,7 +8,7 @@ from typing import Any
 from kostyor_dsl.runtime.canvas import task_id, units_of
 
 
-def _iso(moment: float | None) -> str | None:
+def iso_time(moment: float | None) -> str | None:
     if not moment:
         return None
     return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).isoformat(
@@ -43,8 +43,8 @@ def status_document(store, run_id: str) -> dict[str, Any]:
                 "state": state,
                 "task_id": task_id(run_id, unit.id),
                 "queue": unit.queue,
-                "started": _iso(record.started),
-                "finished": _iso(record.finished),
+                "started": iso_time(record.started),
+                "finished": iso_time(record.finished),
                 "duration": duration,
                 "attempts": record.attempts,
                 "error": record.error,
@@ -57,8 +57,8 @@ def status_document(store, run_id: str) -> dict[str, Any]:
         "driver": run.driver,
         "route": run.route,
         "plan": run.plan_file,
-        "created": _iso(run.created),
-        "updated": _iso(run.updated),
+        "created": iso_time(run.created),
+        "updated": iso_time(run.updated),
         "error": run.error,
         "failed_step": run.failed_step,
         "summary": {"total": len(steps), **dict(sorted(counts.items()))},
