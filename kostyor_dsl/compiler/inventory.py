@@ -164,9 +164,11 @@ def _validator():
 
 
 def validate_document(doc, text: str, display: str) -> list[Diagnostic]:
-    """jsonschema errors, each pointing at the host and field it is about."""
-    if _looks_valid(doc):
-        return []
+    """jsonschema errors, each pointing at the host and field it is about.
+
+    Only called when the fast scan (`_scan_hosts`) turned the document down:
+    jsonschema is several times slower than reading a large inventory, so it
+    runs only to explain."""
     errors = sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     locate = _Locator(text, display)
     out = []
@@ -186,57 +188,18 @@ def validate_document(doc, text: str, display: str) -> list[Diagnostic]:
     return out
 
 
-def _looks_valid(doc) -> bool:
-    """The schema's rules, checked without building error objects.
-
-    Validation runs on every compile of inventories with tens of thousands of
-    hosts; jsonschema is several times slower than reading them.  When this
-    says no, jsonschema runs and explains; tests/test_inventory.py checks the
-    two agree on every bad fixture.
-    """
-    if type(doc) is not dict or "hosts" not in doc:
-        return False
-    if not doc.keys() <= {"cluster", "hosts"}:
-        return False
-    cluster = doc.get("cluster", "x")
-    if type(cluster) is not str or not cluster:
-        return False
-    hosts = doc["hosts"]
-    if type(hosts) is not list:
-        return False
-    allowed = {"name", "services", "labels"}
-    for h in hosts:
-        if type(h) is not dict or not h.keys() <= allowed:
-            return False
-        name = h.get("name")
-        services = h.get("services")
-        if type(name) is not str or not name or type(services) is not list:
-            return False
-        for s in services:
-            if type(s) is not str or not s:
-                return False
-        if "labels" in h:
-            labels = h["labels"]
-            if type(labels) is not dict:
-                return False
-            for v in labels.values():
-                if type(v) not in (str, int, bool):
-                    return False
-    return True
-
-
 _TOP_KEYS = frozenset({"cluster", "hosts"})
 _HOST_KEYS = frozenset({"name", "services", "labels"})
 _LABEL_TYPES = (str, int, bool)
 
 
 def _scan_hosts(doc) -> tuple[tuple[Host, ...], int] | None:
-    """`_looks_valid` fused with building the hosts, in one pass over the document.
+    """The schema's rules checked while building the hosts, in one pass.
 
-    Accepts exactly what `_looks_valid` accepts and builds the same hosts as
-    the slow path, with the number of distinct host names (fewer than hosts:
-    a host is listed twice); None sends the caller down the slow path, which
-    explains.
+    Accepts exactly what schemas/inventory.schema.json accepts (tests/
+    test_inventory.py checks the two agree) and returns the hosts with the
+    number of distinct host names (fewer than hosts: a host is listed twice);
+    None sends the caller down the slow path, where jsonschema explains.
     Hosts running the same services share one tuple (computes are thousands
     of copies of a few lists), which also lets later stages memoise per list.
     """
