@@ -201,3 +201,14 @@ def test_every_inventory_problem_is_reported_in_one_run(write):
         (5, "K040"),
         (6, "K041"),
     ]
+
+
+@pytest.mark.parametrize("name", sorted(BAD_DOCUMENTS))
+def test_bad_inventory_through_the_cli(name, write, cli):
+    text, (code, line, col, subject, _) = BAD_DOCUMENTS[name]
+    inv = write("inv.yaml", text)
+    exit_code, out, err = cli("compile", SPEC, "-i", inv, "--color", "never")
+    assert exit_code == 1 and out == ""
+    assert "Traceback" not in err
+    where = f"inv.yaml:{line}:{col}: " + (f"{subject}: " if subject else "")
+    assert f"{where}error[{code}]" in err

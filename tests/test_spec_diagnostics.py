@@ -256,3 +256,14 @@ def test_sarif_uris_are_relative_to_the_working_folder(cli, write, tmp_path, mon
     location = result["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "deploy/bad.kostyor"
     assert location["region"]["startLine"] == 8
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_bad_spec_through_the_cli(name, write, cli):
+    text, expected = CASES[name]
+    path = write("bad.kostyor", text)
+    code, out, err = cli("check", path, "--color", "never")
+    assert code == 1 and out == ""
+    assert "Traceback" not in err
+    code_, line, col, _ = expected[0]
+    assert f"bad.kostyor:{line}:{col}: error[{code_}]" in err
