@@ -105,7 +105,8 @@ def test_grammar_cache_is_private_and_optional(tmp_path):
     assert result.returncode == 0, result.stderr
     folder = cache_home / "kostyor-dsl"
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
-    assert [p.name for p in folder.iterdir()][0].startswith("grammar-lark")
+    (cache_file,) = folder.iterdir()
+    assert cache_file.name.startswith("grammar-lark")
     # No usable cache folder: no cache, still no failure.
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
