@@ -1,11 +1,23 @@
 """The canvas a run sends, as plain data, and its Celery form.
 
-A plan becomes *units* (one task each), and the units become *segments*: runs
-of consecutive units bound for the same queue and host, at most
-`SEGMENT_LIMIT` long.  Each segment is one Celery chain; only one segment is
-on the broker at a time, and the last task of a segment publishes the next.
-A broker message therefore carries at most one segment, whatever the plan's
-length, instead of the whole rest of the plan as one plain chain would.
+A plan becomes *units* (one task each), the units fall into *stages* that run
+one after another, and each stage into *lanes* that run in parallel:
+
+- consecutive units of one rollout batch (plan steps with the same `group`
+  and `batch`) form one stage with one lane per host, each lane that host's
+  units in plan order;
+- every other run of consecutive units forms one stage with a single lane,
+  run one unit after another exactly as the plan says (gates, pre- and
+  post-upgrade steps and hosts in no group).
+
+Units are numbered in execution order: stage by stage, lane by lane, so a
+stage and each of its lanes are contiguous ranges of unit indexes.  A lane
+is cut into *segments*: runs of consecutive units bound for the same queue
+and host, at most `SEGMENT_LIMIT` long.  Each segment is one Celery chain;
+the last task of a segment publishes the next segment of its lane, and the
+last lane of a stage to finish publishes the first segment of every lane of
+the next stage.  A broker message therefore carries at most one segment,
+whatever the plan's length.
 
 A message carries only `(run_id, unit index, unit id)`: the worker reads the
 plan from the run store, so a step with ten thousand hosts does not make its
@@ -31,7 +43,13 @@ _SAFE_QUEUE_PART = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 @dataclass(frozen=True)
 class Unit:
-    """One task of a run: a plan step, or one host of it with `--route per-host`."""
+    """One task of a run: a plan step, or one host of it.
+
+    A step is split into one unit per host (id `STEP@HOST` when it has
+    several) with `--route per-host`, when it is a hook (a driver's action
+    takes one host), and when it belongs to a rollout batch (its hosts run in
+    parallel).  `stage` and `lane` place the unit in the run's schedule.
+    """
 
     index: int
     id: str
@@ -40,6 +58,36 @@ class Unit:
     hosts: tuple[str, ...]
     queue: str
     host_queue: str | None
+    group: str | None = None
+    batch: int | None = None
+    stage: int = 0
+    lane: int = 0
+
+
+@dataclass(frozen=True)
+class Lane:
+    """Units `first..last` (inclusive) of one stage, run one after another."""
+
+    index: int
+    first: int
+    last: int
+    host: str | None = None
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Units `first..last`; its lanes run in parallel, the stage after it waits for all."""
+
+    index: int
+    first: int
+    last: int
+    lanes: tuple[Lane, ...]
+    group: str | None = None
+    batch: int | None = None
+
+    @property
+    def parallel(self) -> bool:
+        return self.group is not None
 
 
 @dataclass(frozen=True)
@@ -61,6 +109,8 @@ class Segment:
     index: int
     queue: str
     calls: tuple[TaskCall, ...]
+    stage: int = 0
+    lane: int = 0
 
     @property
     def first(self) -> int:
@@ -92,42 +142,111 @@ def task_id(run_id: str, unit_id: str) -> str:
     return f"{run_id}:{unit_id}"
 
 
-def units_of(plan: dict, run_id: str, route: str = "run") -> list[Unit]:
-    """The plan's steps as units, in execution order."""
+def _plan_units(plan: dict, run_id: str, route: str) -> list[Unit]:
+    """The plan's steps as units, in plan order (not yet numbered or staged)."""
     if route not in ROUTES:
         raise ValueError(f"unknown route {route!r}; expected one of {', '.join(ROUTES)}")
     units: list[Unit] = []
     for step in plan["steps"]:
         hosts = tuple(step.get("hosts") or ([step["host"]] if step.get("host") else ()))
-        if route == "per-host" and hosts:
-            split = len(hosts) > 1
+        group, batch = step.get("group"), step.get("batch")
+        in_batch = group is not None and batch is not None and bool(hosts)
+        split = bool(hosts) and (route == "per-host" or step["kind"] == "hook" or in_batch)
+        if not in_batch:
+            group = batch = None
+        if split:
             for host in hosts:
-                queue = host_queue(run_id, host)
-                unit_id = f"{step['id']}@{host}" if split else step["id"]
+                unit_id = f"{step['id']}@{host}" if len(hosts) > 1 else step["id"]
+                queue = host_queue(run_id, host) if route == "per-host" else run_queue(run_id)
+                own = queue if route == "per-host" else None
                 units.append(
-                    Unit(len(units), unit_id, step["id"], step["kind"], (host,), queue, queue)
+                    Unit(0, unit_id, step["id"], step["kind"], (host,), queue, own, group, batch)
                 )
         else:
             units.append(
-                Unit(
-                    len(units), step["id"], step["id"], step["kind"], hosts, run_queue(run_id), None
-                )
+                Unit(0, step["id"], step["id"], step["kind"], hosts, run_queue(run_id), None)
             )
     return units
 
 
-def _segment_key(unit: Unit) -> tuple[str, tuple[str, ...]]:
-    # One host's consecutive steps form one segment (node-by-node puts a
-    # host's services together); a pre-upgrade or multi-host step stands alone.
-    return (unit.queue, unit.hosts if len(unit.hosts) == 1 else (f"#{unit.index}",))
+def _schedule(units: list[Unit]) -> tuple[list[Unit], list[Stage]]:
+    """Number the units in execution order and group them into stages and lanes."""
+    runs: list[tuple[tuple[str, int] | None, list[Unit]]] = []
+    for unit in units:
+        key = (unit.group, unit.batch) if unit.group is not None else None
+        if runs and runs[-1][0] == key:
+            runs[-1][1].append(unit)
+        else:
+            runs.append((key, [unit]))
+    ordered: list[Unit] = []
+    stages: list[Stage] = []
+    for key, members in runs:
+        if key is None:
+            lanes_units = [(None, members)]
+        else:
+            by_host: dict[str, list[Unit]] = {}
+            for unit in members:
+                by_host.setdefault(unit.hosts[0], []).append(unit)
+            lanes_units = list(by_host.items())
+        stage_first = len(ordered)
+        lanes = []
+        for number, (host, lane_units) in enumerate(lanes_units):
+            first = len(ordered)
+            for unit in lane_units:
+                ordered.append(
+                    Unit(
+                        len(ordered),
+                        unit.id,
+                        unit.step_id,
+                        unit.kind,
+                        unit.hosts,
+                        unit.queue,
+                        unit.host_queue,
+                        unit.group,
+                        unit.batch,
+                        len(stages),
+                        number,
+                    )
+                )
+            lanes.append(Lane(number, first, len(ordered) - 1, host))
+        stages.append(
+            Stage(
+                len(stages),
+                stage_first,
+                len(ordered) - 1,
+                tuple(lanes),
+                key[0] if key else None,
+                key[1] if key else None,
+            )
+        )
+    return ordered, stages
+
+
+def units_of(plan: dict, run_id: str, route: str = "run") -> list[Unit]:
+    """The plan's steps as units, in execution order."""
+    return _schedule(_plan_units(plan, run_id, route))[0]
+
+
+def stages_of(plan: dict, run_id: str, route: str = "run") -> list[Stage]:
+    """The run's stages, in order; each unit's `stage` and `lane` index into them."""
+    return _schedule(_plan_units(plan, run_id, route))[1]
+
+
+def _segment_key(unit: Unit) -> tuple[Any, ...]:
+    # One host's consecutive steps of one lane form one segment (node-by-node
+    # puts a host's services together); a pre-upgrade or multi-host step
+    # stands alone.
+    hosts = unit.hosts if len(unit.hosts) == 1 else (f"#{unit.index}",)
+    return (unit.stage, unit.lane, unit.queue, hosts)
 
 
 def describe(plan: dict, run_id: str, route: str = "run") -> list[Segment]:
-    """The run's canvas as plain data: its segments, in order.
+    """The run's canvas as plain data: its segments, in unit order.
 
     Every task is `STEP_TASK` with args `(run_id, unit_index, unit_id)`, no
     kwargs, task id `<run_id>:<unit_id>`, the queue of the run (or of the
-    unit's host with `route="per-host"`), and no other options.
+    unit's host with `route="per-host"`), and no other options.  Segments of
+    one stage's different lanes run at the same time.
     """
     units = units_of(plan, run_id, route)
     segments: list[Segment] = []
@@ -149,7 +268,8 @@ def describe(plan: dict, run_id: str, route: str = "run") -> list[Segment]:
                 )
                 for unit in current
             )
-            segments.append(Segment(number, current[0].queue, calls))
+            first = current[0]
+            segments.append(Segment(number, first.queue, calls, first.stage, first.lane))
             current.clear()
 
     for unit in units:
@@ -181,7 +301,7 @@ def tail_from(segments: list[Segment], index: int) -> Segment:
     """The rest of the segment holding unit `index`, starting at that unit."""
     segment = segment_of(segments, index)
     calls = tuple(call for call in segment.calls if call.index >= index)
-    return Segment(segment.index, segment.queue, calls)
+    return Segment(segment.index, segment.queue, calls, segment.stage, segment.lane)
 
 
 def signature_of(call: TaskCall, app):
@@ -204,9 +324,11 @@ def signatures(segments: list[Segment], app) -> list:
     `app.signature(call.task, args=call.args, kwargs=call.kwargs,
     task_id=call.task_id, queue=call.queue, immutable=True, **call.options)`.
     A one-unit segment is still a chain (of one link).  `kostyorc run` sends
-    only the first chain with `apply_async()`; the step task sends each next
-    one when the last unit of the previous segment has succeeded, so the
-    chains are never all on the broker at once.
+    the first segment of each lane of the first stage with `apply_async()`;
+    the step task sends each next segment of a lane when the last unit of the
+    one before has succeeded, and the next stage's first segments when the
+    last lane of a stage has finished, so the chains are never all on the
+    broker at once.
     """
     from celery import chain
 

@@ -16,8 +16,14 @@ from typing import Any
 
 from kostyor_dsl.runtime.canvas import SEGMENT_LIMIT, host_queue, run_queue, task_id, units_of
 from kostyor_dsl.runtime.errors import InvalidTransition
-from kostyor_dsl.runtime.reconcile import next_unit, publish_from, reconcile_run
+from kostyor_dsl.runtime.failure_policy import forget_hosts
+from kostyor_dsl.runtime.reconcile import publish_stage, reconcile_run
+from kostyor_dsl.runtime.run_context import run_context
 from kostyor_dsl.runtime.run_store import RunRecord
+
+# How many task ids `cancel` revokes at most; the purge and the step task's
+# own look at the run state stop the rest.
+REVOKE_LIMIT = 2 * SEGMENT_LIMIT + 200
 
 
 def new_run_id() -> str:
@@ -50,7 +56,7 @@ def submit(
     )
     store.create_run(record, plan)
     if units:
-        publish_from(app, store, record, 0)
+        publish_stage(app, store, run_context(store, record), record, 0)
     return run_id
 
 
@@ -70,33 +76,93 @@ def pause(store, run_id: str) -> str:
 
 
 def resume(app, store, run_id: str) -> str:
-    def change(run: RunRecord) -> RunRecord:
-        if run.state in ("paused", "running"):
-            return replace(run, state="running")
+    """Continue a paused run: past its gate, or past a failure threshold (the
+    failed hosts stay failed, their later steps skipped)."""
+    run = store.run(run_id)
+    if run.state not in ("paused", "running"):
         hint = " (use `kostyorc retry`)" if run.state == "failed" else ""
         raise InvalidTransition(f"run {run_id} is {run.state}: cannot resume{hint}")
+    passed = ""
+    if run.state == "paused" and run.gate:
+        index = next(unit.index for unit in run_context(store, run).units if unit.id == run.gate)
+        record = store.step(run_id, index)
+        if record.state == "waiting":
+            store.put_step(run_id, replace(record, state="succeeded", finished=time.time()))
+        passed = f"past gate {run.gate}; "
+
+    def change(current: RunRecord) -> RunRecord:
+        if current.state in ("paused", "running"):
+            return replace(current, state="running", gate=None, pause_reason=None)
+        raise InvalidTransition(f"run {run_id} is {current.state}: cannot resume")
 
     store.update_run(run_id, change)
     outcome = reconcile_run(app, store, run_id, force=True)
-    return f"run {run_id} resumed ({outcome})"
+    return f"run {run_id} resumed ({passed}{outcome})"
 
 
 def retry(app, store, run_id: str) -> str:
+    """Run failed steps again.
+
+    A failed run starts again from its failed step.  A run with failed hosts
+    in rollout groups (paused at a failure threshold, or finished with
+    tolerated failures) runs those hosts' failed and skipped steps again
+    first, from the earliest stage that has one, then continues.
+    """
     run = store.run(run_id)
-    if run.state != "failed":
-        raise InvalidTransition(f"run {run_id} is {run.state}: only a failed run can be retried")
-    for record in store.steps(run_id, run.unit_count):
-        if record.state in ("failed", "running", "revoked"):
+    if run.state == "failed":
+        for record in store.steps(run_id, run.unit_count):
+            if record.state in ("failed", "running", "revoked"):
+                store.put_step(run_id, replace(record, state="pending", error=None, finished=None))
+
+        def change(current: RunRecord) -> RunRecord:
+            if current.state != "failed":
+                raise InvalidTransition(f"run {run_id} is {current.state}: cannot retry")
+            return replace(current, state="running", error=None, failed_step=None)
+
+        store.update_run(run_id, change)
+        outcome = reconcile_run(app, store, run_id, force=True)
+        return f"run {run_id} retried from step {run.failed_step} ({outcome})"
+
+    if run.state not in ("paused", "succeeded") or not run.failed_hosts:
+        raise InvalidTransition(
+            f"run {run_id} is {run.state} with no failed step: only a failed run, or one "
+            "with failed hosts, can be retried"
+            + (" (use `kostyorc resume`)" if run.state == "paused" else "")
+        )
+    context = run_context(store, run)
+    hosts = {host for failed in run.failed_hosts.values() for host in failed}
+    again = [
+        unit
+        for unit in context.units
+        if unit.group is not None and unit.hosts and unit.hosts[0] in hosts
+    ]
+    records = store.steps_at(run_id, [unit.index for unit in again])
+    reset = []
+    for unit in again:
+        record = records[unit.index]
+        if record.state in ("failed", "skipped", "revoked"):
             store.put_step(run_id, replace(record, state="pending", error=None, finished=None))
+            reset.append(unit)
+    first_stage = min((unit.stage for unit in reset), default=run.stage)
 
-    def change(current: RunRecord) -> RunRecord:
-        if current.state != "failed":
+    def change_back(current: RunRecord) -> RunRecord:
+        if current.state not in ("paused", "succeeded"):
             raise InvalidTransition(f"run {run_id} is {current.state}: cannot retry")
-        return replace(current, state="running", error=None, failed_step=None)
+        current = forget_hosts(current, hosts)
+        return replace(
+            current,
+            state="running",
+            stage=min(current.stage, first_stage),
+            pause_reason=None,
+            gate=None,
+            failed_step=None,
+            error=None,
+        )
 
-    store.update_run(run_id, change)
+    store.update_run(run_id, change_back)
     outcome = reconcile_run(app, store, run_id, force=True)
-    return f"run {run_id} retried from step {run.failed_step} ({outcome})"
+    names = ", ".join(sorted(hosts))
+    return f"run {run_id} retrying {len(reset)} steps of {names} ({outcome})"
 
 
 def run_queues(store, run: RunRecord) -> list[str]:
@@ -134,16 +200,19 @@ def cancel(app, store, run_id: str, *, now: bool = False) -> str:
         return replace(run, state="cancelled")
 
     run = store.update_run(run_id, change)
-    plan = store.plan(run_id)
-    units = units_of(plan, run_id, run.route)
-    first = next_unit(store, run)
-    # Only the current segment and the next can have messages on the broker.
-    doomed = [task_id(run_id, unit.id) for unit in units[first : first + 2 * SEGMENT_LIMIT]]
-    running = [
-        unit
-        for unit in units[first : first + 2 * SEGMENT_LIMIT]
-        if store.step(run_id, unit.index).state == "running"
-    ]
+    context = run_context(store, run)
+    units = context.units
+    # Only the current stage (and the first segments of the next) can have
+    # messages on the broker.
+    if run.stage < len(context.stages):
+        stage = context.stages[run.stage]
+        window = list(units[stage.first : stage.last + 1 + SEGMENT_LIMIT])
+    else:
+        window = []
+    records = store.steps_at(run_id, [unit.index for unit in window])
+    live = [unit for unit in window if records[unit.index].state in ("pending", "running")]
+    doomed = [task_id(run_id, unit.id) for unit in live[:REVOKE_LIMIT]]
+    running = [unit for unit in live if records[unit.index].state == "running"]
     if doomed:
         app.control.revoke(doomed)
     if now:

@@ -125,6 +125,15 @@ class RedisRunStore:
             for index in range(count)
         ]
 
+    def steps_at(self, run_id: str, indexes: list[int]) -> dict[int, StepRecord]:
+        if not indexes:
+            return {}
+        texts = self.client.hmget(self._key(run_id, "steps"), [str(index) for index in indexes])
+        return {
+            index: StepRecord.from_dict(json.loads(text)) if text else StepRecord(index)
+            for index, text in zip(indexes, texts, strict=True)
+        }
+
     def put_step(self, run_id: str, record: StepRecord) -> None:
         self.client.hset(
             self._key(run_id, "steps"),

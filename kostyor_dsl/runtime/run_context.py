@@ -6,8 +6,17 @@ import functools
 from dataclasses import dataclass
 from typing import Any
 
-from kostyor_dsl.runtime.canvas import Segment, Unit, describe, segment_of, units_of
+from kostyor_dsl.runtime.canvas import (
+    Segment,
+    Stage,
+    Unit,
+    describe,
+    segment_of,
+    stages_of,
+    units_of,
+)
 from kostyor_dsl.runtime.drivers import Driver, load_driver
+from kostyor_dsl.runtime.failure_policy import GroupPolicy, policies_of
 
 
 @dataclass(frozen=True)
@@ -17,6 +26,8 @@ class RunContext:
     units: tuple[Unit, ...]
     segments: tuple[Segment, ...]
     steps: dict[str, dict[str, Any]]
+    stages: tuple[Stage, ...] = ()
+    policies: dict[str, GroupPolicy] | None = None
 
     def segment_of(self, index: int) -> Segment:
         return segment_of(list(self.segments), index)
@@ -31,6 +42,8 @@ def _context(store, run_id: str, route: str) -> RunContext:
         units=tuple(units_of(plan, run_id, route)),
         segments=tuple(describe(plan, run_id, route)),
         steps={step["id"]: step for step in plan["steps"]},
+        stages=tuple(stages_of(plan, run_id, route)),
+        policies=policies_of(plan),
     )
 
 
@@ -52,6 +65,8 @@ def driver_signature(driver: Driver, step: dict[str, Any], unit: Unit):
     kind = step["kind"]
     if kind == "pre-upgrade":
         return driver.pre_upgrade(step["action"], step.get("parameters", {}))
+    if kind == "post-upgrade":
+        return driver.post_upgrade(step["action"], step.get("parameters", {}))
     if kind == "upgrade":
         return driver.start(step["service"], list(unit.hosts))
     host = unit.hosts[0] if unit.hosts else None

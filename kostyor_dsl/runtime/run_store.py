@@ -28,7 +28,10 @@ from kostyor_dsl.runtime.errors import UnknownRun
 RUN_STATES = ("running", "paused", "cancelled", "succeeded", "failed")
 FINAL_STATES = frozenset({"cancelled", "succeeded"})
 LIVE_STATES = frozenset({"running", "paused"})
-STEP_STATES = ("pending", "running", "succeeded", "failed", "revoked")
+STEP_STATES = ("pending", "running", "succeeded", "failed", "skipped", "waiting", "revoked")
+# A lane is finished when its last unit is in one of these: a failed unit of a
+# rollout batch has its host's later units skipped, so the lane ends either way.
+LANE_DONE_STATES = frozenset({"succeeded", "skipped", "failed"})
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,16 @@ class RunRecord:
     error: str | None = None
     failed_step: str | None = None
     published_at: float = 0.0
+    # The stage whose lanes may run now (see canvas.Stage); earlier ones are done.
+    stage: int = 0
+    # Why the run paused by itself (a gate, a failure threshold); None for `pause`.
+    pause_reason: str | None = None
+    # The gate unit's id while the run waits at a gate.
+    gate: str | None = None
+    # Failed hosts of rollout groups: group -> {host: its failed unit's id}, and
+    # "group#batch" -> the same for each batch.
+    failed_hosts: dict[str, dict[str, str]] = field(default_factory=dict)
+    batch_failed_hosts: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -196,6 +209,9 @@ class FileRunStore:
             self.step(run_id, index) if f"{index}.json" in present else StepRecord(index)
             for index in range(count)
         ]
+
+    def steps_at(self, run_id: str, indexes: list[int]) -> dict[int, StepRecord]:
+        return {index: self.step(run_id, index) for index in indexes}
 
     def put_step(self, run_id: str, record: StepRecord) -> None:
         path = self._run_folder(run_id) / "steps" / f"{record.index}.json"

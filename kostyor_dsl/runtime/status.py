@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from kostyor_dsl.runtime.canvas import task_id, units_of
+from kostyor_dsl.runtime.canvas import stages_of, task_id, units_of
+from kostyor_dsl.runtime.failure_policy import policies_of
 
 
 def iso_time(moment: float | None) -> str | None:
@@ -16,16 +17,25 @@ def iso_time(moment: float | None) -> str | None:
     )
 
 
+def _batch_state(states: list[str], lane_ends: list[str]) -> str:
+    if all(state in ("succeeded", "skipped", "failed") for state in lane_ends):
+        return "finished"
+    if all(state == "pending" for state in states):
+        return "pending"
+    return "running"
+
+
 def status_document(store, run_id: str) -> dict[str, Any]:
     run = store.run(run_id)
     plan = store.plan(run_id)
     units = units_of(plan, run_id, run.route)
+    stages = stages_of(plan, run_id, run.route)
     records = store.steps(run_id, len(units))
     steps = []
     counts: dict[str, int] = {}
     for unit, record in zip(units, records, strict=True):
         state = record.state
-        if run.state == "cancelled" and state in ("pending", "running"):
+        if run.state == "cancelled" and state in ("pending", "running", "waiting"):
             state = "revoked"
         counts[state] = counts.get(state, 0) + 1
         duration = (
@@ -49,8 +59,56 @@ def status_document(store, run_id: str) -> dict[str, Any]:
                 "attempts": record.attempts,
                 "error": record.error,
                 "result": record.result,
+                "group": unit.group,
+                "batch": unit.batch,
+                "stage": unit.stage,
             }
         )
+    batches = []
+    for stage in stages:
+        if not stage.parallel:
+            continue
+        states = [step["state"] for step in steps[stage.first : stage.last + 1]]
+        ends = [steps[lane.last]["state"] for lane in stage.lanes]
+        failed = sorted(
+            {
+                step["hosts"][0]
+                for step in steps[stage.first : stage.last + 1]
+                if step["state"] == "failed"
+            }
+        )
+        batches.append(
+            {
+                "group": stage.group,
+                "batch": stage.batch,
+                "stage": stage.index,
+                "first": stage.first,
+                "last": stage.last,
+                "hosts": [lane.host for lane in stage.lanes],
+                "state": _batch_state(states, ends),
+                "failed_hosts": failed,
+            }
+        )
+    groups = []
+    for name, policy in policies_of(plan).items():
+        groups.append(
+            {
+                "name": name,
+                "hosts": policy.hosts,
+                "max_failed_hosts": policy.max_failed_hosts,
+                "tolerates": policy.group_limit,
+                "max_failed_hosts_per_batch": policy.max_failed_hosts_per_batch,
+                "failed_hosts": dict(sorted(run.failed_hosts.get(name, {}).items())),
+            }
+        )
+    gate = None
+    if run.gate:
+        unit = next((unit for unit in units if unit.id == run.gate), None)
+        message = next(
+            (step.get("message") for step in plan["steps"] if unit and step["id"] == unit.step_id),
+            None,
+        )
+        gate = {"step": run.gate, "message": message or ""}
     return {
         "run": run.run_id,
         "state": run.state,
@@ -61,7 +119,12 @@ def status_document(store, run_id: str) -> dict[str, Any]:
         "updated": iso_time(run.updated),
         "error": run.error,
         "failed_step": run.failed_step,
+        "pause_reason": run.pause_reason,
+        "gate": gate,
+        "stage": run.stage,
         "summary": {"total": len(steps), **dict(sorted(counts.items()))},
+        "groups": groups,
+        "batches": batches,
         "steps": steps,
     }
 
@@ -77,9 +140,17 @@ def summary_line(document: dict[str, Any]) -> str:
     total = summary["total"]
     running = [step["id"] for step in document["steps"] if step["state"] == "running"]
     line = f"run {document['run']}: {document['state']}, {done}/{total} steps succeeded"
+    for state in ("failed", "skipped"):
+        if summary.get(state) and document["state"] != "failed":
+            line += f", {summary[state]} {state}"
     if running:
-        line += f", running {', '.join(running)}"
-    if document["error"]:
+        shown = ", ".join(running[:5]) + (
+            f" and {len(running) - 5} more" if len(running) > 5 else ""
+        )
+        line += f", running {shown}"
+    if document.get("pause_reason") and document["state"] == "paused":
+        line += f" - {document['pause_reason'].splitlines()[0]}"
+    elif document["error"]:
         line += f" - {document['error'].splitlines()[0]}"
     return line
 
@@ -89,11 +160,27 @@ def render_status(document: dict[str, Any], *, tty: bool) -> str:
     if tty:
         done = document["summary"].get("succeeded", 0)
         lines.append(progress_bar(done, document["summary"]["total"]))
+    for group in document.get("groups", []):
+        if group["failed_hosts"]:
+            failed = ", ".join(f"{host} ({step})" for host, step in group["failed_hosts"].items())
+            lines.append(
+                f"group {group['name']}: {len(group['failed_hosts'])} failed hosts of "
+                f"{group['hosts']}, tolerates {group['tolerates']}: {failed}"
+            )
+    starts = {batch["first"]: batch for batch in document.get("batches", [])}
     width = len(str(len(document["steps"])))
     for step in document["steps"]:
+        batch = starts.get(step["index"])
+        if batch:
+            lines.append(
+                f"  batch {batch['group']}#{batch['batch']}: {len(batch['hosts'])} hosts in "
+                f"parallel, {batch['state']}"
+            )
         timing = f"{step['duration']:.1f}s" if step["duration"] is not None else ""
         line = f"  {step['index'] + 1:>{width}} {step['state']:<9} {timing:>7}  {step['id']}"
-        if step["error"]:
+        if step["state"] == "waiting" and document.get("gate"):
+            line += f"  (gate: {document['gate']['message']}; `kostyorc resume` goes on)"
+        elif step["error"]:
             line += f"  ({step['error'].splitlines()[0]})"
         lines.append(line)
     return "\n".join(lines)

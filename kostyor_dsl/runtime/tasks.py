@@ -1,11 +1,18 @@
 """The step task: the guard around every unit of every run.
 
 It consults the run record first (a paused, cancelled or finished run does
-nothing; a unit already done, or whose predecessor is not done, is a stray
-copy), takes the unit's lock (a copy delivered twice never runs twice at
-once), runs the driver's signature, and records the outcome last.  A stray
-copy raises `Ignore`: the message is acknowledged, no result is stored, and
-the rest of its chain is dropped, since the copy that ran the unit continues.
+nothing; a unit of a stage that is not the run's current one, a unit already
+done, or whose predecessor in its lane is not done, is a stray copy), takes
+the unit's lock (a copy delivered twice never runs twice at once), runs the
+driver's signature, and records the outcome last.  A stray copy raises
+`Ignore`: the message is acknowledged, no result is stored, and the rest of
+its chain is dropped, since the copy that ran the unit continues.
+
+What follows a unit: the next segment of its lane, or, for the last unit of
+a lane, the stage barrier (`reconcile.finish_lane`).  A gate pauses the run
+instead of running anything.  A failed unit of a rollout batch counts its
+host against the group's failure policy (`failure_policy`), skips the host's
+later units and finishes its lane; elsewhere a failure fails the run.
 """
 
 from __future__ import annotations
@@ -19,8 +26,10 @@ from celery.exceptions import Ignore
 from kostyor_dsl.runtime.app import app, get_store
 from kostyor_dsl.runtime.canvas import STEP_TASK
 from kostyor_dsl.runtime.errors import RuntimeProblem, StepFailed, UnknownRun
-from kostyor_dsl.runtime.reconcile import publish_from
+from kostyor_dsl.runtime.failure_policy import GroupPolicy, record_failure
+from kostyor_dsl.runtime.reconcile import finish_lane, publish_from, skip_rest_of_lane
 from kostyor_dsl.runtime.run_context import driver_for, driver_signature, run_context
+from kostyor_dsl.runtime.run_store import LANE_DONE_STATES
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +38,32 @@ def _describe_error(exc: BaseException) -> str:
     if isinstance(exc, RuntimeProblem):
         return exc.message
     return f"{type(exc).__name__}: {exc}"
+
+
+def _fail_run(unit_id: str, message: str):
+    def change(current):
+        if current.state not in ("running", "paused"):
+            return current
+        return replace(
+            current, state="failed", error=f"step {unit_id} failed: {message}", failed_step=unit_id
+        )
+
+    return change
+
+
+def _stop_at_gate(unit_id: str, message: str):
+    def change(current):
+        if current.state != "running":
+            return current
+        return replace(
+            current, state="paused", gate=unit_id, pause_reason=f"gate {unit_id}: {message}"
+        )
+
+    return change
+
+
+def _count_failure(policy: GroupPolicy, batch: int, host: str, unit_id: str):
+    return lambda current: record_failure(current, policy, batch, host, unit_id)
 
 
 @app.task(bind=True, name=STEP_TASK, acks_late=True, reject_on_worker_lost=True)
@@ -46,21 +81,34 @@ def step(self, run_id: str, index: int, unit_id: str) -> dict:
         log.error("kostyor: dropping %s: not a unit of run %s", self.request.id, run_id)
         raise Ignore()
     unit = context.units[index]
-    if store.step(run_id, index).state == "succeeded":
+    stage = context.stages[unit.stage]
+    lane = stage.lanes[unit.lane]
+    if unit.stage != run.stage:
         raise Ignore()
-    if index and store.step(run_id, index - 1).state != "succeeded":
+    if store.step(run_id, index).state in LANE_DONE_STATES:
+        raise Ignore()
+    if index > lane.first and store.step(run_id, index - 1).state != "succeeded":
         raise Ignore()
 
+    failure: str | None = None
     with store.unit_lock(run_id, index) as held:
         if not held:
             raise Ignore()
         # Checked again under the lock: a pause or a finishing copy may have
         # landed between the first look and taking the lock.
-        if store.run(run_id).state != "running":
+        current = store.run(run_id)
+        if current.state != "running" or current.stage != unit.stage:
             raise Ignore()
         record = store.step(run_id, index)
-        if record.state == "succeeded":
+        if record.state in LANE_DONE_STATES:
             raise Ignore()
+        plan_step = context.steps[unit.step_id]
+        if unit.kind == "gate":
+            message = plan_step.get("message") or "resume the run to go on"
+            store.put_step(run_id, replace(record, state="waiting", started=time.time()))
+            store.update_run(run_id, _stop_at_gate(unit.id, message))
+            log.info("kostyor: run %s paused at gate %s: %s", run_id, unit.id, message)
+            return {"step": unit.id, "gate": message}
         record = replace(
             record,
             state="running",
@@ -73,43 +121,38 @@ def step(self, run_id: str, index: int, unit_id: str) -> dict:
         store.put_step(run_id, record)
         store.update_run(run_id, lambda current: replace(current, updated=time.time()))
         try:
-            signature = driver_signature(driver_for(run), context.steps[unit.step_id], unit)
+            signature = driver_signature(driver_for(run), plan_step, unit)
             outcome = signature.apply(throw=True).result
         except Exception as exc:
-            message = _describe_error(exc)
+            failure = _describe_error(exc)
+            if stage.parallel:
+                # Counted first: a worker dying before the step is recorded
+                # failed runs it again, and a host is counted once.
+                policy = context.policies[unit.group]
+                store.update_run(run_id, _count_failure(policy, unit.batch, unit.hosts[0], unit.id))
+                store.put_step(
+                    run_id, replace(record, state="failed", finished=time.time(), error=failure)
+                )
+                skip_rest_of_lane(store, context, run_id, index)
+            else:
+                store.put_step(
+                    run_id, replace(record, state="failed", finished=time.time(), error=failure)
+                )
+                store.update_run(run_id, _fail_run(unit.id, failure))
+                raise StepFailed(f"step {unit.id} failed: {failure}", unit.id, run_id) from None
+        else:
             store.put_step(
-                run_id, replace(record, state="failed", finished=time.time(), error=message)
+                run_id, replace(record, state="succeeded", finished=time.time(), result=outcome)
             )
-            store.update_run(
-                run_id,
-                lambda current: (
-                    replace(
-                        current,
-                        state="failed",
-                        error=f"step {unit.id} failed: {message}",
-                        failed_step=unit.id,
-                    )
-                    if current.state in ("running", "paused")
-                    else current
-                ),
+            run = store.update_run(
+                run_id, lambda current: replace(current, progress=current.progress + 1)
             )
-            raise StepFailed(f"step {unit.id} failed: {message}", unit.id, run_id) from None
-        store.put_step(
-            run_id, replace(record, state="succeeded", finished=time.time(), result=outcome)
-        )
-        run = store.update_run(
-            run_id, lambda current: replace(current, progress=max(current.progress, index + 1))
-        )
 
-    if index + 1 >= run.unit_count:
-        store.update_run(
-            run_id,
-            lambda current: (
-                replace(current, state="succeeded")
-                if current.state in ("running", "paused")
-                else current
-            ),
-        )
+    if failure is not None:
+        finish_lane(app, store, context, run_id, index)
+        raise StepFailed(f"step {unit.id} failed: {failure}", unit.id, run_id)
+    if index == lane.last:
+        finish_lane(app, store, context, run_id, index)
     elif index == context.segment_of(index).last and run.state == "running":
         publish_from(app, store, run, index + 1)
     return {"step": unit.id, "result": outcome}

@@ -36,6 +36,25 @@ def wanted_queues(store, host: str | None) -> set[str]:
     return queues
 
 
+def _add_queue_before_loop(c, queue: str) -> None:
+    """`Consumer.add_task_queue` without its `consume()`.
+
+    The event loop sets the consumer's message callback and then calls
+    `consume()` for every queue; consuming here, before that, let RabbitMQ
+    deliver a waiting message (one a killed worker left) to a consumer with
+    no callback yet, and the worker stopped with "Consumer does not have any
+    callbacks".
+    """
+    queues = c.app.amqp.queues
+    if queue in queues:
+        declared = queues.select_add(queues[queue])
+    else:
+        declared = queues.select_add(queue, exchange=queue, exchange_type="direct")
+    if not c.task_consumer.consuming_from(queue):
+        c.task_consumer.add_queue(declared)
+        log.info("kostyor: consuming from %s", queue)
+
+
 class RunQueues(bootsteps.StartStopStep):
     """Consumer bootstep: live runs' queues at start, a reconciliation, then a watcher."""
 
@@ -53,7 +72,7 @@ class RunQueues(bootsteps.StartStopStep):
 
         store = get_store()
         for queue in sorted(wanted_queues(store, settings.worker_host)):
-            c.add_task_queue(queue)
+            _add_queue_before_loop(c, queue)
         reconcile_all(c.app, store, force=True)
         if self.watcher is None:
             self.watcher = threading.Thread(

@@ -74,15 +74,117 @@ def make_plan(
     }
 
 
-def expected_log(plan: dict) -> list[str]:
-    """The step-log labels (`kind name hosts`) of a plan, in order."""
-    labels = []
-    for step in plan["steps"]:
-        if step["kind"] == "pre-upgrade":
-            labels.append(f"pre-upgrade {step['action']} -")
+def rollout_plan(
+    layout: list[tuple],
+    *,
+    groups: list[dict] | None = None,
+    services: dict[str, tuple[str, ...]] | None = None,
+    hooks: bool = True,
+) -> dict:
+    """A plan with rollout: `layout` items, in order, are
+    `("batch", GROUP, NUMBER, [HOSTS])`, `("gate", GROUP, NUMBER)` and
+    `("host", HOST)` (a host in no group).  Each host runs `services[host]`
+    (default api, compute), inside `before drain` / `after enable` hooks for
+    grouped hosts; a pre-upgrade and a post-upgrade step frame the plan.
+    """
+    services = services or {}
+    steps: list[dict] = [
+        {
+            "id": "pre-upgrade:refresh-repos",
+            "kind": "pre-upgrade",
+            "action": "refresh-repos",
+            "parameters": {},
+            "source": "test.kostyor:1",
+        }
+    ]
+    names: dict[str, dict] = {}
+    for item in layout:
+        if item[0] == "gate":
+            _, group, number = item
+            steps.append(
+                {
+                    "id": f"gate:{group}#{number}",
+                    "kind": "gate",
+                    "message": f"batch {group}#{number} is done: check it, then resume",
+                    "group": group,
+                    "batch": number,
+                    "source": "test.kostyor:3",
+                }
+            )
+            continue
+        if item[0] == "batch":
+            _, group, number, hosts = item
+            names.setdefault(group, {"hosts": set()})["hosts"].update(hosts)
+            tags = {"group": group, "batch": number}
         else:
-            labels.append(f"upgrade {step['service']} {','.join(step['hosts'])}")
-    return labels
+            hosts, tags = [item[1]], {}
+        for host in hosts:
+            if tags and hooks:
+                steps.append(_hook("before", "drain", host, tags))
+            for service in services.get(host, ("api", "compute")):
+                steps.append(
+                    {
+                        "id": f"nova-{service}@{host}",
+                        "kind": "upgrade",
+                        "project": "nova",
+                        "service": f"nova-{service}",
+                        "hosts": [host],
+                        "source": "test.kostyor:2",
+                        **tags,
+                    }
+                )
+            if tags and hooks:
+                steps.append(_hook("after", "enable", host, tags))
+    steps.append(
+        {
+            "id": "post-upgrade:health-check",
+            "kind": "post-upgrade",
+            "action": "health-check",
+            "parameters": {},
+            "source": "test.kostyor:4",
+        }
+    )
+    plan = make_plan(hosts=0, pre_upgrade=False)
+    plan["steps"] = steps
+    plan["groups"] = groups or [
+        {
+            "name": name,
+            "selector": [name],
+            "hosts": len(info["hosts"]),
+            "batches": [1],
+            "max_failed_hosts": 0,
+            "source": "test.kostyor:5",
+        }
+        for name, info in names.items()
+    ]
+    return plan
+
+
+def _hook(when: str, action: str, host: str, tags: dict) -> dict:
+    return {
+        "id": f"{when}:{action}:{host}",
+        "kind": "hook",
+        "when": when,
+        "action": action,
+        "parameters": {},
+        "hosts": [host],
+        "source": "test.kostyor:6",
+        **tags,
+    }
+
+
+def step_label(step: dict) -> str:
+    """The step-log label (`kind name hosts`) of a plan step with at most one host."""
+    if step["kind"] in ("pre-upgrade", "post-upgrade"):
+        return f"{step['kind']} {step['action']} -"
+    if step["kind"] == "hook":
+        return f"action {step['action']} {','.join(step['hosts'])}"
+    return f"upgrade {step['service']} {','.join(step['hosts'])}"
+
+
+def expected_log(plan: dict) -> list[str]:
+    """The step-log labels (`kind name hosts`) of a plan's steps, in order (gates log nothing)."""
+    return [step_label(step) for step in plan["steps"] if step["kind"] != "gate"]
 
 
 def service_up(host: str, port: int) -> bool:
@@ -99,12 +201,16 @@ class StepLog:
 
     def events(self) -> list[tuple[str, str, str]]:
         """(event, label, worker host) per line; label is `kind name hosts`."""
+        return [(event, label, where) for event, label, where, _ in self.timed_events()]
+
+    def timed_events(self) -> list[tuple[str, str, str, float]]:
+        """(event, label, worker host, time) per line."""
         if not self.path.exists():
             return []
         result = []
         for line in self.path.read_text().splitlines():
-            event, kind, name, hosts, where, _ = line.split(" ")
-            result.append((event, f"{kind} {name} {hosts}", where))
+            event, kind, name, hosts, where, moment = line.split(" ")
+            result.append((event, f"{kind} {name} {hosts}", where, float(moment)))
         return result
 
     def ends(self) -> list[str]:
@@ -239,12 +345,16 @@ class Runtime:
             f"timed out after {timeout} s waiting for {what}\n--- step log\n{steps}\n{logs}"
         )
 
-    def run_state(self, run_id: str) -> str:
-        """The run's state, read from the store directly (no subprocess)."""
+    def store(self):
+        """The run store, opened directly (no subprocess)."""
         from kostyor_dsl.runtime.run_store import open_store
         from kostyor_dsl.runtime.settings import resolve_settings
 
-        return open_store(resolve_settings(self.env)).run(run_id).state
+        return open_store(resolve_settings(self.env))
+
+    def run_state(self, run_id: str) -> str:
+        """The run's state, read from the store directly (no subprocess)."""
+        return self.store().run(run_id).state
 
     def wait_state(self, run_id: str, state: str, timeout: float = 60) -> None:
         self.wait_for(lambda: self.run_state(run_id) == state, timeout, f"run {run_id} {state}")

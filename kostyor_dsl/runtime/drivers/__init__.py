@@ -5,9 +5,10 @@ It declares its parameters (`PARAMETERS`), receives them validated, and turns
 each kind of step into a Celery signature:
 
 - `pre_upgrade(action, parameters)` for a `pre-upgrade` step;
+- `post_upgrade(action, parameters)` for a `post-upgrade` step;
 - `start(service, hosts)` for an `upgrade` step;
-- `action(name, host, parameters)` for a hook action (evacuate, disable
-  scheduling, a manual gate...), which plans will carry later.
+- `action(name, host, parameters)` for a hook step (`before`/`after` a host
+  or a service: evacuate, disable scheduling...), once per host.
 
 The runtime's step task runs the signature inside its guard (run state
 checked, unit locked, completion recorded), so a driver's task never needs to
@@ -49,6 +50,9 @@ class Driver:
 
     def pre_upgrade(self, action: str, parameters: Mapping[str, Any]):
         raise UnsupportedAction(f"driver {self.name!r} has no pre-upgrade action {action!r}")
+
+    def post_upgrade(self, action: str, parameters: Mapping[str, Any]):
+        raise UnsupportedAction(f"driver {self.name!r} has no post-upgrade action {action!r}")
 
     def start(self, service: str, hosts: list[str]):
         raise UnsupportedAction(f"driver {self.name!r} cannot upgrade services")

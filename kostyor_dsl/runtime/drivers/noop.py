@@ -50,6 +50,9 @@ class NoopDriver(Driver):
     def pre_upgrade(self, action: str, parameters: Mapping[str, Any]):
         return self._signature("pre-upgrade", action, [])
 
+    def post_upgrade(self, action: str, parameters: Mapping[str, Any]):
+        return self._signature("post-upgrade", action, [])
+
     def start(self, service: str, hosts: list[str]):
         return self._signature("upgrade", service, hosts)
 

@@ -1,8 +1,9 @@
 """`shell`: runs a command template once for each host of a step.
 
 `-p command='ssh {host} sudo systemctl restart {service}'` upgrades a service;
-`pre_upgrade_command` (placeholder `{action}`) and `action_command`
-(`{action}`, `{host}`) serve the other step kinds.  Every placeholder is
+`pre_upgrade_command` and `post_upgrade_command` (placeholder `{action}`)
+and `action_command` (`{action}`, `{host}`: hooks, once per host) serve the
+other step kinds.  Every placeholder is
 replaced by its `shlex.quote`d value, so a host named `a; rm -rf /` stays one
 argument.  A non-zero exit fails the step; `timeout` bounds the whole step;
 each host's output is kept in the step's result.
@@ -26,6 +27,7 @@ TASK = "kostyor_dsl.drivers.shell.run"
 PLACEHOLDERS = {
     "command": {"host", "service", "action"},
     "pre_upgrade_command": {"action"},
+    "post_upgrade_command": {"action"},
     "action_command": {"action", "host"},
 }
 OUTPUT_LIMIT = 64 * 1024
@@ -101,6 +103,9 @@ class ShellDriver(Driver):
         "pre_upgrade_command": Parameter(
             str, default="", help="command template for pre-upgrade steps ({action})"
         ),
+        "post_upgrade_command": Parameter(
+            str, default="", help="command template for post-upgrade steps ({action})"
+        ),
         "action_command": Parameter(
             str, default="", help="command template for hook actions ({action}, {host})"
         ),
@@ -120,6 +125,11 @@ class ShellDriver(Driver):
 
     def pre_upgrade(self, action: str, parameters: Mapping[str, Any]):
         template = self.parameters.get("pre_upgrade_command")
+        commands = [("-", render(template, action=action))] if template else []
+        return self._signature(commands)
+
+    def post_upgrade(self, action: str, parameters: Mapping[str, Any]):
+        template = self.parameters.get("post_upgrade_command")
         commands = [("-", render(template, action=action))] if template else []
         return self._signature(commands)
 

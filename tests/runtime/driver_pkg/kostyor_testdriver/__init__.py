@@ -61,6 +61,9 @@ class StepLogDriver(Driver):
     def pre_upgrade(self, action: str, parameters: Mapping[str, Any]):
         return self._sig("pre-upgrade", action, [])
 
+    def post_upgrade(self, action: str, parameters: Mapping[str, Any]):
+        return self._sig("post-upgrade", action, [])
+
     def start(self, service: str, hosts: list[str]):
         return self._sig("upgrade", service, hosts)
 
