@@ -113,7 +113,10 @@ def _follow(store, run_id: str, *, tty: bool, interval: float = 0.5) -> dict:
     while True:
         document = status_document(store, run_id)
         total = document["summary"]["total"]
-        if tty:
+        if tty and document["state"] == "paused" and document.get("pause_reason"):
+            if document["state"] != last_state:
+                print(f"\nrun {run_id} paused: {document['pause_reason']}", file=sys.stderr)
+        elif tty:
             done = document["summary"].get("succeeded", 0)
             running = [step["id"] for step in document["steps"] if step["state"] == "running"]
             line = f"{progress_bar(done, total, 20)} {done}/{total} {document['state']}"
@@ -133,7 +136,9 @@ def _follow(store, run_id: str, *, tty: bool, interval: float = 0.5) -> dict:
                         flush=True,
                     )
             if document["state"] != last_state and document["state"] not in FINISHED:
-                print(f"run {run_id} {document['state']}", file=sys.stderr, flush=True)
+                reason = document.get("pause_reason") if document["state"] == "paused" else None
+                suffix = f": {reason.splitlines()[0]}" if reason else ""
+                print(f"run {run_id} {document['state']}{suffix}", file=sys.stderr, flush=True)
         last_state = document["state"]
         if document["state"] in FINISHED:
             if tty:
@@ -173,7 +178,8 @@ def run_command(args: argparse.Namespace) -> int:
         )
         document = _follow(store, run_id, tty=sys.stderr.isatty())
         print(run_id)
-        if document["state"] == "succeeded":
+        # A run that finished with failed hosts a group tolerated is not a success.
+        if document["state"] == "succeeded" and not document["summary"].get("failed"):
             return 0
         return 1
 
@@ -339,8 +345,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     for name, handler, text in (
         ("pause", pause_command, "no new step of the run starts (durable)"),
-        ("resume", resume_command, "continue a paused run from its next step"),
-        ("retry", retry_command, "re-run a failed run from its failed step"),
+        (
+            "resume",
+            resume_command,
+            "continue a paused run from its next step (past its gate, or past a failure "
+            "threshold: failed hosts stay failed)",
+        ),
+        (
+            "retry",
+            retry_command,
+            "re-run a failed run from its failed step; with failed hosts in rollout groups, "
+            "re-run their failed and skipped steps first, then go on",
+        ),
     ):
         command = subparsers.add_parser(name, help=text, description=text)
         command.add_argument("run", metavar="RUN", help="the run id")

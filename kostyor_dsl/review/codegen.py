@@ -110,6 +110,8 @@ def generate(
         {
             "index": segment.index,
             "queue": segment.queue,
+            "stage": segment.stage,
+            "lane": segment.lane,
             "calls": [
                 {
                     "index": call.index,

@@ -92,7 +92,11 @@ def resume(app, store, run_id: str) -> str:
 
     def change(current: RunRecord) -> RunRecord:
         if current.state in ("paused", "running"):
-            return replace(current, state="running", gate=None, pause_reason=None)
+            # Past a failure threshold the failed hosts stay in `failed_hosts`.
+            failed_step = None if current.pause_reason else current.failed_step
+            return replace(
+                current, state="running", gate=None, pause_reason=None, failed_step=failed_step
+            )
         raise InvalidTransition(f"run {run_id} is {current.state}: cannot resume")
 
     store.update_run(run_id, change)
@@ -110,7 +114,12 @@ def retry(app, store, run_id: str) -> str:
     """
     run = store.run(run_id)
     if run.state == "failed":
-        for record in store.steps(run_id, run.unit_count):
+        # The failed step is in the current stage; failed hosts of earlier
+        # batches stay as they are (a later `retry` runs them again).
+        context = run_context(store, run)
+        stage = context.stages[min(run.stage, len(context.stages) - 1)]
+        records = store.steps_at(run_id, list(range(stage.first, stage.last + 1)))
+        for record in records.values():
             if record.state in ("failed", "running", "revoked"):
                 store.put_step(run_id, replace(record, state="pending", error=None, finished=None))
 

@@ -158,6 +158,8 @@ def reconcile_run(app, store, run_id: str, *, force: bool, stall_seconds: float 
     run = store.run(run_id)
     if run.state != "running":
         return f"{run.state}: nothing to do"
+    if not force and time.time() - max(run.updated, run.published_at) < stall_seconds:
+        return "recently active"
     context = run_context(store, run)
     count = len(context.stages)
     stage = run.stage
@@ -187,8 +189,6 @@ def reconcile_run(app, store, run_id: str, *, force: bool, stall_seconds: float 
     idle = [index for index in waiting if not store.unit_locked(run_id, index)]
     if not idle:
         return f"step {waiting[0] + 1}/{run.unit_count} is running"
-    if not force and time.time() - max(run.updated, run.published_at) < stall_seconds:
-        return "recently active"
     publish_from(app, store, run, idle)
     names = ", ".join(context.units[index].id for index in idle[:3])
     more = f" and {len(idle) - 3} more" if len(idle) > 3 else ""
