@@ -95,7 +95,12 @@ def resume(app, store, run_id: str) -> str:
             # Past a failure threshold the failed hosts stay in `failed_hosts`.
             failed_step = None if current.pause_reason else current.failed_step
             return replace(
-                current, state="running", gate=None, pause_reason=None, failed_step=failed_step
+                current,
+                state="running",
+                gate=None,
+                pause_reason=None,
+                failed_step=failed_step,
+                progress=current.progress + (1 if current.gate else 0),
             )
         raise InvalidTransition(f"run {run_id} is {current.state}: cannot resume")
 

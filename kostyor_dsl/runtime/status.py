@@ -173,8 +173,8 @@ def render_status(document: dict[str, Any], *, tty: bool) -> str:
         batch = starts.get(step["index"])
         if batch:
             lines.append(
-                f"  batch {batch['group']}#{batch['batch']}: {len(batch['hosts'])} hosts in "
-                f"parallel, {batch['state']}"
+                f"  batch {batch['group']}#{batch['batch']}: {len(batch['hosts'])} "
+                f"host{'s' if len(batch['hosts']) != 1 else ''} in parallel, {batch['state']}"
             )
         timing = f"{step['duration']:.1f}s" if step["duration"] is not None else ""
         line = f"  {step['index'] + 1:>{width}} {step['state']:<9} {timing:>7}  {step['id']}"

@@ -272,3 +272,18 @@ def test_every_unit_is_in_exactly_one_lane_of_one_stage(route):
         for index in range(lane.first, lane.last + 1)
     ]
     assert covered == list(range(len(units)))
+
+
+def test_a_big_batch_keeps_every_message_one_bounded_segment():
+    hosts = [f"cmp-{number:03d}" for number in range(200)]
+    plan = rollout_plan(
+        [("batch", "compute", 1, hosts)],
+        services={host: tuple(f"s{i}" for i in range(30)) for host in hosts[:2]},
+    )
+    segments = canvas.describe(plan, "r")
+    assert max(len(segment.calls) for segment in segments) == canvas.SEGMENT_LIMIT
+    (batch,) = [stage for stage in canvas.stages_of(plan, "r") if stage.parallel]
+    assert len(batch.lanes) == 200
+    # A 32-step lane is two segments of its own; the other lanes one each.
+    assert [len(s.calls) for s in segments if s.stage == batch.index][:3] == [25, 7, 25]
+    assert {s.lane for s in segments if s.stage == batch.index} == set(range(200))
