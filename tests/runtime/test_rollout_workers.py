@@ -66,6 +66,11 @@ def two_brokers(request, tmp_path):
     yield from _runtime(request, tmp_path)
 
 
+@pytest.fixture(params=["embedded"])
+def embedded_only(request, tmp_path):
+    yield from _runtime(request, tmp_path)
+
+
 def test_batch_hosts_run_in_parallel_hooks_around_each_host_batches_in_order(any_broker):
     runtime = any_broker
     plan = rollout_plan(
@@ -291,3 +296,54 @@ def test_sigkill_mid_batch_then_restart_completes_it_with_nothing_lost_or_twice(
     starts = runtime.log.starts()
     for label in expected_log(plan):
         assert starts.count(label) == (2 if label in killed else 1), (label, starts)
+
+
+def test_per_host_route_runs_a_batch_on_each_hosts_own_worker_in_parallel(embedded_only):
+    plan = rollout_plan([("batch", "compute", 1, ["node-1", "node-2"]), ("host", "node-3")])
+    for host in ("node-1", "node-2", "node-3"):
+        embedded_only.start_worker(host=host)
+    run_id = embedded_only.submit(plan, "--route", "per-host", sleep=0.3)
+    embedded_only.wait_state(run_id, "succeeded", 60)
+    assert_each_ran_once(embedded_only, plan)
+    for event, label, where in embedded_only.log.events():
+        hosts = label.split(" ")[2]
+        if hosts != "-":
+            assert hosts == where, (event, label, where)
+    one, two = labels_of(plan, ["node-1"]), labels_of(plan, ["node-2"])
+    assert min(times(embedded_only, two, "start")) < max(times(embedded_only, one, "end"))
+    assert min(times(embedded_only, one, "start")) < max(times(embedded_only, two, "end"))
+    assert max(times(embedded_only, one + two, "end")) <= min(
+        times(embedded_only, labels_of(plan, ["node-3"]), "start")
+    )
+
+
+def test_shell_driver_runs_hooks_and_post_upgrade_through_a_worker(embedded_only):
+    plan = rollout_plan([("batch", "compute", 1, ["node-1", "node-2"])])
+    plan["driver"] = {"name": "shell", "parameters": {}}
+    out = embedded_only.tmp / "shell.log"
+    embedded_only.start_worker(concurrency=2)
+    path = embedded_only.write_plan(plan)
+    done = embedded_only.kostyorc(
+        "run",
+        path,
+        "--wait",
+        "-p",
+        f"command=echo upgrade {{service}} {{host}} >> {out}",
+        "-p",
+        f"action_command=echo {{action}} {{host}} >> {out}",
+        "-p",
+        f"pre_upgrade_command=echo pre {{action}} >> {out}",
+        "-p",
+        f"post_upgrade_command=echo post {{action}} >> {out}",
+    )
+    run_id = done.stdout.strip().splitlines()[-1]
+    assert embedded_only.run_state(run_id) == "succeeded"
+    lines = out.read_text().splitlines()
+    assert lines[0] == "pre refresh-repos" and lines[-1] == "post health-check"
+    for host in ("node-1", "node-2"):
+        assert [line for line in lines if line.endswith(host)] == [
+            f"drain {host}",
+            f"upgrade nova-api {host}",
+            f"upgrade nova-compute {host}",
+            f"enable {host}",
+        ]
