@@ -55,12 +55,17 @@ def stage_complete(
     usually finds the next one still running after one read.
     """
     lanes = context.stages[stage].lanes
-    order = [lanes[(start_lane + offset) % len(lanes)] for offset in range(len(lanes))]
-    for start in range(0, len(order), _CHUNK):
-        chunk = [lane.last for lane in order[start : start + _CHUNK]]
+    count = len(lanes)
+    start, size = 0, 1  # one read first: usually the next lane is still running
+    while start < count:
+        chunk = [
+            lanes[(start_lane + offset) % count].last
+            for offset in range(start, min(start + size, count))
+        ]
         records = store.steps_at(run_id, chunk)
         if any(records[index].state not in LANE_DONE_STATES for index in chunk):
             return False
+        start, size = start + size, _CHUNK
     return True
 
 
