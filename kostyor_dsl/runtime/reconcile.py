@@ -154,7 +154,7 @@ def publish_stage(app, store, context: RunContext, run, stage: int) -> None:
 def finish_lane(app, store, context: RunContext, run_id: str, index: int) -> None:
     """Unit `index`, the last of its lane, is recorded: advance if its stage is complete."""
     unit = context.units[index]
-    if stage_complete(store, context, run_id, unit.stage, start_lane=unit.lane):
+    if stage_complete(store, context, run_id, unit.stage, start_lane=unit.lane + 1):
         advance(app, store, context, run_id, unit.stage)
 
 
