@@ -130,6 +130,20 @@ def test_shell_driver_times_out_a_step():
     assert time.monotonic() - started < 3
 
 
+def test_an_actions_own_timeout_wins_over_the_drivers():
+    from kostyor_dsl.runtime.drivers.shell import step_timeout
+
+    driver = load_driver(
+        "shell", {"command": "true {host}", "action_command": "echo {action} {host}"}
+    )
+    assert driver.action("evacuate", "node-1", {"timeout": "30m"}).args[1] == 1800
+    assert driver.action("evacuate", "node-1", {}).args[1] == 600
+    assert driver.pre_upgrade("backup", {"timeout": 90}).args[1] == 90
+    assert step_timeout({"timeout": "500ms"}, 600) == 0.5
+    with pytest.raises(ParameterError, match="duration like 30m"):
+        step_timeout({"timeout": "soon"}, 600)
+
+
 def test_shell_driver_pre_upgrade_and_actions():
     from kostyor_dsl.runtime.drivers.shell import run_commands
 

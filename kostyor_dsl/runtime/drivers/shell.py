@@ -57,6 +57,32 @@ def render(template: str, **values: str) -> str:
     return template.format_map({name: shlex.quote(str(value)) for name, value in values.items()})
 
 
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def step_timeout(parameters: Mapping[str, Any], default: float) -> float:
+    """An action's own `timeout` (the spec's `evacuate { timeout 30m }`: a number of
+    seconds or a duration) wins over the driver's per-step timeout."""
+    value = parameters.get("timeout")
+    if value is None:
+        return default
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        text = str(value).strip()
+        unit = next((u for u in ("ms", "s", "m", "h") if text.endswith(u)), "s")
+        number = text[: -len(unit)] if text.endswith(unit) else text
+        try:
+            seconds = float(number) * _UNITS[unit]
+        except ValueError:
+            raise ParameterError(
+                f"action parameter 'timeout' must be seconds or a duration like 30m, not {value!r}"
+            ) from None
+    if seconds <= 0:
+        raise ParameterError("action parameter 'timeout' must be positive")
+    return seconds
+
+
 def _tail(text: str) -> str:
     return text if len(text) <= OUTPUT_LIMIT else "...\n" + text[-OUTPUT_LIMIT:]
 
@@ -120,18 +146,21 @@ class ShellDriver(Driver):
         if self.parameters["timeout"] <= 0:
             raise ParameterError("driver 'shell': parameter 'timeout' must be positive")
 
-    def _signature(self, commands: list[tuple[str, str]]):
-        return run_commands.si([list(pair) for pair in commands], self.parameters["timeout"])
+    def _signature(
+        self, commands: list[tuple[str, str]], parameters: Mapping[str, Any] | None = None
+    ):
+        timeout = step_timeout(parameters or {}, self.parameters["timeout"])
+        return run_commands.si([list(pair) for pair in commands], timeout)
 
     def pre_upgrade(self, action: str, parameters: Mapping[str, Any]):
         template = self.parameters.get("pre_upgrade_command")
         commands = [("-", render(template, action=action))] if template else []
-        return self._signature(commands)
+        return self._signature(commands, parameters)
 
     def post_upgrade(self, action: str, parameters: Mapping[str, Any]):
         template = self.parameters.get("post_upgrade_command")
         commands = [("-", render(template, action=action))] if template else []
-        return self._signature(commands)
+        return self._signature(commands, parameters)
 
     def start(self, service: str, hosts: list[str]):
         template = self.parameters["command"]
@@ -143,4 +172,6 @@ class ShellDriver(Driver):
         template = self.parameters.get("action_command")
         if not template:
             return super().action(name, host, parameters)
-        return self._signature([(host or "-", render(template, action=name, host=host or ""))])
+        return self._signature(
+            [(host or "-", render(template, action=name, host=host or ""))], parameters
+        )
