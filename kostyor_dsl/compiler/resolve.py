@@ -172,29 +172,34 @@ class _Resolver:
                 seen[name.value] = name
         return tuple(seen)
 
-    # orders
-    def _orders(self, trees, tiers) -> dict[str, OrderDef]:
-        orders: dict[str, OrderDef] = {}
-        first: dict[str, ast.Order] = {}
+    def _first_definitions(self, trees, kind, code: str, what: str, hint) -> dict:
+        """Items of one kind by name, across all files; a second definition is an error."""
+        found: dict = {}
         for tree in trees:
             for item in tree.items:
-                if not isinstance(item, ast.Order):
+                if not isinstance(item, kind):
                     continue
                 name = item.name.value
-                if name in first:
+                if name in found:
                     self.sink.add(
                         error(
-                            "K014",
-                            f"order '{name}' is defined twice",
+                            code,
+                            f"{what} '{name}' is defined twice",
                             item.name.span,
-                            labels=(Label(first[name].name.span, "first defined here"),),
-                            hints=("give one of them another name",),
+                            labels=(Label(found[name].name.span, "first defined here"),),
+                            hints=(hint(name),),
                         )
                     )
                     continue
-                first[name] = item
-                orders[name] = self._order(item, tiers)
-        return orders
+                found[name] = item
+        return found
+
+    # orders
+    def _orders(self, trees, tiers) -> dict[str, OrderDef]:
+        nodes = self._first_definitions(
+            trees, ast.Order, "K014", "order", lambda _: "give one of them another name"
+        )
+        return {name: self._order(node, tiers) for name, node in nodes.items()}
 
     def _order(self, node: ast.Order, tiers) -> OrderDef:
         services: list[ServiceDef] = []
@@ -263,27 +268,17 @@ class _Resolver:
 
     # strategies
     def _strategy_asts(self, trees) -> dict[str, ast.Strategy]:
-        found: dict[str, ast.Strategy] = {}
-        for tree in trees:
-            for item in tree.items:
-                if not isinstance(item, ast.Strategy):
-                    continue
-                name = item.name.value
-                if name in found:
-                    self.sink.add(
-                        error(
-                            "K015",
-                            f"strategy '{name}' is defined twice",
-                            item.name.span,
-                            labels=(Label(found[name].name.span, "first defined here"),),
-                            hints=(
-                                f"to change an imported strategy: strategy my-{name} extends {name} {{ ... }}",
-                            ),
-                        )
-                    )
-                    continue
-                found[name] = item
-                self._check_settings(item)
+        found = self._first_definitions(
+            trees,
+            ast.Strategy,
+            "K015",
+            "strategy",
+            lambda name: (
+                f"to change an imported strategy: strategy my-{name} extends {name} {{ ... }}"
+            ),
+        )
+        for node in found.values():
+            self._check_settings(node)
         return found
 
     def _check_settings(self, node: ast.Strategy) -> None:
