@@ -1,0 +1,17 @@
+"""The README's spec example compiles and is in the canonical layout."""
+
+from __future__ import annotations
+
+from support import EXAMPLES, ROOT
+
+
+def test_readme_spec_example_compiles_and_is_formatted(cli, tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    example = readme.split("## A spec", 1)[1].split("```", 2)[1].lstrip("\n")
+    spec = tmp_path / "team.kostyor"
+    spec.write_text(example)
+    code, out, err = cli("compile", spec, "-i", EXAMPLES / "small-cloud.yaml", "--format", "json")
+    assert code == 0, err
+    assert '"strategy": "careful"' in out
+    code, _, err = cli("fmt", "--check", spec)
+    assert code == 0, err
