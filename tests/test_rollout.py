@@ -234,3 +234,19 @@ def test_shipped_rolling_computes_on_the_example():
     assert [s["id"] for s in plan["steps"] if s["kind"] == "gate"] == ["gate:compute#1"]
     controllers = [(b, h) for g, b, h in got if g == "controller"]
     assert controllers == [(1, ["ctl-1"]), (2, ["ctl-2"]), (3, ["ctl-3"])]
+
+
+def test_extends_replaces_a_hosts_block_whole_in_its_place(write):
+    path = write(
+        "team.kostyor",
+        "import openstack\n\nstrategy mine extends rolling-computes {\n"
+        "  hosts storage {\n    batch 2\n  }\n  hosts compute {\n    batch 2\n  }\n}\n",
+    )
+    rolling = check(str(path)).spec.strategies["mine"]
+    assert [(g.name, g.batches) for g in rolling.groups] == [
+        ("controller", (1,)),
+        ("compute", (2,)),
+        ("storage", (2,)),
+    ]
+    compute = rolling.groups[1]
+    assert (compute.before, compute.after, compute.pause_after_batches) == ((), (), ())
