@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 
 
 def _read_plan(path: str, exit_code: int = 1) -> dict:
-    from kostyor_dsl.review.planfile import PlanFileError, read_plan_file
+    from kostyor_dsl.compiler.planfile import PlanFileError, read_plan_file
 
     try:
         return read_plan_file(path)

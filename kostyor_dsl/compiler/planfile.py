@@ -1,7 +1,7 @@
-"""Reading a plan file for the review commands: parsed, checked, one clear line on failure.
+"""Reading a plan file: parsed, checked against the plan schema, one clear line on failure.
 
-Every review command (diff, graph, explain, codegen) reads plans through
-`read_plan_file`, so they all agree on what a valid plan is: the plan schema
+Every command that reads a plan (run, diff, graph, explain, codegen) goes through
+this module, so they all agree on what a valid plan is: the plan schema
 (schemas/plan.schema.json) plus the step kinds this version knows.  A later
 plan format may add kinds (gates, parallel batches); until the review tools
 learn them they stop with a message naming the kind, never a traceback or a
