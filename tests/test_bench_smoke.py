@@ -73,7 +73,7 @@ def test_generated_inventories_are_valid_and_deterministic(tmp_path):
     assert len(a["hosts"]) == 300
     path = tmp_path / "inv.json"
     inventory_gen.write_json(a, str(path))
-    report = check("openstack", str(path))
+    report = check("kostyor", str(path))
     assert report.ok, [d.message for d in report.diagnostics]
     steps = sum(len(h["services"]) for h in a["hosts"])
     assert 1.9 < steps / 300 < 2.4

@@ -27,8 +27,8 @@ def test_help_explains_commands(cli):
 
 def test_usage_errors_exit_2(cli):
     assert cli()[0] == 2
-    assert cli("compile", "openstack")[0] == 2
-    assert cli("compile", "openstack", "-i", "x", "--format", "toml")[0] == 2
+    assert cli("compile", "kostyor")[0] == 2
+    assert cli("compile", "kostyor", "-i", "x", "--format", "toml")[0] == 2
     assert cli("frobnicate")[0] == 2
 
 
@@ -80,7 +80,7 @@ def test_user_mistakes_never_show_a_traceback(tmp_path):
 
 
 def test_compile_prints_the_plan(cli):
-    code, out, err = cli("compile", "openstack", "-i", EXAMPLES / "design-doc.yaml")
+    code, out, err = cli("compile", "kostyor", "-i", EXAMPLES / "design-doc.yaml")
     assert code == 0 and err == ""
     assert out.startswith("# kostyor upgrade plan: strategy node-by-node")
     assert "id: keystone-wsgi-admin@node-c" in out
@@ -93,7 +93,7 @@ def test_broken_pipe_is_quiet(tmp_path):
     inv = tmp_path / "big.yaml"
     hosts = "".join(f"- {{name: c{i}, services: [nova-compute]}}\n" for i in range(3000))
     inv.write_text("hosts:\n" + hosts)  # a plan far larger than a pipe's buffer
-    cmd = f"{sys.executable} -m kostyor_dsl compile openstack -i {inv} | head -1"
+    cmd = f"{sys.executable} -m kostyor_dsl compile kostyor -i {inv} | head -1"
     result = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=60)
     assert result.stdout.startswith("# kostyor upgrade plan")
     assert "Traceback" not in result.stderr and "BrokenPipe" not in result.stderr
@@ -101,7 +101,7 @@ def test_broken_pipe_is_quiet(tmp_path):
 
 def test_grammar_cache_is_private_and_optional(tmp_path):
     cache_home = tmp_path / "cache"
-    result = run_kostyorc("check", "openstack", env={"XDG_CACHE_HOME": str(cache_home)})
+    result = run_kostyorc("check", "kostyor", env={"XDG_CACHE_HOME": str(cache_home)})
     assert result.returncode == 0, result.stderr
     folder = cache_home / "kostyor-dsl"
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
@@ -110,5 +110,5 @@ def test_grammar_cache_is_private_and_optional(tmp_path):
     # No usable cache folder: no cache, still no failure.
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
-    result = run_kostyorc("check", "openstack", env={"XDG_CACHE_HOME": str(blocker)})
+    result = run_kostyorc("check", "kostyor", env={"XDG_CACHE_HOME": str(blocker)})
     assert result.returncode == 0, result.stderr

@@ -140,7 +140,7 @@ def test_unknown_service_can_be_allowed(write, cli):
     assert code == 0 and "warning[K042]" in err and "steps:" in out
     spec = write(
         "team.kostyor",
-        "import openstack\ndefault strategy lenient extends node-by-node {\n  unknown-services warn\n}\n",
+        "import kostyor\ndefault strategy lenient extends node-by-node {\n  unknown-services warn\n}\n",
     )
     compiled = compile_plan(str(spec), str(inv))
     assert [w.code for w in compiled.warnings] == ["K042"]

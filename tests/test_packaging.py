@@ -34,6 +34,7 @@ def test_wheel_carries_package_data_and_works_installed(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in (
         "kostyor_dsl/grammar/kostyor.lark",
+        "kostyor_dsl/specs/kostyor.kostyor",
         "kostyor_dsl/specs/openstack.kostyor",
         "kostyor_dsl/schemas/plan.schema.json",
         "kostyor_dsl/schemas/inventory.schema.json",
@@ -51,7 +52,7 @@ def test_wheel_carries_package_data_and_works_installed(tmp_path):
     script = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "import kostyor_dsl; assert kostyor_dsl.__file__.startswith(sys.argv[1]), kostyor_dsl.__file__;"
-        "from kostyor_dsl.cli import main; sys.exit(main(['compile', 'openstack', '-i', sys.argv[2], '--format', 'json']))"
+        "from kostyor_dsl.cli import main; sys.exit(main(['compile', 'kostyor', '-i', sys.argv[2], '--format', 'json']))"
     )
     # Run from an empty folder so nothing comes from the checkout.
     run = subprocess.run(

@@ -45,7 +45,7 @@ def test_plans_validate_against_the_schema(strategy, fmt, write):
     inv = write("inv.yaml", inventory_text(5))
     spec = write(
         "team.kostyor",
-        "import openstack\nactions backup\nstrategy ops extends "
+        "import kostyor\nactions backup\nstrategy ops extends "
         + strategy
         + " {\n  pre-upgrade {\n    backup\n  }\n}\n",
     )
@@ -87,7 +87,7 @@ def test_plan_has_no_absolute_paths_or_times(write, tmp_path):
     plan = yaml.safe_load(text)
     assert plan["inputs"]["inventory"]["file"] == "inv.yaml"
     assert plan["inputs"]["spec"] == [
-        {"file": "openstack.kostyor", "sha256": plan["inputs"]["spec"][0]["sha256"]}
+        {"file": "kostyor.kostyor", "sha256": plan["inputs"]["spec"][0]["sha256"]}
     ]
 
 

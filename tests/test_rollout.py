@@ -33,7 +33,7 @@ def inventory(write, computes: int = 12, controllers: int = 2, storage: int = 1)
 def spec(write, body: str, engine: str = "node-by-node"):
     return write(
         "team.kostyor",
-        "import openstack\nactions drain-l3\n\nstrategy s extends "
+        "import kostyor\nactions drain-l3\n\nstrategy s extends "
         + engine
         + " {\n"
         + body
@@ -212,21 +212,21 @@ def test_selector_matching_nothing_is_a_warning(write, cli):
 
 def test_limit_makes_a_partial_plan(write, cli):
     inv = inventory(write)
-    plan = compile_plan("openstack", str(inv), limit="rack=r2").plan
+    plan = compile_plan("kostyor", str(inv), limit="rack=r2").plan
     assert {h for s in plan["steps"] for h in s["hosts"]} == {
         f"cmp-{i:02d}" for i in range(2, 13, 2)
     }
     assert plan["limit"] == ["rack=r2"]
     assert plan["warnings"] == ["K036 --limit: partial plan: --limit rack=r2 keeps 6 of 15 hosts"]
     jsonschema.validate(plan, load_schema("plan"))
-    code, out, err = cli("compile", "openstack", "-i", inv, "--limit", "compute,name=cmp-1*")
+    code, out, err = cli("compile", "kostyor", "-i", inv, "--limit", "compute,name=cmp-1*")
     assert code == 0 and "keeps 3 of 15 hosts" in err
-    code, out, err = cli("compile", "openstack", "-i", inv, "--limit", "rack=r7")
+    code, out, err = cli("compile", "kostyor", "-i", inv, "--limit", "rack=r7")
     assert code == 1 and out == "" and "error[K035]: --limit rack=r7 matches no host" in err
 
 
 def test_shipped_rolling_computes_on_the_example():
-    plan = compile_plan("openstack", str(EXAMPLES / "small-cloud.yaml"), "rolling-computes").plan
+    plan = compile_plan("kostyor", str(EXAMPLES / "small-cloud.yaml"), "rolling-computes").plan
     jsonschema.validate(plan, load_schema("plan"))
     got = batches(plan)
     compute = [(b, h) for g, b, h in got if g == "compute"]
@@ -239,7 +239,7 @@ def test_shipped_rolling_computes_on_the_example():
 def test_extends_replaces_a_hosts_block_whole_in_its_place(write):
     path = write(
         "team.kostyor",
-        "import openstack\n\nstrategy mine extends rolling-computes {\n"
+        "import kostyor\n\nstrategy mine extends rolling-computes {\n"
         "  hosts storage {\n    batch 2\n  }\n  hosts compute {\n    batch 2\n  }\n}\n",
     )
     rolling = check(str(path)).spec.strategies["mine"]

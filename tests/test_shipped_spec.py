@@ -1,4 +1,4 @@
-"""specs/openstack.kostyor carries exactly the reference upgrade order."""
+"""specs/kostyor.kostyor carries exactly Kostyor's 2017 upgrade order."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ def test_shipped_order_is_exactly_the_reference():
 
 
 def test_shipped_strategies():
-    spec = check_spec("openstack").spec
+    spec = check_spec("kostyor").spec
     assert spec.default_strategy == "node-by-node"
     assert {n: (s.engine, s.order) for n, s in spec.strategies.items()} == {
         "node-by-node": ("node-by-node", "openstack"),
@@ -93,7 +93,7 @@ def test_shipped_strategies():
 
 
 def test_shipped_spec_loads_by_name_from_the_package():
-    assert "openstack" in shipped_specs()
-    by_name = check_spec("openstack")
-    assert by_name.spec.files[0].display == "<shipped>/openstack.kostyor"
+    assert {"kostyor", "openstack"} <= set(shipped_specs())
+    by_name = check_spec("kostyor")
+    assert by_name.spec.files[0].display == "<shipped>/kostyor.kostyor"
     assert by_name.spec.files[0].text == SHIPPED_SPEC.read_text()

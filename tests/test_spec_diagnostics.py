@@ -199,7 +199,7 @@ def test_cli_check_exit_codes_and_json(cli, write):
         "start": {"line": 8, "column": 10},
         "end": {"line": 8, "column": 21},
     }
-    code, out, err = cli("check", "openstack")
+    code, out, err = cli("check", "kostyor")
     assert code == 0
 
 
@@ -215,7 +215,7 @@ def test_import_cycle(write):
 
 def test_team_spec_imports_shipped_order_and_adds_a_strategy(write, tmp_path):
     (tmp_path / "team").mkdir()
-    write("team/common.kostyor", "import openstack\n")
+    write("team/common.kostyor", "import kostyor\n")
     root = write(
         "team/prod.kostyor",
         'import "common.kostyor"\nactions backup-databases, refresh-repos\n\ndefault strategy careful extends service-by-service {\n'
@@ -235,7 +235,7 @@ def test_team_spec_imports_shipped_order_and_adds_a_strategy(write, tmp_path):
     assert [f["file"] for f in plan["inputs"]["spec"]] == [
         "prod.kostyor",
         "common.kostyor",
-        "<shipped>/openstack.kostyor",
+        "<shipped>/kostyor.kostyor",
     ]
     assert [s["id"] for s in plan["steps"]] == [
         "pre-upgrade:backup-databases",
@@ -244,7 +244,7 @@ def test_team_spec_imports_shipped_order_and_adds_a_strategy(write, tmp_path):
     ]
     assert plan["steps"][0]["parameters"] == {"timeout": "30m"}
     assert plan["steps"][0]["source"] == "prod.kostyor:10"
-    assert plan["steps"][2]["source"] == "<shipped>/openstack.kostyor:36"
+    assert plan["steps"][2]["source"] == "<shipped>/kostyor.kostyor:36"
 
 
 def test_sarif_uris_are_relative_to_the_working_folder(cli, write, tmp_path, monkeypatch):

@@ -66,7 +66,7 @@ def plans(tmp_path_factory):
             path = folder / f"{strategy}.{fmt}"
             result = run_clean(
                 "compile",
-                "openstack",
+                "kostyor",
                 "-i",
                 EXAMPLES / "design-doc.yaml",
                 "-s",
@@ -84,7 +84,7 @@ def plans(tmp_path_factory):
 def test_the_wrapper_sees_an_import():
     """The probe works: a command run after importing kombu is caught."""
     pytest.importorskip("kombu")
-    result = run_clean("check", "openstack", prelude="import kombu")
+    result = run_clean("check", "kostyor", prelude="import kombu")
     assert result.returncode == 99
     assert "kombu" in result.stderr
 
@@ -92,9 +92,9 @@ def test_the_wrapper_sees_an_import():
 @pytest.mark.parametrize(
     "args",
     [
-        ("check", "openstack"),
-        ("check", "openstack", "-i", EXAMPLES / "design-doc.yaml"),
-        ("check", "openstack", "--diagnostics-format", "json"),
+        ("check", "kostyor"),
+        ("check", "kostyor", "-i", EXAMPLES / "design-doc.yaml"),
+        ("check", "kostyor", "--diagnostics-format", "json"),
         ("--version",),
     ],
     ids=["check", "check-inventory", "check-json", "version"],
@@ -106,7 +106,7 @@ def test_check_does_not_import_the_runtime(args):
 @pytest.mark.parametrize("fmt", ["yaml", "json"])
 def test_compile_does_not_import_the_runtime(fmt, tmp_path):
     out = tmp_path / f"plan.{fmt}"
-    args = ["compile", "openstack", "-i", EXAMPLES / "design-doc.yaml", "--format", fmt]
+    args = ["compile", "kostyor", "-i", EXAMPLES / "design-doc.yaml", "--format", fmt]
     assert_clean(run_clean(*args, "-o", out))
     assert out.stat().st_size > 0
     # and to stdout
@@ -116,7 +116,7 @@ def test_compile_does_not_import_the_runtime(fmt, tmp_path):
 def test_compile_with_errors_does_not_import_the_runtime(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("hosts:\n  - name: a\n    services: [nova-apii]\n", encoding="utf-8")
-    assert_clean(run_clean("compile", "openstack", "-i", bad), expected_code=1)
+    assert_clean(run_clean("compile", "kostyor", "-i", bad), expected_code=1)
 
 
 @needs_review

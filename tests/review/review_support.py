@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 DATA = HERE / "data"
 GOLDEN = HERE / "golden"
-SHIPPED_SPEC = ROOT / "kostyor_dsl" / "specs" / "openstack.kostyor"
+SHIPPED_SPEC = ROOT / "kostyor_dsl" / "specs" / "kostyor.kostyor"
 UPDATE = os.environ.get("KOSTYOR_UPDATE_GOLDEN") == "1"
 
 

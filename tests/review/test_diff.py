@@ -27,7 +27,7 @@ def _big_plan(n_hosts: int, insert_at: int | None = None) -> dict:
                 "key_service": "nova-compute",
                 "rank": 18,
                 "tier": "compute",
-                "source": "openstack.kostyor:36",
+                "source": "kostyor.kostyor:36",
             }
         )
         for service, line in (("nova-compute", 36), ("neutron-openvswitch-agent", 41)):
@@ -38,7 +38,7 @@ def _big_plan(n_hosts: int, insert_at: int | None = None) -> dict:
                     "project": service.split("-")[0],
                     "service": service,
                     "hosts": [name],
-                    "source": f"openstack.kostyor:{line}",
+                    "source": f"kostyor.kostyor:{line}",
                 }
             )
     return {
@@ -47,7 +47,7 @@ def _big_plan(n_hosts: int, insert_at: int | None = None) -> dict:
         "engine": "node-by-node",
         "driver": {"name": "noop", "parameters": {}},
         "inputs": {
-            "spec": [{"file": "openstack.kostyor", "sha256": "0" * 64}],
+            "spec": [{"file": "kostyor.kostyor", "sha256": "0" * 64}],
             "inventory": {"file": "big.yaml", "sha256": ("1" if insert_at is None else "2") * 64},
         },
         "host_order": order,
@@ -306,7 +306,7 @@ def test_compiled_500_hosts_plus_one_through_the_cli(cli, tmp_path):
     for side in ("before", "after"):
         code, _, err = cli(
             "compile",
-            ROOT / "kostyor_dsl" / "specs" / "openstack.kostyor",
+            ROOT / "kostyor_dsl" / "specs" / "kostyor.kostyor",
             "-i",
             tmp_path / f"{side}.json",
             "--format",
@@ -338,7 +338,7 @@ def test_compiled_500_hosts_plus_one_through_the_cli(cli, tmp_path):
 def test_host_with_a_new_reason_at_the_same_place(design_doc_plan):
     def change(p):
         placement = next(h for h in p["host_order"] if h["name"] == "node-a")
-        placement.update(key_service="glance-registry", rank=4, source="openstack.kostyor:18")
+        placement.update(key_service="glance-registry", rank=4, source="kostyor.kostyor:18")
 
     result = diff_plans(design_doc_plan, mutated(design_doc_plan, change))
     (host,) = result.hosts_changed
@@ -346,7 +346,7 @@ def test_host_with_a_new_reason_at_the_same_place(design_doc_plan):
     assert [(c.field, c.old, c.new) for c in host.changes] == [
         ("key_service", "glance-api", "glance-registry"),
         ("rank", 3, 4),
-        ("source", "openstack.kostyor:17", "openstack.kostyor:18"),
+        ("source", "kostyor.kostyor:17", "kostyor.kostyor:18"),
     ]
     assert summary(result) == "1 host placed for a new reason"
     assert (

@@ -30,7 +30,7 @@ def _parses(text: str, name: str) -> bool:
 
 def test_sweep_covers_the_project_specs():
     names = {p.name for p in SPECS}
-    assert {"openstack.kostyor", "team.kostyor", "messy.kostyor", "spec.kostyor"} <= names
+    assert {"kostyor.kostyor", "team.kostyor", "messy.kostyor", "spec.kostyor"} <= names
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -85,7 +85,7 @@ def test_cli_check_diff_and_rewrite(cli, tmp_path):
     messy = tmp_path / "messy.kostyor"
     shutil.copy(DATA / "messy.kostyor", messy)
     original = messy.read_text()
-    shipped = ROOT / "kostyor_dsl" / "specs" / "openstack.kostyor"
+    shipped = ROOT / "kostyor_dsl" / "specs" / "kostyor.kostyor"
     assert cli("fmt", "--check", shipped)[0] == 0
     code, out, err = cli("fmt", "--check", shipped, messy)
     assert code == 1 and f"{messy}: not formatted" in err and out == ""
@@ -140,7 +140,7 @@ def _perturb(text: str, rng: random.Random) -> str:
 def test_scrambled_layouts_come_back_canonical(seed):
     rng = random.Random(seed)
     canonical = [
-        ROOT / "kostyor_dsl" / "specs" / "openstack.kostyor",
+        ROOT / "kostyor_dsl" / "specs" / "kostyor.kostyor",
         ROOT / "examples" / "team.kostyor",
         ROOT / "tests" / "review" / "golden" / "fmt-messy" / "formatted.kostyor",
     ]

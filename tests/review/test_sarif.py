@@ -121,7 +121,7 @@ def test_check_cli_prints_valid_sarif(cli, tmp_path):
     _validate(out)
     code, out, _ = cli(
         "check",
-        ROOT / "kostyor_dsl" / "specs" / "openstack.kostyor",
+        ROOT / "kostyor_dsl" / "specs" / "kostyor.kostyor",
         "-i",
         DATA / "design-doc.yaml",
         "--diagnostics-format",

@@ -30,7 +30,7 @@ def shipped_rolling_plan() -> dict:
     from kostyor_dsl.compiler import compile_plan
 
     return compile_plan(
-        "openstack", str(ROOT / "examples" / "small-cloud.yaml"), "rolling-computes"
+        "kostyor", str(ROOT / "examples" / "small-cloud.yaml"), "rolling-computes"
     ).plan
 
 
