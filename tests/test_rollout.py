@@ -33,11 +33,7 @@ def inventory(write, computes: int = 12, controllers: int = 2, storage: int = 1)
 def spec(write, body: str, engine: str = "node-by-node"):
     return write(
         "team.kostyor",
-        "import kostyor\nactions drain-l3\n\nstrategy s extends "
-        + engine
-        + " {\n"
-        + body
-        + "}\n",
+        "import kostyor\nactions drain-l3\n\nstrategy s extends " + engine + " {\n" + body + "}\n",
     )
 
 
