@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_SPEC = ROOT / "specs" / "kostyor.kostyor"
+KOSTYOR_SPEC = ROOT / "specs" / "kostyor.kostyor"
 EXAMPLES = ROOT / "examples"
 
 

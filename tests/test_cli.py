@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from support import EXAMPLES, SHIPPED_SPEC, run_kostyorc
+from support import EXAMPLES, KOSTYOR_SPEC, run_kostyorc
 
 import kostyor_dsl
 
@@ -34,7 +34,7 @@ def test_usage_errors_exit_2(cli):
 
 def test_unknown_strategy(cli):
     code, out, err = cli(
-        "compile", SHIPPED_SPEC, "-i", EXAMPLES / "design-doc.yaml", "-s", "node-by-nod"
+        "compile", KOSTYOR_SPEC, "-i", EXAMPLES / "design-doc.yaml", "-s", "node-by-nod"
     )
     assert code == 1 and out == ""
     assert "--strategy: error[K020]: unknown strategy 'node-by-nod'" in err
@@ -61,11 +61,11 @@ def test_user_mistakes_never_show_a_traceback(tmp_path):
     cases = [
         ("compile", str(spec), "-i", str(EXAMPLES / "design-doc.yaml")),
         ("compile", str(directory), "-i", str(EXAMPLES / "design-doc.yaml")),
-        ("compile", str(SHIPPED_SPEC), "-i", str(tmp_path)),
+        ("compile", str(KOSTYOR_SPEC), "-i", str(tmp_path)),
         ("check", "no/such/file.kostyor"),
         (
             "compile",
-            str(SHIPPED_SPEC),
+            str(KOSTYOR_SPEC),
             "-i",
             str(EXAMPLES / "design-doc.yaml"),
             "-o",

@@ -4,7 +4,7 @@ comparing whole step sequences."""
 from __future__ import annotations
 
 import pytest
-from support import EXAMPLES, SHIPPED_SPEC
+from support import EXAMPLES, KOSTYOR_SPEC
 
 from kostyor_dsl.compiler import compile_plan
 from kostyor_dsl.compiler.engines import Host, node_by_node, service_by_service, service_ranks
@@ -13,7 +13,7 @@ from kostyor_dsl.compiler.resolve import check_spec
 
 @pytest.fixture(scope="module")
 def openstack():
-    spec = check_spec(str(SHIPPED_SPEC)).spec
+    spec = check_spec(str(KOSTYOR_SPEC)).spec
     return spec.orders["openstack"], spec.tiers
 
 
@@ -45,7 +45,7 @@ DESIGN_DOC_NODE_BY_NODE = [
 
 
 def test_design_doc_example_node_by_node():
-    plan = compile_plan(str(SHIPPED_SPEC), str(EXAMPLES / "design-doc.yaml")).plan
+    plan = compile_plan(str(KOSTYOR_SPEC), str(EXAMPLES / "design-doc.yaml")).plan
     assert plan["strategy"] == "node-by-node"
     assert sequence(plan["steps"]) == DESIGN_DOC_NODE_BY_NODE
     assert [h["name"] for h in plan["host_order"]] == ["node-c", "node-a", "node-b"]
@@ -55,7 +55,7 @@ def test_design_doc_example_node_by_node():
 
 def test_design_doc_example_service_by_service():
     plan = compile_plan(
-        str(SHIPPED_SPEC), str(EXAMPLES / "design-doc.yaml"), strategy="service-by-service"
+        str(KOSTYOR_SPEC), str(EXAMPLES / "design-doc.yaml"), strategy="service-by-service"
     ).plan
     assert [(s["service"], s["hosts"]) for s in plan["steps"]] == [
         ("keystone-wsgi-admin", ["node-c"]),

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from support import SHIPPED_SPEC
+from support import KOSTYOR_SPEC
 
 from kostyor_dsl.compiler import check, compile_plan
 from kostyor_dsl.compiler.diagnostics import render_text
 from kostyor_dsl.compiler.inventory import _scan_hosts, _validator, parse_inventory
 
-SPEC = str(SHIPPED_SPEC)
+SPEC = str(KOSTYOR_SPEC)
 
 BAD_DOCUMENTS = {
     "host without services": (

@@ -8,12 +8,12 @@ import os
 import jsonschema
 import pytest
 import yaml
-from support import EXAMPLES, SHIPPED_SPEC, run_kostyorc
+from support import EXAMPLES, KOSTYOR_SPEC, run_kostyorc
 
 from kostyor_dsl.compiler import compile_plan, dump_plan, load_plan
 from kostyor_dsl.compiler.inventory import load_schema
 
-SPEC = str(SHIPPED_SPEC)
+SPEC = str(KOSTYOR_SPEC)
 STRATEGIES = ["node-by-node", "service-by-service"]
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from support import SHIPPED_SPEC
+from support import KOSTYOR_SPEC
 
 from kostyor_dsl.compiler.imports import shipped_specs
 from kostyor_dsl.compiler.resolve import check_spec
@@ -63,7 +63,7 @@ REFERENCE = [
 
 
 def test_shipped_order_is_exactly_the_reference():
-    result = check_spec(str(SHIPPED_SPEC))
+    result = check_spec(str(KOSTYOR_SPEC))
     assert result.diagnostics == ()
     spec = result.spec
     expected = [(p, s, roles) for p, services, roles in REFERENCE for s in services]
@@ -96,4 +96,4 @@ def test_shipped_spec_loads_by_name_from_the_package():
     assert {"kostyor", "openstack"} <= set(shipped_specs())
     by_name = check_spec("kostyor")
     assert by_name.spec.files[0].display == "<shipped>/kostyor.kostyor"
-    assert by_name.spec.files[0].text == SHIPPED_SPEC.read_text()
+    assert by_name.spec.files[0].text == KOSTYOR_SPEC.read_text()

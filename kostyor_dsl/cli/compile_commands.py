@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 
 from kostyor_dsl.cli.errors import CliError
+from kostyor_dsl.cli.output import write_output
 
 DIAGNOSTIC_FORMATS = ("text", "json", "sarif")
 
@@ -164,33 +164,9 @@ def run_compile(args) -> int:
         )
 
     try:
-        if args.output:
-            written = write_atomically(args.output, compile_into)
-        else:
-            written = compile_into(sys.stdout)
+        written = write_output(args.output, compile_into)
     except CompileError as exc:
         _report(args, exc.diagnostics, exc.sources, to_stdout=False)
         return 1
     _report(args, written.warnings, written.sources, to_stdout=False)
     return 0
-
-
-def write_atomically(path: str, write):
-    """Call `write(stream)` on a temporary file and rename it to `path`, so a reader
-    never sees half a plan and a failed compile leaves the old file as it was."""
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".kostyorc-", suffix=".tmp")
-    except OSError as exc:
-        raise CliError(f"cannot write '{path}': {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            result = write(fh)
-        os.replace(tmp, path)
-    except OSError as exc:
-        os.unlink(tmp)
-        raise CliError(f"cannot write '{path}': {exc.strerror}") from None
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    return result

@@ -15,6 +15,7 @@ import os
 import sys
 
 from kostyor_dsl.cli.errors import CliError
+from kostyor_dsl.cli.output import write_output
 
 # Mermaid's default maxTextSize: larger diagrams are not rendered (GitHub keeps the default).
 MERMAID_MAX_TEXT = 50_000
@@ -38,15 +39,9 @@ def _read_plan(path: str, exit_code: int = 1) -> dict:
 
 
 def _write(text: str, output: str | None) -> None:
+    write_output(output, lambda stream: stream.write(text))
     if output in (None, "-"):
-        sys.stdout.write(text)
         sys.stdout.flush()
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise CliError(f"{output}: cannot write: {exc.strerror or exc}") from None
 
 
 def _use_color(choice: str) -> bool:
@@ -307,13 +302,9 @@ def run_fmt(args) -> int:
                 sys.stdout.write(formatted)
             else:
                 try:
-                    with open(path, "w", encoding="utf-8") as handle:
-                        handle.write(formatted)
-                except OSError as exc:
-                    print(
-                        f"kostyorc: error: {path}: cannot write: {exc.strerror or exc}",
-                        file=sys.stderr,
-                    )
+                    write_output(path, lambda stream, text=formatted: stream.write(text))
+                except CliError as exc:
+                    print(f"kostyorc: error: {exc.message}", file=sys.stderr)
                     errors += 1
                     continue
                 print(f"formatted {path}", file=sys.stderr)

@@ -22,13 +22,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 DATA = HERE / "data"
 GOLDEN = HERE / "golden"
-SHIPPED_SPEC = ROOT / "kostyor_dsl" / "specs" / "kostyor.kostyor"
+KOSTYOR_SPEC = ROOT / "kostyor_dsl" / "specs" / "kostyor.kostyor"
 UPDATE = os.environ.get("KOSTYOR_UPDATE_GOLDEN") == "1"
 
 
 def compiled(inventory: str, strategy: str | None = None) -> dict:
     """A plan of the shipped spec and DATA/inventory, with relative, stable input names."""
-    return compile_plan(str(SHIPPED_SPEC), str(DATA / inventory), strategy=strategy).plan
+    return compile_plan(str(KOSTYOR_SPEC), str(DATA / inventory), strategy=strategy).plan
 
 
 def check_golden(case: str, name: str, text: str) -> None:

@@ -27,6 +27,12 @@ from typing import Any, ClassVar
 from kostyor_dsl.runtime.errors import DriverError, ParameterError, UnsupportedAction
 
 ENTRY_POINT_GROUP = "kostyor_dsl.drivers"
+_STEP_METHODS = {
+    "upgrade": "start",
+    "pre-upgrade": "pre_upgrade",
+    "post-upgrade": "post_upgrade",
+    "hook": "action",
+}
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,23 @@ class Driver:
 
     def __init__(self, parameters: Mapping[str, Any] | None = None) -> None:
         self.parameters = validate_parameters(type(self), parameters or {})
+
+    def unsupported(self, kind: str, name: str | None) -> str | None:
+        """None when this driver, with its parameters, can perform a step of `kind`
+        (`upgrade`, `pre-upgrade`, `post-upgrade` or `hook`) for `name` (the service,
+        or the action); otherwise why not, in one line.
+
+        `kostyorc run` asks this of every step before it submits anything, so a
+        plan is refused whole rather than failing (or doing nothing) half-way.
+        The default says no to a kind whose method the driver does not override;
+        a driver that knows more (which actions, which templates) says more.
+        """
+        method = _STEP_METHODS.get(kind)
+        if method is None:
+            return None
+        if getattr(type(self), method) is getattr(Driver, method):
+            return f"driver {self.name!r} cannot run {kind} steps"
+        return None
 
     def pre_upgrade(self, action: str, parameters: Mapping[str, Any]):
         raise UnsupportedAction(f"driver {self.name!r} has no pre-upgrade action {action!r}")
