@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 
-from kostyor_dsl.cli.errors import CliError
 from kostyor_dsl.cli.output import write_output
 
 DIAGNOSTIC_FORMATS = ("text", "json", "sarif")

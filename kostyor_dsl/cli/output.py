@@ -12,6 +12,7 @@ its permission bits.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
@@ -79,7 +80,5 @@ def _write_atomically(
 
 
 def _remove(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
