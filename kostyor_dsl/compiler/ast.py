@@ -73,10 +73,19 @@ class Project:
 
 
 @dataclass(frozen=True)
+class Ignore:
+    """`ignore fluentd, cron` in an order: services it knows and does not upgrade."""
+
+    names: tuple[Name, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Order:
     name: Name
     projects: tuple[Project, ...]
     span: Span = _span()
+    ignores: tuple[Ignore, ...] = ()
 
 
 @dataclass(frozen=True)

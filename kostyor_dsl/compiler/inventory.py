@@ -344,9 +344,10 @@ def _duplicate_hosts(inventory: Inventory, text: str) -> Iterable[Diagnostic]:
         )
 
 
-def _all_known_once(services, known: set[str]) -> bool:
+def _judge(services, known: set[str], upgraded: set[str]) -> tuple[bool, bool]:
+    """(every service known and listed once, at least one of them upgraded)."""
     unique = set(services)
-    return unique <= known and len(unique) == len(services)
+    return unique <= known and len(unique) == len(services), not unique.isdisjoint(upgraded)
 
 
 def check_against_order(
@@ -356,27 +357,29 @@ def check_against_order(
     allow_unknown: bool,
 ) -> list[Diagnostic]:
     """Every host's services must be known to the order (or allowed, as warnings)."""
-    known = {s.name for s in order.services}
+    upgraded = {s.name for s in order.services}
+    known = upgraded | set(order.ignored)
     out: list[Diagnostic] = []
     locate = None
     # Hosts share a few lists of services: judge each distinct list once.
-    fine: dict[tuple[str, ...], bool] = {}
+    fine: dict[tuple[str, ...], tuple[bool, bool]] = {}
     for i, host in enumerate(inventory.hosts):
         index = inventory.position(i)
         services = host.services
         try:
-            all_known = fine[services]
+            all_known, runs_upgraded = fine[services]
         except KeyError:
-            all_known = fine[services] = _all_known_once(services, known)
+            all_known, runs_upgraded = fine[services] = _judge(services, known, upgraded)
         except TypeError:  # an unhashable list of services, from a caller of the library
-            all_known = _all_known_once(services, known)
+            all_known, runs_upgraded = _judge(services, known, upgraded)
         if all_known:
-            if not services:
+            if not runs_upgraded:
                 locate = locate or _Locator(text, inventory.display)
+                what = "no service" if not services else "only services the order ignores"
                 out.append(
                     warning(
                         "K044",
-                        f"host '{host.name}' runs no service; it gets no upgrade steps",
+                        f"host '{host.name}' runs {what}; it gets no upgrade steps",
                         locate(["hosts", index, "name"]),
                         subject=f"host '{host.name}'",
                     )
@@ -427,7 +430,7 @@ def check_against_order(
                         ),
                     )
                 )
-        if services and not (set(services) & known):
+        if services and not (set(services) & upgraded):
             out.append(
                 warning(
                     "K044",

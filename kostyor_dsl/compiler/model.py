@@ -26,6 +26,8 @@ class OrderDef:
     name: str
     services: tuple[ServiceDef, ...]
     span: Span = field(compare=False, repr=False)
+    # Services the order knows and leaves alone (`ignore`): neither unknown nor upgraded.
+    ignored: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

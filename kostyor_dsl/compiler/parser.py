@@ -20,6 +20,7 @@ TOKEN_WORDS = {
     "PERCENT": "a percentage",
     "PAIR": "a selector (key=value)",
     "ACTIONS": "'actions'",
+    "IGNORE": "'ignore'",
     "DURATION": "a duration (30s, 5m, 1h)",
     "_NL": "end of line",
     "LBRACE": "'{'",
@@ -50,7 +51,7 @@ SYNTAX_ERRORS: dict[str, list[str]] = {
         "order o {\nproject p {\nnova-api on controller,\n}\n}\n",
         "order o {\nproject p {\na on x\nnova-api on\n}\n}\n",
     ],
-    "an order holds only `project NAME { ... }` blocks": [
+    "an order holds only `project NAME { ... }` blocks and `ignore SERVICE[, SERVICE]` lines": [
         "order o {\nnova-api on controller\n}\n",
     ],
     "expected '{' and a line break after the block's name": [
@@ -126,7 +127,7 @@ def _meta_span(file: str, meta) -> Span:
 
 
 KEYWORDS = frozenset(
-    {"ORDER", "PROJECT", "ON", "STRATEGY", "EXTENDS", "IMPORT", "TIERS", "ACTIONS"}
+    {"ORDER", "PROJECT", "ON", "STRATEGY", "EXTENDS", "IMPORT", "TIERS", "ACTIONS", "IGNORE"}
 )
 VALUE_KINDS = {
     "STRING": "string",
@@ -182,8 +183,15 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def order_block(self, meta, children):
         children = _structural(children)
-        name, *projects = children
-        return ast.Order(self._name(name), tuple(projects), span=self._name(name).span)
+        name, *members = children
+        projects = tuple(m for m in members if isinstance(m, ast.Project))
+        ignores = tuple(m for m in members if isinstance(m, ast.Ignore))
+        return ast.Order(self._name(name), projects, span=self._name(name).span, ignores=ignores)
+
+    @v_args(meta=True)
+    def ignore_stmt(self, meta, children):
+        (names,) = _structural(children)
+        return ast.Ignore(names, span=_meta_span(self.file, meta))
 
     @v_args(meta=True)
     def project_block(self, meta, children):

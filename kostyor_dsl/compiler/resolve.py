@@ -264,7 +264,37 @@ class _Resolver:
                     else:
                         roles.append(role.value)
                 services.append(ServiceDef(sname, pname, tuple(roles), span=svc.name.span))
-        return OrderDef(node.name.value, tuple(services), span=node.name.span)
+        ignored = self._ignored(node, seen)
+        return OrderDef(node.name.value, tuple(services), span=node.name.span, ignored=ignored)
+
+    def _ignored(self, node: ast.Order, upgraded: dict) -> tuple[str, ...]:
+        """`ignore` lines: known services the order leaves alone (K016 if also upgraded)."""
+        ignored: dict[str, ast.Name] = {}
+        for line in node.ignores:
+            for name in line.names:
+                if name.value in upgraded:
+                    svc, project = upgraded[name.value]
+                    self.sink.add(
+                        error(
+                            "K016",
+                            f"service '{name.value}' is ignored and upgraded in project '{project}'",
+                            name.span,
+                            labels=(Label(svc.name.span, "upgraded here"),),
+                            hints=("remove it from the ignore line or from the project",),
+                        )
+                    )
+                elif name.value in ignored:
+                    self.sink.add(
+                        error(
+                            "K016",
+                            f"service '{name.value}' is ignored twice",
+                            name.span,
+                            labels=(Label(ignored[name.value].span, "first ignored here"),),
+                        )
+                    )
+                else:
+                    ignored[name.value] = name
+        return tuple(ignored)
 
     # strategies
     def _strategy_asts(self, trees) -> dict[str, ast.Strategy]:

@@ -90,7 +90,18 @@ class _Writer:
     def order(self, node: ast.Order, forced: bool) -> None:
         line = node.name.span.line
         self.emit(line, 0, f"order {node.name.value} {{", opens=True, forced_blank=forced)
-        for index, project in enumerate(node.projects):
+        members = sorted((*node.projects, *node.ignores), key=lambda m: m.span.line)
+        for index, project in enumerate(members):
+            if isinstance(project, ast.Ignore):
+                after_ignore = index > 0 and isinstance(members[index - 1], ast.Ignore)
+                names = ", ".join(n.value for n in project.names)
+                self.emit(
+                    project.names[0].span.line,
+                    1,
+                    f"ignore {names}",
+                    forced_blank=index > 0 and not after_ignore,
+                )
+                continue
             pline = project.name.span.line
             self.emit(
                 pline, 1, f"project {project.name.value} {{", opens=True, forced_blank=index > 0
