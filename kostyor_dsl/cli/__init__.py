@@ -18,6 +18,7 @@ from kostyor_dsl.cli.errors import CliError
 
 COMMAND_MODULES = (
     "kostyor_dsl.cli.compile_commands",
+    "kostyor_dsl.cli.import_commands",
     "kostyor_dsl.cli.review_commands",
     "kostyor_dsl.cli.runtime_commands",
 )

@@ -189,7 +189,7 @@ def validate_document(doc, text: str, display: str) -> list[Diagnostic]:
 
 
 _TOP_KEYS = frozenset({"cluster", "hosts"})
-_HOST_KEYS = frozenset({"name", "services", "labels"})
+_HOST_KEYS = frozenset({"name", "services", "labels", "targets"})
 _LABEL_TYPES = (str, int, bool)
 
 
@@ -229,13 +229,15 @@ def _scan_hosts(doc) -> tuple[tuple[Host, ...], int] | None:
         else:
             if not h.keys() <= _HOST_KEYS:
                 return None
-            raw_labels = h["labels"]
+            raw_labels = h.get("labels", {})
             if type(raw_labels) is not dict:
                 return None
             for v in raw_labels.values():
                 if type(v) not in _LABEL_TYPES:
                     return None
             labels = tuple(sorted(raw_labels.items()))
+            if "targets" in h and not _valid_targets(h["targets"]):
+                return None
         key = tuple(services)
         shared_services = shared.get(key)
         if shared_services is None:
@@ -248,9 +250,22 @@ def _scan_hosts(doc) -> tuple[tuple[Host, ...], int] | None:
     return tuple(out), len(names)
 
 
+def _valid_targets(targets) -> bool:
+    """`targets: {SERVICE: [NAME, ...]}`: how a driver addresses a service on the host."""
+    if type(targets) is not dict:
+        return False
+    for names in targets.values():
+        if type(names) is not list:
+            return False
+        for n in names:
+            if type(n) is not str or not n:
+                return False
+    return all(type(k) is str and k for k in targets)
+
+
 def _schema_hints(err) -> tuple[str, ...]:
     if err.validator == "additionalProperties":
-        return ("a host has: name, services, labels; the top level has: cluster, hosts",)
+        return ("a host has: name, services, labels, targets; the top level has: cluster, hosts",)
     if err.validator == "required" and "services" in err.message:
         return ("write services: [] for a host that runs nothing to upgrade",)
     return ()

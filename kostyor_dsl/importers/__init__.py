@@ -1,0 +1,61 @@
+"""Importers: a cloud's inventory from where it lives (a stage before the compiler).
+
+One module per source, each a plain function from the tool's files to an
+`ImportResult` (hosts with services, labels and targets, and diagnostics);
+`document.write_inventory` writes it as the inventory the compiler reads.
+
+    import_cloud("kolla-ansible", ["multinode"], globals_file="globals.yml")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kostyor_dsl.compiler.diagnostics import error
+from kostyor_dsl.importers.result import ImportedHost, ImportFailed, ImportResult
+
+SOURCES = ("openstack-ansible", "kolla-ansible", "juju", "openstack", "ansible")
+
+
+def import_cloud(
+    source: str,
+    inputs: Sequence[str],
+    names_file: str | None = None,
+    neutron_plugin: str | None = None,
+    globals_file: str | None = None,
+    map_file: str | None = None,
+    use_kolla_package: bool = True,
+) -> ImportResult:
+    """Run one importer.  Raises ImportFailed (with every diagnostic) on errors."""
+    if source == "openstack-ansible":
+        from kostyor_dsl.importers.openstack_ansible import import_openstack_ansible
+
+        result = import_openstack_ansible(inputs[0], neutron_plugin, names_file)
+    elif source == "kolla-ansible":
+        from kostyor_dsl.importers.kolla_ansible import import_kolla_ansible
+
+        result = import_kolla_ansible(inputs[0], globals_file, names_file, use_kolla_package)
+    elif source == "juju":
+        from kostyor_dsl.importers.juju import import_juju
+
+        result = import_juju(inputs[0], names_file)
+    elif source == "openstack":
+        from kostyor_dsl.importers.openstack_api import import_openstack_api
+
+        result = import_openstack_api(list(inputs), names_file)
+    elif source == "ansible":
+        from kostyor_dsl.importers.ansible import import_ansible
+
+        if map_file is None:
+            raise ImportFailed([error("K057", "import ansible needs --map FILE", subject="--map")])
+        result = import_ansible(inputs[0], map_file, names_file)
+    else:
+        raise ImportFailed(
+            [error("K057", f"unknown source {source!r}", hints=("sources: " + ", ".join(SOURCES),))]
+        )
+    if not result.ok:
+        raise ImportFailed(result.diagnostics, result.sources)
+    return result
+
+
+__all__ = ["SOURCES", "ImportFailed", "ImportResult", "ImportedHost", "import_cloud"]

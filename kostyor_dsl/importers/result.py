@@ -1,0 +1,238 @@
+"""What every importer builds: hosts with services, labels and targets, and diagnostics.
+
+An importer reads its tool's files, then hands (host, tool name, where it came
+from) facts to a `CloudBuilder`, which maps tool names through the name table,
+checks host names, counts what it could not map, and makes the one inventory
+document `compiler/inventory.py` reads.
+
+Codes (docs/diagnostics.md): K050 unreadable or wrong input, K051 no host,
+K052 a host in no group, K053 a group cycle, K054 a bad host name, K055 a
+name the table does not map, K056 a service down or disabled, K057 a bad
+option or table file, K058 a host left out (runs nothing mapped), K059 a
+declaration that could not be evaluated.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from kostyor_dsl.compiler.diagnostics import Diagnostic, Span, error, warning
+from kostyor_dsl.compiler.hostnames import host_name_problem
+
+
+class ImportFailed(Exception):
+    """An importer gave up: every diagnostic found so far, and the texts to render them."""
+
+    def __init__(self, diagnostics: Iterable[Diagnostic], sources: Mapping[str, str] | None = None):
+        self.diagnostics = tuple(diagnostics)
+        self.sources = dict(sources or {})
+        super().__init__(f"{sum(d.is_error for d in self.diagnostics)} error(s)")
+
+    def __reduce__(self):
+        return (type(self), (self.diagnostics, self.sources))
+
+
+@dataclass(frozen=True)
+class ImportedHost:
+    name: str
+    services: tuple[str, ...]
+    labels: tuple[tuple[str, str], ...] = ()
+    # service -> the names the tool addresses it by on this host (containers, units)
+    targets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    source: str  # the importer's name: openstack-ansible, kolla-ansible, ...
+    inputs: tuple[str, ...]  # the files read, by base name
+    hosts: tuple[ImportedHost, ...]
+    diagnostics: tuple[Diagnostic, ...]
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not any(d.is_error for d in self.diagnostics)
+
+
+def natural_key(name: str) -> tuple:
+    """`compute2` before `compute10`: digits compare as numbers."""
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
+
+
+@dataclass
+class _HostFacts:
+    services: set[str] = field(default_factory=set)
+    labels: dict[str, str] = field(default_factory=dict)
+    targets: dict[str, set[str]] = field(default_factory=dict)
+    tool_names: set[str] = field(default_factory=set)
+
+
+class CloudBuilder:
+    """Collects an import: hosts and their facts, mapped names, and every problem."""
+
+    def __init__(self, source: str, names: Mapping[str, list[str]], table_label: str):
+        self.source = source
+        self.names = names
+        self.table_label = table_label
+        self.diagnostics: list[Diagnostic] = []
+        self.sources: dict[str, str] = {}
+        self.inputs: list[str] = []
+        self._hosts: dict[str, _HostFacts] = {}
+        self._bad_hosts: set[str] = set()
+        # (tool name, origin) -> hosts it was seen on, unmapped
+        self._unmapped: dict[tuple[str, str], list[str]] = {}
+        self._unmapped_span: dict[tuple[str, str], Span | None] = {}
+
+    # -- input files
+    def add_source(self, display: str, text: str) -> None:
+        self.sources[display] = text
+        if display not in self.inputs:
+            self.inputs.append(display)
+
+    def add(self, diagnostic: Diagnostic) -> None:
+        self.diagnostics.append(diagnostic)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.diagnostics)
+
+    def fail(self) -> ImportFailed:
+        return ImportFailed(self.diagnostics, self.sources)
+
+    # -- hosts
+    def host(self, name: str, origin: str, span: Span | None = None) -> bool:
+        """Declare a host; False (and an error, once) when its name is not a host name."""
+        if name in self._hosts:
+            return True
+        if name in self._bad_hosts:
+            return False
+        problem = host_name_problem(name)
+        if problem is not None:
+            self._bad_hosts.add(name)
+            self.add(
+                error(
+                    "K054",
+                    f"host {name!r} from {origin}: {problem}",
+                    span,
+                    subject=f"host {name!r}",
+                    hints=(
+                        "rename the host in the deployment tool, or map it in a copy of the file",
+                    ),
+                )
+            )
+            return False
+        self._hosts[name] = _HostFacts()
+        return True
+
+    def service(
+        self,
+        host: str,
+        tool_name: str,
+        origin: str,
+        target: str | None = None,
+        span: Span | None = None,
+    ) -> None:
+        """`host` runs the tool's `tool_name`: map it, or remember it as unmapped."""
+        facts = self._hosts.get(host)
+        if facts is None:
+            return
+        facts.tool_names.add(tool_name)
+        mapped = self.names.get(tool_name)
+        if mapped is None:
+            key = (tool_name, origin)
+            seen = self._unmapped.setdefault(key, [])
+            if host not in seen:
+                seen.append(host)
+            self._unmapped_span.setdefault(key, span)
+            return
+        for service in mapped:
+            facts.services.add(service)
+            if target is not None and target != host:
+                facts.targets.setdefault(service, set()).add(target)
+
+    def label(self, host: str, key: str, value: str) -> None:
+        facts = self._hosts.get(host)
+        if facts is not None and value != "":
+            facts.labels[key] = str(value)
+
+    def add_to_label(self, host: str, key: str, value: str) -> None:
+        """A label holding a comma-separated set (`disabled: nova-compute,nova-scheduler`)."""
+        facts = self._hosts.get(host)
+        if facts is None:
+            return
+        parts = set(filter(None, facts.labels.get(key, "").split(",")))
+        parts.add(value)
+        facts.labels[key] = ",".join(sorted(parts))
+
+    def known_hosts(self) -> list[str]:
+        return list(self._hosts)
+
+    # -- the result
+    def result(self) -> ImportResult:
+        for (tool_name, origin), hosts in sorted(self._unmapped.items()):
+            shown = ", ".join(sorted(hosts, key=natural_key)[:5]) + (
+                ", ..." if len(hosts) > 5 else ""
+            )
+            count = f"{len(hosts)} host{'s' if len(hosts) != 1 else ''}"
+            self.add(
+                warning(
+                    "K055",
+                    f"{origin}: {tool_name!r} is not in the {self.table_label} name table; "
+                    f"left out on {count} ({shown})",
+                    self._unmapped_span.get((tool_name, origin)),
+                    subject=f"{tool_name!r}",
+                    hints=(
+                        f"map it in a names file: `names: {{{tool_name}: [SERVICE]}}`, "
+                        "then `kostyorc import ... --names FILE`",
+                    ),
+                )
+            )
+        hosts = []
+        for name in sorted(self._hosts, key=natural_key):
+            facts = self._hosts[name]
+            if not facts.services:
+                what = ", ".join(sorted(facts.tool_names)) or "nothing"
+                self.add(
+                    warning(
+                        "K058",
+                        f"host {name!r} runs no service of the name table (it has: {what}); "
+                        "left out of the inventory",
+                        subject=f"host {name!r}",
+                    )
+                )
+                continue
+            hosts.append(
+                ImportedHost(
+                    name,
+                    tuple(sorted(facts.services)),
+                    tuple(sorted(facts.labels.items())),
+                    tuple((s, tuple(sorted(t))) for s, t in sorted(facts.targets.items())),
+                )
+            )
+        if not hosts and not self.has_errors:
+            self.add(
+                error(
+                    "K051",
+                    f"no host to import from {', '.join(self.inputs) or 'the input'}",
+                    subject=", ".join(self.inputs) or None,
+                    hints=("is this the deployment's real inventory, not an empty template?",),
+                )
+            )
+        return ImportResult(
+            self.source, tuple(self.inputs), tuple(hosts), tuple(self.diagnostics), self.sources
+        )
+
+
+def key_span(text: str, display: str, key: str) -> Span | None:
+    """Where `"key":` first appears in a JSON text (for warnings about a group or host)."""
+    needle = '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    at = text.find(needle + ":")
+    if at < 0:
+        at = text.find(needle)
+    if at < 0:
+        return None
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    return Span(display, line, column, line, column + len(needle))
