@@ -193,12 +193,16 @@ class CloudBuilder:
         for name in sorted(self._hosts, key=natural_key):
             facts = self._hosts[name]
             if not facts.services:
-                what = ", ".join(sorted(facts.tool_names)) or "nothing"
+                what = (
+                    f"only names the {self.table_label} table does not map "
+                    f"({', '.join(sorted(facts.tool_names))})"
+                    if facts.tool_names
+                    else f"no service that {self.table_label} deploys"
+                )
                 self.add(
                     warning(
                         "K058",
-                        f"host {name!r} runs no service of the name table (it has: {what}); "
-                        "left out of the inventory",
+                        f"host {name!r} runs {what}; left out of the inventory",
                         subject=f"host {name!r}",
                     )
                 )

@@ -1,0 +1,325 @@
+"""Kolla-Ansible: an INI inventory (`multinode`) and `/etc/kolla/globals.yml` -> an inventory.
+
+Where a service runs is decided by its role's `<project>_services`
+declaration (`group`, `enabled`, `host_in_groups`, Jinja2 expressions over
+Kolla's variables), not by the inventory alone: nova-compute and the
+openvswitch or OVN agents have no group of their own.  When the kolla-ansible
+package is installed its own role defaults are read (the real source, for
+the release installed); otherwise, or for a declaration that cannot be
+evaluated, kostyor's table (names/kolla-ansible.yaml) is used.  A role is
+deployed at all only when its `enable_<project>` is true.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from kostyor_dsl.compiler.diagnostics import Span, error, warning
+from kostyor_dsl.importers.ansible_inventory import (
+    AnsibleInventory,
+    host_in_no_group,
+    parse_ini,
+    ungrouped_hosts,
+)
+from kostyor_dsl.importers.ansible_vars import EvaluationError, Variables, _to_bool
+from kostyor_dsl.importers.files import read_text
+from kostyor_dsl.importers.result import CloudBuilder, ImportFailed, ImportResult
+from kostyor_dsl.importers.tables import load_table, name_map
+
+SOURCE = "kolla-ansible"
+YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@functools.cache
+def package_share() -> str | None:
+    """The `ansible` folder of an installed kolla-ansible package, or None."""
+    try:
+        from importlib.metadata import PackageNotFoundError, distribution
+    except ImportError:  # pragma: no cover - Python < 3.8
+        return None
+    try:
+        dist = distribution("kolla-ansible")
+    except PackageNotFoundError:
+        return None
+    for f in dist.files or ():
+        text = str(f).replace(os.sep, "/")
+        if text.endswith("share/kolla-ansible/ansible/site.yml"):
+            return os.path.dirname(str(dist.locate_file(f)))
+    return None
+
+
+@functools.cache
+def read_declarations(share: str) -> tuple[dict[str, dict], dict[str, Any]]:
+    """Every role's `<project>_services` declarations and the defaults, from a
+    kolla-ansible `ansible/` folder (group_vars/all/*.yml and roles/*/defaults)."""
+    defaults: dict[str, Any] = {}
+    for path in sorted(glob.glob(os.path.join(share, "group_vars", "all", "*.yml"))) + sorted(
+        glob.glob(os.path.join(share, "group_vars", "all.yml"))
+    ):
+        defaults.update(_yaml_file(path))
+    declarations: dict[str, dict] = {}
+    for path in sorted(glob.glob(os.path.join(share, "roles", "*", "defaults", "main.yml"))):
+        role = os.path.basename(os.path.dirname(os.path.dirname(path)))
+        role_defaults = _yaml_file(path)
+        for key, value in role_defaults.items():
+            if not (key.endswith("_services") and isinstance(value, dict) and value):
+                continue
+            services = {
+                name: decl
+                for name, decl in value.items()
+                if isinstance(decl, dict) and "container_name" in decl
+            }
+            if services:
+                declarations.setdefault(role, {}).update(services)
+        for key, value in role_defaults.items():
+            defaults.setdefault(key, value)
+    return declarations, defaults
+
+
+def _yaml_file(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = yaml.load(fh, Loader=YamlLoader)
+    except (OSError, yaml.YAMLError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def read_globals(path: str | None) -> tuple[dict[str, Any], str | None, str | None]:
+    """globals.yml as a mapping, with its display name and text."""
+    if path is None:
+        return {}, None, None
+    display = os.path.basename(path)
+    text = read_text(path, "globals file")
+    try:
+        doc = yaml.load(text, Loader=YamlLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        span = (
+            Span(display, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2)
+            if mark
+            else None
+        )
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ImportFailed(
+            [error("K057", f"globals file is not valid YAML: {problem}", span, subject=display)],
+            {display: text},
+        ) from None
+    if doc is None:
+        doc = {}
+    if not isinstance(doc, dict):
+        raise ImportFailed(
+            [
+                error(
+                    "K057",
+                    "globals file must be a mapping of variables (enable_cinder: yes ...)",
+                    Span(display, 1, 1, 1, 2),
+                )
+            ],
+            {display: text},
+        )
+    return doc, display, text
+
+
+class _Groups(Mapping):
+    """`groups[...]` for the expressions: a group the inventory lacks is empty, as a
+    play over it would do nothing."""
+
+    def __init__(self, members: dict[str, list[str]]):
+        self.members = members
+
+    def __getitem__(self, key):
+        return self.members.get(key, [])
+
+    def __iter__(self):
+        return iter(self.members)
+
+    def __len__(self):
+        return len(self.members)
+
+    def __contains__(self, key):
+        return True
+
+
+def import_kolla_ansible(
+    path: str,
+    globals_file: str | None = None,
+    names_file: str | None = None,
+    use_package: bool = True,
+    share: str | None = None,
+) -> ImportResult:
+    """`share` names a kolla-ansible `ansible/` folder to read instead of the installed one."""
+    table = load_table(SOURCE, names_file)
+    names = name_map(table["names"])
+    display = os.path.basename(path)
+    text = read_text(path, "inventory")
+    if text.lstrip().startswith(("{", "[{")) or text.lstrip().startswith('"'):
+        raise ImportFailed(
+            [
+                error(
+                    "K050",
+                    f"{display} is JSON, not an INI inventory",
+                    Span(display, 1, 1, 1, 2),
+                    hints=(
+                        "for `ansible-inventory --list` output: kostyorc import ansible FILE --map ...",
+                        "for OpenStack-Ansible: kostyorc import openstack-ansible FILE",
+                    ),
+                )
+            ],
+            {display: text},
+        )
+    inv = parse_ini(text, display)
+    members = inv.members()
+    globals_vars, globals_display, globals_text = read_globals(globals_file)
+
+    builder = CloudBuilder(SOURCE, names, "Kolla-Ansible")
+    builder.add_source(display, text)
+    if globals_display is not None:
+        builder.add_source(globals_display, globals_text)
+    for host in ungrouped_hosts(inv, members):
+        builder.add(host_in_no_group(inv, host))
+
+    share = share if share is not None else (package_share() if use_package else None)
+    fallback = table["services"]
+    if share is not None:
+        declarations, defaults = read_declarations(share)
+        origin = "kolla-ansible's role defaults"
+    else:
+        declarations, defaults = fallback, table["defaults"]
+        origin = "kostyor's Kolla-Ansible table"
+    fallback_vars = Variables({**table["defaults"], **table["play_defaults"], **globals_vars})
+    variables = Variables({**defaults, **table["play_defaults"], **globals_vars})
+
+    groups = dict(members)
+    _shard_groups(groups, variables, fallback_vars)
+    groups_view = _Groups(groups)
+    base = variables.with_overlay(groups=groups_view)
+    fallback_base = fallback_vars.with_overlay(groups=groups_view)
+
+    for host in inv.host_order:
+        span = inv.host_spans.get(host)
+        if builder.host(host, f"{display}", span):
+            physical = [g.name for g in inv.groups.values() if g.direct and host in g.hosts]
+            physical = [g for g in physical if g != "ungrouped"]
+            if physical:
+                builder.label(host, "physical-group", ",".join(physical))
+            cell = _host_var(inv, members, host, "nova_cell_name")
+            if cell:
+                builder.label(host, "cell", str(cell))
+
+    for role in sorted(set(declarations) | set(fallback)):
+        if not _role_enabled(builder, role, table["roles"], base, fallback_base):
+            continue
+        role_decls = declarations.get(role) or fallback.get(role) or {}
+        for service, decl in role_decls.items():
+            placed = _place(decl, base, inv.host_order)
+            if isinstance(placed, EvaluationError):
+                backup = (fallback.get(role) or {}).get(service)
+                if share is None or backup is None:
+                    builder.add(
+                        warning(
+                            "K059",
+                            f"{origin}: cannot tell where {service!r} (role {role}) runs: {placed}",
+                            subject=service,
+                            hints=("map it by hand in the imported inventory",),
+                        )
+                    )
+                    continue
+                builder.add(
+                    warning(
+                        "K059",
+                        f"{origin}: cannot evaluate {service!r} (role {role}): {placed}; "
+                        "kostyor's table is used for it",
+                        subject=service,
+                    )
+                )
+                placed = _place(backup, fallback_base, inv.host_order)
+                if isinstance(placed, EvaluationError):
+                    continue
+            container = decl.get("container_name")
+            target = container if isinstance(container, str) and "{" not in container else None
+            for host in placed:
+                builder.service(host, service, f"{origin} (role {role})", target=target)
+    if builder.has_errors:
+        raise builder.fail()
+    return builder.result()
+
+
+def _role_enabled(builder, role, roles, base, fallback_base) -> bool:
+    expression = roles.get(role, "{{ enable_%s | bool }}" % role.replace("-", "_"))
+    try:
+        return _to_bool(base.render(expression))
+    except EvaluationError:
+        pass
+    try:
+        return _to_bool(fallback_base.render(expression))
+    except EvaluationError as exc:
+        builder.add(
+            warning(
+                "K059",
+                f"cannot tell whether Kolla-Ansible role {role!r} is enabled: {exc}; left out",
+                subject=role,
+                hints=("set its enable_ variable in globals.yml, or map it with --names",),
+            )
+        )
+        return False
+
+
+def _place(decl: Mapping, base: Variables, hosts: list[str]) -> list[str] | EvaluationError:
+    """The hosts a declaration puts its service on (none when it is not enabled)."""
+    enabled = decl.get("enabled", True)
+    try:
+        on = _to_bool(base.render(enabled))
+    except EvaluationError:
+        on = None  # it depends on the host (iscsid): judged host by host below
+    try:
+        if on is None:
+            hosts = [
+                h
+                for h in hosts
+                if _to_bool(base.with_overlay(inventory_hostname=h).render(enabled))
+            ]
+        elif not on:
+            return []
+        if "host_in_groups" in decl:
+            expression = decl["host_in_groups"]
+            return [
+                h
+                for h in hosts
+                if _to_bool(base.with_overlay(inventory_hostname=h).render(expression))
+            ]
+        group = base.render(decl.get("group"))
+        if not isinstance(group, str):
+            return EvaluationError(f"its group is {group!r}, not a group name")
+        allowed = set(hosts)
+        return [h for h in base["groups"][group] if h in allowed]
+    except EvaluationError as exc:
+        return exc
+
+
+def _shard_groups(groups: dict, variables: Variables, fallback: Variables) -> None:
+    """Kolla's mariadb play groups the database hosts by shard (`mariadb_shard_0`) with
+    `group_by`; the inventory has only `mariadb`."""
+    for scope in (variables, fallback):
+        try:
+            shard = scope.with_overlay(groups=groups).render("{{ mariadb_shard_group }}")
+        except EvaluationError:
+            continue
+        if isinstance(shard, str) and shard not in groups:
+            groups[shard] = list(groups.get("mariadb", []))
+        return
+
+
+def _host_var(inv: AnsibleInventory, members: dict, host: str, name: str):
+    if name in inv.hostvars.get(host, {}):
+        return inv.hostvars[host][name]
+    for group in inv.groups.values():
+        if name in group.vars and host in members.get(group.name, []):
+            return group.vars[name]
+    return None
