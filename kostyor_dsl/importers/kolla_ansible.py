@@ -252,7 +252,7 @@ def import_kolla_ansible(
 
 
 def _role_enabled(builder, role, roles, base, fallback_base) -> bool:
-    expression = roles.get(role, "{{ enable_%s | bool }}" % role.replace("-", "_"))
+    expression = roles.get(role, "{{ enable_" + role.replace("-", "_") + " | bool }}")
     try:
         return _to_bool(base.render(expression))
     except EvaluationError:
