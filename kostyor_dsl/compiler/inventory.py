@@ -265,7 +265,7 @@ def _valid_targets(targets) -> bool:
 
 def _schema_hints(err) -> tuple[str, ...]:
     if err.validator == "additionalProperties":
-        return ("a host has: name, services, labels, targets; the top level has: cluster, hosts",)
+        return ("a host has: name, services, labels; the top level has: cluster, hosts",)
     if err.validator == "required" and "services" in err.message:
         return ("write services: [] for a host that runs nothing to upgrade",)
     return ()

@@ -242,6 +242,20 @@ def import_kolla_ansible(
                 placed = _place(backup, fallback_base, inv.host_order)
                 if isinstance(placed, EvaluationError):
                     continue
+            if isinstance(placed, MissingGroup):
+                builder.add(
+                    warning(
+                        "K059",
+                        f"{service!r} (role {role}) runs on the hosts of group {placed.group!r}, "
+                        f"which {display} does not define: it runs nowhere",
+                        subject=service,
+                        hints=(
+                            f"add [{placed.group}:children] to the inventory, as Kolla-Ansible's "
+                            "own multinode does, or disable the service in globals.yml",
+                        ),
+                    )
+                )
+                continue
             container = decl.get("container_name")
             target = container if isinstance(container, str) and "{" not in container else None
             for host in placed:
@@ -249,6 +263,14 @@ def import_kolla_ansible(
     if builder.has_errors:
         raise builder.fail()
     return builder.result()
+
+
+class MissingGroup(list):
+    """No host: the declaration's group is not in the inventory at all."""
+
+    def __init__(self, group: str):
+        super().__init__()
+        self.group = group
 
 
 def _role_enabled(builder, role, roles, base, fallback_base) -> bool:
@@ -297,6 +319,8 @@ def _place(decl: Mapping, base: Variables, hosts: list[str]) -> list[str] | Eval
         group = base.render(decl.get("group"))
         if not isinstance(group, str):
             return EvaluationError(f"its group is {group!r}, not a group name")
+        if group not in base["groups"].members:
+            return MissingGroup(group)
         allowed = set(hosts)
         return [h for h in base["groups"][group] if h in allowed]
     except EvaluationError as exc:
