@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kostyor_dsl.compiler.diagnostics import error
+from kostyor_dsl.compiler.plan import gc_paused
 from kostyor_dsl.importers.result import ImportedHost, ImportFailed, ImportResult
 
 SOURCES = ("openstack-ansible", "kolla-ansible", "juju", "openstack", "ansible")
@@ -27,6 +28,15 @@ def import_cloud(
     use_kolla_package: bool = True,
 ) -> ImportResult:
     """Run one importer.  Raises ImportFailed (with every diagnostic) on errors."""
+    with gc_paused():
+        return _import_cloud(
+            source, inputs, names_file, neutron_plugin, globals_file, map_file, use_kolla_package
+        )
+
+
+def _import_cloud(
+    source, inputs, names_file, neutron_plugin, globals_file, map_file, use_kolla_package
+) -> ImportResult:
     if source == "openstack-ansible":
         from kostyor_dsl.importers.openstack_ansible import import_openstack_ansible
 

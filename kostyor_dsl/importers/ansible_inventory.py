@@ -13,6 +13,7 @@ import re
 import shlex
 import string
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from kostyor_dsl.compiler.diagnostics import Label, Span, error
@@ -51,7 +52,7 @@ class AnsibleInventory:
 
     def add_host(self, group: str, host: str, span: Span | None, variables=None) -> None:
         g = self.group(group)
-        if host not in g.hosts:
+        if host not in g.hosts:  # INI inventories are small: a list is fine
             g.hosts.append(host)
         g.direct = True
         if host not in self.host_spans:
@@ -71,6 +72,9 @@ class AnsibleInventory:
             group = self.groups.get(name)
             if group is None:
                 return []
+            if not group.children:
+                out[name] = group.hosts
+                return group.hosts
             hosts = dict.fromkeys(group.hosts)
             for child in group.children:
                 if child in stack or child == name:
@@ -313,53 +317,74 @@ def parse_list_json(text: str, display: str, wanted: str) -> AnsibleInventory:
     if wanted == "openstack-ansible" and describe(doc) != "openstack-ansible":
         raise wrong_format(doc, display, wanted, text)
     inv = AnsibleInventory(display, text)
+    inv.hostvars = hostvars  # read as they are; hostvars not a mapping count as none
     problems = []
+    groups = inv.groups
+    # Spans are looked up in the text only for a diagnostic: at 10,000 hosts a
+    # search per group would cost more than reading the file.
     for name, body in doc.items():
         if name == "_meta":
             continue
-        span = key_span(text, display, name)
-        if not isinstance(body, dict):
+        if type(body) is not dict:
             if isinstance(body, list) and all(isinstance(h, str) for h in body):
                 body = {"hosts": body}  # the short form of old dynamic inventories
             else:
-                problems.append(error("K050", f"group {name!r} must be a mapping", span))
+                problems.append(
+                    error(
+                        "K050", f"group {name!r} must be a mapping", key_span(text, display, name)
+                    )
+                )
                 continue
-        group = inv.group(name, span)
         hosts = body.get("hosts") or []
         children = body.get("children") or []
-        if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
-            problems.append(error("K050", f"group {name!r}: 'hosts' must be a list of names", span))
-            continue
-        if not isinstance(children, list) or not all(isinstance(c, str) for c in children):
+        if type(hosts) is not list or not set(map(type, hosts)) <= {str}:
             problems.append(
-                error("K050", f"group {name!r}: 'children' must be a list of names", span)
+                error(
+                    "K050",
+                    f"group {name!r}: 'hosts' must be a list of names",
+                    key_span(text, display, name),
+                )
             )
             continue
-        for host in hosts:
-            inv.add_host(name, host, span)
+        if type(children) is not list or not set(map(type, children)) <= {str}:
+            problems.append(
+                error(
+                    "K050",
+                    f"group {name!r}: 'children' must be a list of names",
+                    key_span(text, display, name),
+                )
+            )
+            continue
+        group = groups.get(name)
+        if group is None:
+            group = groups[name] = Group(name)
+        group.hosts = hosts  # a host listed twice is harmless: services are sets
         group.direct = bool(hosts)
         for child in children:
             if child not in group.children:
                 group.children.append(child)
-                group.child_spans[child] = span
-            inv.group(child)
+            if child not in groups:
+                groups[child] = Group(child)
         if isinstance(body.get("vars"), dict):
             group.vars.update(body["vars"])
-    for host, variables in hostvars.items():
-        if isinstance(variables, dict):
-            inv.hostvars.setdefault(host, {}).update(variables)
     if problems:
         raise ImportFailed(problems, {display: text})
+    inv.host_order = list(dict.fromkeys(chain.from_iterable(g.hosts for g in groups.values())))
     return inv
 
 
 def ungrouped_hosts(inv: AnsibleInventory, members: dict[str, list[str]]) -> list[str]:
     """Hosts in no group but `all` and `ungrouped` (hostvars of a host no group lists too)."""
-    grouped = {
-        h for name, hosts in members.items() if name not in ("all", "ungrouped") for h in hosts
-    }
-    known = list(inv.host_order) + [h for h in inv.hostvars if h not in inv.host_spans]
-    return [h for h in known if h not in grouped]
+    top = ("all", "ungrouped")
+    listed = set(inv.host_order)
+    candidates = [h for g in top if g in inv.groups for h in inv.groups[g].hosts]
+    candidates += [h for h in inv.hostvars.keys() - listed]
+    if not candidates:
+        return []
+    grouped = set().union(*(hosts for name, hosts in members.items() if name not in top))
+    order = {h: i for i, h in enumerate(inv.host_order)}
+    found = [h for h in dict.fromkeys(candidates) if h not in grouped]
+    return sorted(found, key=lambda h: (order.get(h, len(order)), h))
 
 
 def host_in_no_group(inv: AnsibleInventory, host: str):

@@ -10,6 +10,7 @@ runs `openstack-ansible os-nova-install.yml --limit CONTAINER`.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 
@@ -61,17 +62,21 @@ def import_openstack_ansible(
     for host in ungrouped_hosts(inv, members):
         builder.add(host_in_no_group(inv, host))
     hostvars = inv.hostvars
+    physical_of = {}  # container -> the machine it lives on (a host lives on itself)
+    for member, variables in hostvars.items():
+        physical = variables.get("physical_host") if type(variables) is dict else None
+        if physical != member and isinstance(physical, str) and physical:
+            physical_of[member] = physical
     for group in sorted(inv.groups):
         hosts = members.get(group, [])
         if not hosts:
             continue
+        origin = f"{display}, group {group!r}"
+        span = functools.partial(key_span, text, display, group)
         for label, rule in label_rules.items():
             m = rule.search(group)
             if m:
-                for member in hosts:
-                    physical = _physical(hostvars, member)
-                    if builder.host(physical, f"{display}, group {group!r}"):
-                        builder.label(physical, label, m.group(1))
+                builder.label_all(hosts, label, m.group(1), origin, span, physical_of)
         if group not in names and (
             any(rule.search(group) for rule in structure)
             or any(rule.search(group) for rule in label_rules.values())
@@ -79,24 +84,18 @@ def import_openstack_ansible(
             continue
         if group in plugin_dependent and group not in kept:
             continue
-        origin = f"{display}, group {group!r}"
-        span = key_span(text, display, group)
-        for member in hosts:
-            physical = _physical(hostvars, member)
-            if not builder.host(physical, origin, span):
-                continue
-            builder.service(physical, group, origin, target=member, span=span)
-            group_of = (hostvars.get(physical) or {}).get("physical_host_group")
-            if isinstance(group_of, str):
-                builder.label(physical, "physical-group", group_of)
+        builder.run_on(hosts, group, origin, span, physical_of)
+    physical_groups = {}
+    for host in builder.known_hosts():
+        variables = hostvars.get(host)
+        if type(variables) is dict:
+            group_of = variables.get("physical_host_group")
+            if type(group_of) is str:
+                physical_groups[host] = group_of
+    builder.label_each("physical-group", physical_groups)
     if builder.has_errors:
         raise builder.fail()
     return builder.result()
-
-
-def _physical(hostvars: dict, member: str) -> str:
-    physical = (hostvars.get(member) or {}).get("physical_host")
-    return physical if isinstance(physical, str) and physical else member
 
 
 def _choose_plugins(builder, plugins, asked, members, display) -> list[str]:

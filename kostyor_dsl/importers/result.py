@@ -15,8 +15,9 @@ declaration that could not be evaluated.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from kostyor_dsl.compiler.diagnostics import Diagnostic, Span, error, warning
 from kostyor_dsl.compiler.hostnames import host_name_problem
@@ -34,8 +35,9 @@ class ImportFailed(Exception):
         return (type(self), (self.diagnostics, self.sources))
 
 
-@dataclass(frozen=True)
-class ImportedHost:
+class ImportedHost(NamedTuple):
+    """One host of an import (a named tuple: immutable, and cheap at 10,000 hosts)."""
+
     name: str
     services: tuple[str, ...]
     labels: tuple[tuple[str, str], ...] = ()
@@ -56,17 +58,36 @@ class ImportResult:
         return not any(d.is_error for d in self.diagnostics)
 
 
-def natural_key(name: str) -> tuple:
-    """`compute2` before `compute10`: digits compare as numbers."""
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
+# A name that host_name_problem accepts, in one match (the fast path; tested to agree).
+_VALID_HOST = re.compile(
+    r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\Z"
+)
+
+# A span, or how to find it when a diagnostic needs it (searching a large text costs).
+LazySpan = Span | Callable[[], Span | None] | None
 
 
-@dataclass
+def _span(span: LazySpan) -> Span | None:
+    return span() if callable(span) else span
+
+
 class _HostFacts:
-    services: set[str] = field(default_factory=set)
-    labels: dict[str, str] = field(default_factory=dict)
-    targets: dict[str, set[str]] = field(default_factory=dict)
-    tool_names: set[str] = field(default_factory=set)
+    """What is known of one host so far (plain slots: there may be 10,000 of them)."""
+
+    __slots__ = ("labels", "services", "targets", "unmapped")
+
+    def __init__(self) -> None:
+        self.services: set[str] = set()
+        # Made when first needed: most hosts of a large cloud have no targets.
+        self.labels: dict[str, str] = {}
+        self.targets: dict[str, set[str]] | None = None
+        self.unmapped: set[str] | None = None  # the tool's names on it that the table lacks
+
+    def add_target(self, service: str, target: str) -> None:
+        if self.targets is None:
+            self.targets = {}
+        self.targets.setdefault(service, set()).add(target)
 
 
 class CloudBuilder:
@@ -83,7 +104,7 @@ class CloudBuilder:
         self._bad_hosts: set[str] = set()
         # (tool name, origin) -> hosts it was seen on, unmapped
         self._unmapped: dict[tuple[str, str], list[str]] = {}
-        self._unmapped_span: dict[tuple[str, str], Span | None] = {}
+        self._unmapped_span: dict[tuple[str, str], LazySpan] = {}
 
     # -- input files
     def add_source(self, display: str, text: str) -> None:
@@ -102,20 +123,20 @@ class CloudBuilder:
         return ImportFailed(self.diagnostics, self.sources)
 
     # -- hosts
-    def host(self, name: str, origin: str, span: Span | None = None) -> bool:
+    def host(self, name: str, origin: str, span: LazySpan = None) -> bool:
         """Declare a host; False (and an error, once) when its name is not a host name."""
         if name in self._hosts:
             return True
         if name in self._bad_hosts:
             return False
-        problem = host_name_problem(name)
+        problem = None if _VALID_HOST.match(name) else host_name_problem(name)
         if problem is not None:
             self._bad_hosts.add(name)
             self.add(
                 error(
                     "K054",
                     f"host {name!r} from {origin}: {problem}",
-                    span,
+                    _span(span),
                     subject=f"host {name!r}",
                     hints=(
                         "rename the host in the deployment tool, or map it in a copy of the file",
@@ -132,15 +153,17 @@ class CloudBuilder:
         tool_name: str,
         origin: str,
         target: str | None = None,
-        span: Span | None = None,
+        span: LazySpan = None,
     ) -> None:
         """`host` runs the tool's `tool_name`: map it, or remember it as unmapped."""
         facts = self._hosts.get(host)
         if facts is None:
             return
-        facts.tool_names.add(tool_name)
         mapped = self.names.get(tool_name)
         if mapped is None:
+            if facts.unmapped is None:
+                facts.unmapped = set()
+            facts.unmapped.add(tool_name)
             key = (tool_name, origin)
             seen = self._unmapped.setdefault(key, [])
             if host not in seen:
@@ -150,12 +173,81 @@ class CloudBuilder:
         for service in mapped:
             facts.services.add(service)
             if target is not None and target != host:
-                facts.targets.setdefault(service, set()).add(target)
+                facts.add_target(service, target)
+
+    def run_on(
+        self,
+        members: Iterable[str],
+        tool_name: str,
+        origin: str,
+        span: LazySpan,
+        host_of: Mapping[str, str] | None = None,
+    ) -> None:
+        """Every member runs `tool_name`: `service` for a whole group at once.  A member
+        lives on `host_of[member]` (itself when absent) and is its target."""
+        host_of = host_of or {}
+        mapped = self.names.get(tool_name)
+        if mapped is None:
+            for member in members:
+                host = host_of.get(member, member)
+                if self.host(host, origin, span):
+                    self.service(host, tool_name, origin, member, span)
+            return
+        hosts = self._hosts
+        get_host = host_of.get
+        for member in members:
+            host = get_host(member, member)
+            facts = hosts.get(host)
+            if facts is None:
+                if _VALID_HOST.match(host) and host not in self._bad_hosts:
+                    facts = hosts[host] = _HostFacts()
+                elif not self.host(host, origin, span):
+                    continue
+                else:
+                    facts = hosts[host]
+            facts.services.update(mapped)
+            if host != member:
+                for service in mapped:
+                    facts.add_target(service, member)
+
+    def label_all(
+        self,
+        members: Iterable[str],
+        key: str,
+        value: str,
+        origin: str,
+        span: LazySpan,
+        host_of: Mapping[str, str] | None = None,
+    ) -> None:
+        """Every member's host gets the label (members declared as hosts if new)."""
+        host_of = host_of or {}
+        hosts = self._hosts
+        get_host = host_of.get
+        value = str(value)
+        for member in members:
+            host = get_host(member, member)
+            facts = hosts.get(host)
+            if facts is None:
+                if _VALID_HOST.match(host) and host not in self._bad_hosts:
+                    facts = hosts[host] = _HostFacts()
+                elif not self.host(host, origin, span):
+                    continue
+                else:
+                    facts = hosts[host]
+            facts.labels[key] = value
 
     def label(self, host: str, key: str, value: str) -> None:
         facts = self._hosts.get(host)
         if facts is not None and value != "":
             facts.labels[key] = str(value)
+
+    def label_each(self, key: str, values: Mapping[str, str]) -> None:
+        """Label known hosts, each with its own value (`{host: value}`)."""
+        hosts = self._hosts
+        for host, value in values.items():
+            facts = hosts.get(host)
+            if facts is not None and value != "":
+                facts.labels[key] = value
 
     def add_to_label(self, host: str, key: str, value: str) -> None:
         """A label holding a comma-separated set (`disabled: nova-compute,nova-scheduler`)."""
@@ -172,16 +264,14 @@ class CloudBuilder:
     # -- the result
     def result(self) -> ImportResult:
         for (tool_name, origin), hosts in sorted(self._unmapped.items()):
-            shown = ", ".join(sorted(hosts, key=natural_key)[:5]) + (
-                ", ..." if len(hosts) > 5 else ""
-            )
+            shown = ", ".join(sorted(hosts)[:5]) + (", ..." if len(hosts) > 5 else "")
             count = f"{len(hosts)} host{'s' if len(hosts) != 1 else ''}"
             self.add(
                 warning(
                     "K055",
                     f"{origin}: {tool_name!r} is not in the {self.table_label} name table; "
                     f"left out on {count} ({shown})",
-                    self._unmapped_span.get((tool_name, origin)),
+                    _span(self._unmapped_span.get((tool_name, origin))),
                     subject=f"{tool_name!r}",
                     hints=(
                         f"map it in a names file: `names: {{{tool_name}: [SERVICE]}}`, "
@@ -190,13 +280,16 @@ class CloudBuilder:
                 )
             )
         hosts = []
-        for name in sorted(self._hosts, key=natural_key):
-            facts = self._hosts[name]
+        shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # hosts alike share one tuple
+        shared_labels: dict[tuple, tuple] = {}
+        append = hosts.append
+        make = tuple.__new__  # ImportedHost without its Python-level __new__: 10,000 times
+        for name, facts in sorted(self._hosts.items()):
             if not facts.services:
                 what = (
                     f"only names the {self.table_label} table does not map "
-                    f"({', '.join(sorted(facts.tool_names))})"
-                    if facts.tool_names
+                    f"({', '.join(sorted(facts.unmapped))})"
+                    if facts.unmapped
                     else f"no service that {self.table_label} deploys"
                 )
                 self.add(
@@ -207,14 +300,20 @@ class CloudBuilder:
                     )
                 )
                 continue
-            hosts.append(
-                ImportedHost(
-                    name,
-                    tuple(sorted(facts.services)),
-                    tuple(sorted(facts.labels.items())),
-                    tuple((s, tuple(sorted(t))) for s, t in sorted(facts.targets.items())),
-                )
-            )
+            services = tuple(sorted(facts.services))
+            services = shared.setdefault(services, services)
+            labels = facts.labels
+            if labels:
+                labels = tuple(sorted(labels.items()))
+                labels = shared_labels.setdefault(labels, labels)
+            else:
+                labels = ()
+            targets = facts.targets
+            if targets:
+                targets = tuple((s, tuple(sorted(t))) for s, t in sorted(targets.items()))
+            else:
+                targets = ()
+            append(make(ImportedHost, (name, services, labels, targets)))
         if not hosts and not self.has_errors:
             self.add(
                 error(
