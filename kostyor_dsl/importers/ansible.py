@@ -88,6 +88,9 @@ def import_ansible(path: str, map_file: str, names_file: str | None = None) -> I
     inv = parse_list_json(text, display, SOURCE)
     members = inv.members()
     builder = CloudBuilder(SOURCE, groups, f"--map {os.path.basename(map_file)}")
+    builder.unmapped_hint = (
+        "add the group to the map: `groups: {{{name}: [SERVICE, ...]}}` (`[]` for none)"
+    )
     builder.add_source(display, text)
     for host in ungrouped_hosts(inv, members):
         builder.add(host_in_no_group(inv, host))

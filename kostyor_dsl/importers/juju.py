@@ -24,14 +24,12 @@ _AZ = re.compile(r"(?:^|\s)availability-zone=(\S+)")
 
 def charm_name(app: dict, app_name: str) -> str:
     """`ch:amd64/focal/keystone-643`, `cs:keystone-300`, `keystone` -> `keystone`."""
-    name = app.get("charm-name")
-    if isinstance(name, str) and name:
-        return name
-    charm = app.get("charm")
-    if not isinstance(charm, str) or not charm:
-        return app_name
-    charm = charm.split(":", 1)[-1].rsplit("/", 1)[-1]
-    return re.sub(r"-\d+$", "", charm)
+    for key in ("charm-name", "charm"):
+        charm = app.get(key)
+        if isinstance(charm, str) and charm:
+            charm = charm.split(":", 1)[-1].rsplit("/", 1)[-1]
+            return re.sub(r"-\d+$", "", charm)
+    return app_name
 
 
 def import_juju(path: str, names_file: str | None = None) -> ImportResult:

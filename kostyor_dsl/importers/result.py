@@ -97,6 +97,10 @@ class CloudBuilder:
         self.source = source
         self.names = names
         self.table_label = table_label
+        self.unmapped_hint = (
+            "map it in a names file, `names: {{{name}: [SERVICE, ...]}}` (`[]` for no service), "
+            f"then `kostyorc import {source} ... --names FILE`"
+        )
         self.diagnostics: list[Diagnostic] = []
         self.sources: dict[str, str] = {}
         self.inputs: list[str] = []
@@ -273,10 +277,7 @@ class CloudBuilder:
                     f"left out on {count} ({shown})",
                     _span(self._unmapped_span.get((tool_name, origin))),
                     subject=f"{tool_name!r}",
-                    hints=(
-                        f"map it in a names file: `names: {{{tool_name}: [SERVICE]}}`, "
-                        "then `kostyorc import ... --names FILE`",
-                    ),
+                    hints=(self.unmapped_hint.format(name=tool_name),),
                 )
             )
         hosts = []
