@@ -14,7 +14,7 @@ import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, Undefined
 from jinja2.nativetypes import NativeEnvironment
 
 
@@ -135,11 +135,14 @@ class Variables(Mapping):
             try:
                 template = _compile(value)
                 context = template.new_context(self, shared=True)
-                return environment().concat(template.root_render_func(context))
+                result = environment().concat(template.root_render_func(context))
             except EvaluationError:
                 raise
             except (TemplateError, TypeError, ValueError, KeyError, AttributeError) as exc:
                 raise EvaluationError(f"{value.strip()!r}: {exc}") from None
+            if isinstance(result, Undefined):  # a lone `{{ name }}` is not rendered to text
+                raise EvaluationError(f"{value.strip()!r}: {result._undefined_message}")
+            return result
         if isinstance(value, list):
             return [self.render(v) for v in value]
         if isinstance(value, dict):
