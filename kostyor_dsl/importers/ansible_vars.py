@@ -23,7 +23,9 @@ class EvaluationError(Exception):
 
 
 def _to_bool(value: Any) -> bool:
-    """Ansible's `bool` filter."""
+    """Ansible's `bool` filter (an undefined variable is an error, as in Ansible)."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
