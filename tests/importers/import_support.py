@@ -77,9 +77,7 @@ def assert_current_order(plan: dict, inventory: Path) -> None:
                 assert last(service) < first("nova-compute"), service
         # and no compute host starts before the last controller service is done
         compute_hosts = {h for s in steps if s["service"] == "nova-compute" for h in s["hosts"]}
-        first_compute_step = min(
-            i for i, s in enumerate(steps) if set(s["hosts"]) & compute_hosts
-        )
+        first_compute_step = min(i for i, s in enumerate(steps) if set(s["hosts"]) & compute_hosts)
         for service in CONTROL_OF_COMPUTE:
             if service in services:
                 assert last(service) < first_compute_step, service

@@ -49,7 +49,11 @@ def test_the_plugin_trap_needs_the_operators_word():
     ("plugin", "has", "lacks"),
     [
         ("ovs", {"neutron-openvswitch-agent"}, {"ovn-controller", "neutron-sriov-agent"}),
-        ("ml2.ovn", {"ovn-controller", "neutron-ovn-metadata-agent"}, {"neutron-openvswitch-agent"}),
+        (
+            "ml2.ovn",
+            {"ovn-controller", "neutron-ovn-metadata-agent"},
+            {"neutron-openvswitch-agent"},
+        ),
         ("ovs,sriov", {"neutron-openvswitch-agent", "neutron-sriov-agent"}, {"ovn-controller"}),
     ],
 )
@@ -110,7 +114,9 @@ def test_host_selectors_work_on_the_imported_az_labels(tmp_path, write):
     plan = compile_plan(str(spec), str(inventory)).plan
     assert {g["name"]: g["hosts"] for g in plan["groups"]} == {"az=az1": 3, "az=az2": 3}
     first_batch = {
-        h for s in plan["steps"] if s.get("group") == "az=az1" and s.get("batch") == 1
+        h
+        for s in plan["steps"]
+        if s.get("group") == "az=az1" and s.get("batch") == 1
         for h in s["hosts"]
     }
     assert first_batch == {"compute1", "compute3", "compute5"}
