@@ -125,8 +125,8 @@ CASES = {
         ["openstack-ansible", "inv.json"],
         {"inv.json": "[control]\nctl1\n"},
         "K050",
-        (1, 1),
-        "not valid JSON",
+        (1, 2),
+        "this looks like an INI Ansible inventory",
     ),
     "json: a juju status given to the OSA reader": (
         ["openstack-ansible", "inv.json"],
@@ -151,7 +151,7 @@ CASES = {
             )
         },
         "K052",
-        (11, 9),
+        (8, 13),
         "host 'lost1' is in no group",
     ),
     "json: a children cycle": (
@@ -185,7 +185,7 @@ CASES = {
             )
         },
         "K054",
-        (9, 9),
+        (9, 5),
         "host 'infra_1' from inv.json, group 'galera'",
     ),
     "ansible: empty inventory": (
@@ -215,7 +215,7 @@ CASES = {
             )
         },
         "K050",
-        (12, 9),
+        (11, 9),
         "unit 'keystone/0' is on machine '7/lxd/1'",
     ),
     "juju: an OSA inventory given to the juju reader": (
