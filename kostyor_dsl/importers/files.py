@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 from kostyor_dsl.compiler.diagnostics import Span, error
@@ -37,9 +38,9 @@ def load_json(text: str, display: str, what: str, hint: str | None = None) -> An
     except json.JSONDecodeError as exc:
         span = Span(display, exc.lineno, exc.colno, exc.lineno, exc.colno + 1)
         hints = []
-        if not text.lstrip().startswith(("{", "[")):
-            looks = looks_like(text)
-            hints.append(f"this looks like {looks}" if looks else "the file is not JSON")
+        looks = looks_like(text)
+        if looks:
+            hints.append(f"this looks like {looks}")
         if hint:
             hints.append(hint)
         raise ImportFailed(
@@ -86,7 +87,7 @@ def looks_like(text: str) -> str | None:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and ln.strip()[0] not in "#;"]
     if not lines:
         return None
-    if lines[0].startswith("[") and lines[0].endswith("]"):
+    if re.match(r"\[[A-Za-z_][\w:.-]*\]\Z", lines[0]):
         return "an INI Ansible inventory (Kolla-Ansible's multinode): " + COMMANDS["kolla-ansible"]
     if lines[0] == "---" or lines[0].endswith(":"):
         return (
