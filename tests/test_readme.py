@@ -10,7 +10,8 @@ def test_readme_spec_example_compiles_and_is_formatted(cli, tmp_path):
     example = readme.split("## A spec", 1)[1].split("```", 2)[1].lstrip("\n")
     spec = tmp_path / "team.kostyor"
     spec.write_text(example)
-    code, out, err = cli("compile", spec, "-i", EXAMPLES / "small-cloud.yaml", "--format", "json")
+    inventory = EXAMPLES / "kolla-multinode" / "inventory.yaml"  # current service names
+    code, out, err = cli("compile", spec, "-i", inventory, "--format", "json")
     assert code == 0, err
     assert '"strategy": "careful"' in out
     code, _, err = cli("fmt", "--check", spec)

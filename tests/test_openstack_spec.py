@@ -1,0 +1,203 @@
+"""The shipped `openstack` spec: the order of a current cloud, its strategies and
+project-level actions, and the `ignore` construct it needs; `kostyor` keeps 2017's."""
+
+from __future__ import annotations
+
+import yaml
+from support import EXAMPLES, ROOT
+
+from kostyor_dsl.compiler import check, compile_plan, parse
+from kostyor_dsl.compiler.diagnostics import render_text
+from kostyor_dsl.compiler.resolve import check_spec
+from kostyor_dsl.review.fmt import format_spec
+
+SPEC = ROOT / "specs" / "openstack.kostyor"
+KOLLA_INVENTORY = EXAMPLES / "kolla-multinode" / "inventory.yaml"
+
+
+def order():
+    return check_spec("openstack").spec.orders["openstack"]
+
+
+def test_it_resolves_cleanly_and_is_formatted():
+    result = check_spec("openstack")
+    assert result.diagnostics == ()
+    text = SPEC.read_text()
+    assert format_spec(text, str(SPEC)) == text
+
+
+def test_the_header_says_which_guides_it_follows():
+    header = SPEC.read_text().split("\n\n", 1)[0]
+    assert "2024.1" in header and "2025.1" in header and "kostyor" in header
+
+
+def test_projects_in_the_order_of_a_current_cloud():
+    projects = list(dict.fromkeys(s.project for s in order().services))
+    expected = [
+        "vault", "database", "rabbitmq", "memcached", "loadbalancer", "etcd", "valkey",
+        "keystone", "placement", "glance", "cinder", "nova", "openvswitch", "ovn", "neutron",
+        "heat", "horizon", "skyline", "octavia", "designate", "barbican", "manila", "magnum",
+        "ironic", "gnocchi", "ceilometer", "aodh",
+    ]  # fmt: skip
+    assert projects[: len(expected)] == expected
+
+
+def test_inside_projects_the_guides_order():
+    names = [s.name for s in order().services]
+
+    def before(a, b):
+        return names.index(a) < names.index(b)
+
+    assert before("cinder-scheduler", "cinder-volume") and before("cinder-backup", "cinder-api")
+    assert before("nova-conductor", "nova-api") and before("nova-api", "nova-compute")
+    assert before("neutron-server", "neutron-openvswitch-agent")
+    for l2 in ("neutron-openvswitch-agent", "ovn-controller", "neutron-linuxbridge-agent"):
+        for l3 in ("neutron-l3-agent", "neutron-dhcp-agent", "neutron-metadata-agent"):
+            assert before(l2, l3)
+    assert before("haproxy", "keepalived")
+
+
+def test_tiers_include_network_nodes():
+    spec = check_spec("openstack").spec
+    assert spec.tiers == ("controller", "network", "compute", "storage")
+    roles = {s.name: s.roles for s in order().services}
+    assert roles["neutron-l3-agent"][0] == "network"
+    assert roles["nova-compute"] == ("compute",)
+    assert roles["mariadb"] == ("controller",)
+
+
+def test_strategies_and_their_actions():
+    spec = check_spec("openstack").spec
+    assert spec.default_strategy == "node-by-node"
+    assert {n: s.engine for n, s in spec.strategies.items()} == {
+        "node-by-node": "node-by-node",
+        "service-by-service": "service-by-service",
+        "rolling-computes": "node-by-node",
+    }
+    nbn = spec.strategies["node-by-node"]
+    pre = [a.name for a in nbn.pre_upgrade]
+    post = [a.name for a in nbn.post_upgrade]
+    assert pre.index("placement-status-upgrade-check") < pre.index("keystone-db-expand")
+    assert "nova-status-upgrade-check" in pre and "nova-db-sync" in pre
+    assert pre.index("nova-api-db-sync") < pre.index("nova-db-sync")
+    assert {
+        "keystone-db-contract",
+        "nova-online-data-migrations",
+        "cinder-online-data-migrations",
+    } <= set(post)
+    assert post.index("nova-reload-services") < post.index("nova-online-data-migrations")
+    assert spec.strategies["service-by-service"].pre_upgrade == nbn.pre_upgrade
+    rolling = spec.strategies["rolling-computes"]
+    compute = [g for g in rolling.groups if g.name == "compute"][0]
+    assert compute.batches == (1, 5, "20%") and compute.pause_after_batches == (1,)
+    assert [a.name for a in compute.before] == ["disable-scheduling", "evacuate"]
+    assert [a.name for a in compute.after] == ["enable-scheduling"]
+
+
+def test_the_plan_runs_the_checks_first_and_the_migrations_last():
+    plan = compile_plan("openstack", str(KOLLA_INVENTORY)).plan
+    kinds = [s["kind"] for s in plan["steps"]]
+    first_upgrade, last_upgrade = (
+        kinds.index("upgrade"),
+        len(kinds) - 1 - kinds[::-1].index("upgrade"),
+    )
+    assert set(kinds[:first_upgrade]) == {"pre-upgrade"}
+    assert set(kinds[last_upgrade + 1 :]) == {"post-upgrade"}
+    ids = [s["id"] for s in plan["steps"]]
+    assert ids[0] == "pre-upgrade:placement-status-upgrade-check"
+    assert ids[first_upgrade] == "mariadb@ctl01"
+    assert "post-upgrade:neutron-db-contract" in ids
+
+
+def test_the_2017_spec_still_gives_the_design_docs_plan(cli, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    code, out, err = cli("compile", "kostyor", "-i", "examples/design-doc.yaml")
+    assert code == 0, err
+    golden = (ROOT / "tests" / "golden" / "design-doc-node-by-node" / "stdout").read_text()
+    assert [s["id"] for s in yaml.safe_load(out)["steps"]] == [
+        s["id"] for s in yaml.safe_load(golden)["steps"]
+    ]
+
+    def without_source(steps):
+        return [{k: v for k, v in s.items() if k != "source"} for s in steps]
+
+    assert without_source(yaml.safe_load(out)["steps"]) == without_source(
+        yaml.safe_load(golden)["steps"]
+    )
+
+
+# --- `ignore`: services an order knows and does not upgrade -----------------
+
+IGNORING = """\
+tiers controller, compute
+
+order o {
+  project nova {
+    nova-api      on controller
+    nova-compute  on compute
+  }
+
+  # log shippers
+  ignore fluentd, cron
+  ignore node-exporter
+}
+
+default strategy s {
+  order  o
+}
+"""
+
+
+def test_ignore_parses_into_the_order(write):
+    tree = parse(IGNORING, "o.kostyor")
+    (order_node,) = [i for i in tree.items if hasattr(i, "projects")]
+    assert [[n.value for n in line.names] for line in order_node.ignores] == [
+        ["fluentd", "cron"],
+        ["node-exporter"],
+    ]
+    model = check_spec(str(write("o.kostyor", IGNORING))).spec.orders["o"]
+    assert model.ignored == ("fluentd", "cron", "node-exporter")
+    assert [s.name for s in model.services] == ["nova-api", "nova-compute"]
+
+
+def test_ignored_services_are_known_and_get_no_steps(write):
+    spec = write("o.kostyor", IGNORING)
+    inv = write(
+        "inv.yaml",
+        "hosts:\n"
+        "  - name: a\n    services: [nova-api, fluentd, cron]\n"
+        "  - name: b\n    services: [fluentd, node-exporter]\n"
+        "  - name: c\n    services: [nova-compute, vector]\n",
+    )
+    report = check(str(spec), str(inv))
+    codes = sorted((d.code, d.subject) for d in report.diagnostics)
+    assert codes == [
+        ("K042", "host 'c', service 'vector'"),
+        ("K044", "host 'b'"),
+    ], render_text(report.diagnostics, report.sources)
+    (k044,) = [d for d in report.diagnostics if d.code == "K044"]
+    assert "only services the order ignores" in k044.message
+    inv.write_text(inv.read_text().replace(", vector", ""))
+    plan = compile_plan(str(spec), str(inv)).plan
+    assert [s["id"] for s in plan["steps"]] == ["nova-api@a", "nova-compute@c"]
+
+
+def test_a_service_both_upgraded_and_ignored_is_an_error(write):
+    spec = write(
+        "o.kostyor",
+        IGNORING.replace("ignore node-exporter", "ignore node-exporter, nova-api, cron"),
+    )
+    result = check_spec(str(spec))
+    messages = sorted((d.code, d.message, d.span.line) for d in result.diagnostics)
+    assert messages == [
+        ("K016", "service 'cron' is ignored twice", 11),
+        ("K016", "service 'nova-api' is ignored and upgraded in project 'nova'", 11),
+    ]
+
+
+def test_ignore_is_formatted_and_stays_a_word_in_strategies(write):
+    messy = IGNORING.replace("  ignore fluentd, cron", "ignore   fluentd ,cron")
+    assert format_spec(messy, "o.kostyor") == IGNORING
+    spec = write("s.kostyor", IGNORING.replace("  order  o\n", "  order  o\n  ignore  x\n"))
+    (d,) = check_spec(str(spec)).diagnostics
+    assert d.code == "K023" and "unknown setting 'ignore'" in d.message
