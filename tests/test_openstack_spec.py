@@ -88,7 +88,7 @@ def test_strategies_and_their_actions():
     assert post.index("nova-reload-services") < post.index("nova-online-data-migrations")
     assert spec.strategies["service-by-service"].pre_upgrade == nbn.pre_upgrade
     rolling = spec.strategies["rolling-computes"]
-    compute = [g for g in rolling.groups if g.name == "compute"][0]
+    compute = next(g for g in rolling.groups if g.name == "compute")
     assert compute.batches == (1, 5, "20%") and compute.pause_after_batches == (1,)
     assert [a.name for a in compute.before] == ["disable-scheduling", "evacuate"]
     assert [a.name for a in compute.after] == ["enable-scheduling"]
