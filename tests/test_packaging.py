@@ -39,6 +39,8 @@ def test_wheel_carries_package_data_and_works_installed(tmp_path):
         "kostyor_dsl/schemas/plan.schema.json",
         "kostyor_dsl/schemas/inventory.schema.json",
         "kostyor_dsl/templates/celery.py.j2",
+        "kostyor_dsl/importers/names/kolla-ansible.yaml",
+        "kostyor_dsl/importers/names/openstack-ansible.yaml",
     ):
         assert required in names
     target = tmp_path / "site"
