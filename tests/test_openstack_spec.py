@@ -3,6 +3,11 @@ project-level actions, and the `ignore` construct it needs; `kostyor` keeps 2017
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import subprocess
+import sys
+
 import yaml
 from support import EXAMPLES, ROOT
 
@@ -201,3 +206,26 @@ def test_ignore_is_formatted_and_stays_a_word_in_strategies(write):
     spec = write("s.kostyor", IGNORING.replace("  order  o\n", "  order  o\n  ignore  x\n"))
     (d,) = check_spec(str(spec)).diagnostics
     assert d.code == "K023" and "unknown setting 'ignore'" in d.message
+
+
+def test_the_readme_quick_start_imports_checks_and_compiles(tmp_path):
+    """The quick start's one command line, after its venv and pip steps, run as written."""
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
+    (line,) = [ln for ln in block.splitlines() if ln.strip()]
+    commands = line.split(" && ")
+    assert commands[0].startswith("python3 -m venv") and "pip install" in commands[1]
+    assert [c.split()[1] for c in commands[2:]] == ["import", "check", "compile"]
+    shutil.copytree(EXAMPLES, tmp_path / "examples")
+    for command in commands[2:]:
+        argv = shlex.split(command)
+        assert argv[0] == ".venv/bin/kostyorc"
+        proc = subprocess.run(
+            [sys.executable, "-m", "kostyor_dsl", *argv[1:]],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert proc.returncode == 0, (command, proc.stderr)
+    assert "steps:" in proc.stdout and "mariadb@ctl01" in proc.stdout

@@ -35,6 +35,7 @@ RULE_TITLES = {
     "K013": "a service in two projects",
     "K014": "an order defined twice, or a project twice in an order",
     "K015": "a strategy defined twice",
+    "K016": "a service both upgraded and ignored (`ignore`) in an order, or ignored twice",
     "K020": "an unknown strategy (`--strategy`, `extends`)",
     "K021": "a strategy naming an unknown order",
     "K022": "an unknown engine",
@@ -55,8 +56,18 @@ RULE_TITLES = {
     "K041": "a host listed twice in the inventory",
     "K042": "a host runs a service the order does not know",
     "K043": "the inventory cannot be read, or is not YAML/JSON",
-    "K044": "a host runs no service of the order: it gets no steps",
+    "K044": "a host runs no service of the order, or only services it ignores: it gets no steps",
     "K045": "a service listed twice on one host",
+    "K050": "an importer's input cannot be read, is malformed (INI, JSON; line and column), or is another tool's format",
+    "K051": "an import finds no host",
+    "K052": "an imported host is in no group",
+    "K053": "inventory groups contain each other in a cycle (`:children`)",
+    "K054": "an imported host name is not a host name (`compiler/hostnames.py`)",
+    "K055": "a tool's name that the importer's name table does not map: left out, with where and on how many hosts",
+    "K056": "the OpenStack API lists a service or agent as down or disabled",
+    "K057": "a bad importer option or file: `--names`, `--map`, `--globals`, `--neutron-plugin`",
+    "K058": "an imported host runs nothing the tables map: left out of the inventory",
+    "K059": "a Kolla-Ansible declaration that cannot be evaluated, or whose group the inventory lacks",
 }
 
 

@@ -81,7 +81,17 @@ def read_map(path: str) -> tuple[dict[str, list[str]], dict[str, re.Pattern]]:
 
 
 def import_ansible(path: str, map_file: str, names_file: str | None = None) -> ImportResult:
-    del names_file  # the map is the table of this importer
+    if names_file is not None:
+        raise ImportFailed(
+            [
+                error(
+                    "K057",
+                    "import ansible takes its names from --map; --names is not used",
+                    subject="--names",
+                    hints=("put the groups' services in the map file",),
+                )
+            ]
+        )
     groups, labels = read_map(map_file)
     display = os.path.basename(path)
     text = read_text(path, "inventory")

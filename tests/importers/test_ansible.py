@@ -33,6 +33,9 @@ def test_the_map_is_required_and_checked(tmp_path):
     with pytest.raises(ImportFailed) as caught:
         import_cloud("ansible", [str(INVENTORY)], map_file=str(bad))
     assert "groups" in caught.value.diagnostics[0].message
+    with pytest.raises(ImportFailed) as caught:
+        import_cloud("ansible", [str(INVENTORY)], map_file=str(MAP), names_file=str(MAP))
+    assert "--names is not used" in caught.value.diagnostics[0].message
 
 
 def test_imported_cloud_checks_and_plans_in_the_current_order(tmp_path):
