@@ -136,3 +136,23 @@ def test_import_never_loads_celery(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [[], {"nova-api": "c1"}, {"nova-api": [""]}, {"nova-api": [3]}, {"": ["c1"]}, {"x": None}],
+)
+def test_the_compilers_fast_path_and_the_schema_agree_on_bad_targets(targets):
+    doc = {"hosts": [{"name": "a", "services": ["nova-api"], "targets": targets}]}
+    assert _scan_hosts(doc) is None
+    assert list(_validator().iter_errors(doc))
+
+
+def test_targets_alone_or_with_labels_are_accepted_by_both():
+    for host in (
+        {"name": "a", "services": ["x"], "targets": {"x": ["c1", "c2"]}},
+        {"name": "a", "services": ["x"], "labels": {"az": "z"}, "targets": {}},
+    ):
+        doc = {"hosts": [host]}
+        assert _scan_hosts(doc) is not None
+        assert not list(_validator().iter_errors(doc))
