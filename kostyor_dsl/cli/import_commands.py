@@ -50,8 +50,7 @@ def register(subparsers) -> None:
         "kolla-ansible package is installed",
     )
     _source(sources, "juju", "STATUS", "`juju status --format=json` output")
-    api = _source(sources, "openstack", "FILE", "a JSON service or agent list", nargs="+")
-    del api
+    _source(sources, "openstack", "FILE", "a JSON service or agent list", nargs="+")
     generic = _source(sources, "ansible", "INVENTORY", "`ansible-inventory --list` output")
     generic.add_argument(
         "--map",

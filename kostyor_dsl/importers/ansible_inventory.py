@@ -189,7 +189,7 @@ def parse_ini(text: str, display: str) -> AnsibleInventory:
                 continue
             inv.group(section).vars[key.strip()] = _ini_value(value.strip())
         else:
-            problems.extend(_host_line(inv, section, raw, line, lineno, column, display))
+            problems.extend(_host_line(inv, section, line, lineno, column, display))
     if problems:
         if not inv.host_order and looks_like(text) and not text.lstrip().startswith("["):
             problems = [
@@ -210,7 +210,7 @@ def _ini_value(value: str) -> Any:
     return value
 
 
-def _host_line(inv, section, raw, line, lineno, column, display):
+def _host_line(inv, section, line, lineno, column, display):
     span = Span(display, lineno, column, lineno, column + len(line))
     try:
         tokens = shlex.split(line, comments=True)

@@ -22,7 +22,7 @@ class EvaluationError(Exception):
     """An expression that cannot be evaluated (unknown variable, filter, or a cycle)."""
 
 
-def _to_bool(value: Any) -> bool:
+def to_bool(value: Any) -> bool:
     """Ansible's `bool` filter (an undefined variable is an error, as in Ansible)."""
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
@@ -58,7 +58,7 @@ def environment() -> NativeEnvironment:
     env = NativeEnvironment(undefined=StrictUndefined)
     env.filters.update(
         {
-            "bool": _to_bool,
+            "bool": to_bool,
             "ternary": _ternary,
             "union": _union,
             "difference": _difference,

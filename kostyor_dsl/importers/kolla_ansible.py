@@ -27,7 +27,7 @@ from kostyor_dsl.importers.ansible_inventory import (
     parse_ini,
     ungrouped_hosts,
 )
-from kostyor_dsl.importers.ansible_vars import EvaluationError, Variables, _to_bool
+from kostyor_dsl.importers.ansible_vars import EvaluationError, Variables, to_bool
 from kostyor_dsl.importers.files import read_text
 from kostyor_dsl.importers.result import CloudBuilder, ImportFailed, ImportResult
 from kostyor_dsl.importers.tables import load_table, name_map
@@ -39,10 +39,8 @@ YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 @functools.cache
 def package_share() -> str | None:
     """The `ansible` folder of an installed kolla-ansible package, or None."""
-    try:
-        from importlib.metadata import PackageNotFoundError, distribution
-    except ImportError:  # pragma: no cover - Python < 3.8
-        return None
+    from importlib.metadata import PackageNotFoundError, distribution
+
     try:
         dist = distribution("kolla-ansible")
     except PackageNotFoundError:
@@ -276,11 +274,11 @@ class MissingGroup(list):
 def _role_enabled(builder, role, roles, base, fallback_base) -> bool:
     expression = roles.get(role, "{{ enable_" + role.replace("-", "_") + " | bool }}")
     try:
-        return _to_bool(base.render(expression))
+        return to_bool(base.render(expression))
     except EvaluationError:
         pass
     try:
-        return _to_bool(fallback_base.render(expression))
+        return to_bool(fallback_base.render(expression))
     except EvaluationError as exc:
         builder.add(
             warning(
@@ -297,15 +295,13 @@ def _place(decl: Mapping, base: Variables, hosts: list[str]) -> list[str] | Eval
     """The hosts a declaration puts its service on (none when it is not enabled)."""
     enabled = decl.get("enabled", True)
     try:
-        on = _to_bool(base.render(enabled))
+        on = to_bool(base.render(enabled))
     except EvaluationError:
         on = None  # it depends on the host (iscsid): judged host by host below
     try:
         if on is None:
             hosts = [
-                h
-                for h in hosts
-                if _to_bool(base.with_overlay(inventory_hostname=h).render(enabled))
+                h for h in hosts if to_bool(base.with_overlay(inventory_hostname=h).render(enabled))
             ]
         elif not on:
             return []
@@ -314,7 +310,7 @@ def _place(decl: Mapping, base: Variables, hosts: list[str]) -> list[str] | Eval
             return [
                 h
                 for h in hosts
-                if _to_bool(base.with_overlay(inventory_hostname=h).render(expression))
+                if to_bool(base.with_overlay(inventory_hostname=h).render(expression))
             ]
         group = base.render(decl.get("group"))
         if not isinstance(group, str):
