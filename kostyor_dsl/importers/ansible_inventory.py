@@ -314,7 +314,7 @@ def parse_list_json(text: str, display: str, wanted: str) -> AnsibleInventory:
             ],
             {display: text},
         )
-    if wanted == "openstack-ansible" and describe(doc) != "openstack-ansible":
+    if wanted == "openstack-ansible" and hostvars and describe(doc) != "openstack-ansible":
         raise wrong_format(doc, display, wanted, text)
     inv = AnsibleInventory(display, text)
     inv.hostvars = hostvars  # read as they are; hostvars not a mapping count as none

@@ -142,6 +142,13 @@ CASES = {
         (1, 1),
         "is not an OpenStack-Ansible inventory",
     ),
+    "json: an empty OSA inventory": (
+        ["openstack-ansible", "inv.json"],
+        {"inv.json": osa({"all": {"vars": {}}, "hosts": {"children": []}}, {})},
+        "K051",
+        None,
+        "no host to import from inv.json",
+    ),
     "json: a host in no group": (
         ["openstack-ansible", "inv.json", "--neutron-plugin", "ovs"],
         {
