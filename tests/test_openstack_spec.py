@@ -229,3 +229,23 @@ def test_the_readme_quick_start_imports_checks_and_compiles(tmp_path):
         )
         assert proc.returncode == 0, (command, proc.stderr)
     assert "steps:" in proc.stdout and "mariadb@ctl01" in proc.stdout
+
+
+def test_network_nodes_are_the_network_tier_and_all_in_one_controllers_stay_controllers(write):
+    from kostyor_dsl.compiler.engines import Host
+    from kostyor_dsl.compiler.selectors import HostTiers
+
+    tier_of = HostTiers(order(), check_spec("openstack").spec.tiers)
+    hosts = {h["name"]: h for h in yaml.safe_load(KOLLA_INVENTORY.read_text())["hosts"]}
+    tiers = {name: tier_of(Host(name, tuple(h["services"]))) for name, h in hosts.items()}
+    assert tiers["net01"] == tiers["net02"] == "network"
+    assert tiers["ctl01"] == "controller" and tiers["cmp01"] == "compute"
+    assert tiers["sto01"] == "storage"
+    all_in_one = ("mariadb", "keystone", "neutron-server", "neutron-l3-agent", "ovn-controller")
+    assert tier_of(Host("aio", all_in_one)) == "controller"
+    spec = write(
+        "net.kostyor",
+        "import openstack\n\nstrategy s extends node-by-node {\n  hosts network {\n    batch  2\n  }\n}\n",
+    )
+    plan = compile_plan(str(spec), str(KOLLA_INVENTORY)).plan
+    assert plan["groups"][0]["hosts"] == 2
