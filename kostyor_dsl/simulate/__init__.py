@@ -15,6 +15,8 @@ learned from a run's record), `engine` (the event simulation), `availability`
 
 from __future__ import annotations
 
+import gc
+
 from kostyor_dsl.runtime.canvas import schedule
 from kostyor_dsl.simulate.availability import capacity, down_intervals, unavailability
 from kostyor_dsl.simulate.engine import critical_path, schedule_times, stage_timings
@@ -53,7 +55,18 @@ def simulate_plan(
     """Time `plan` (a plan read by `compiler.planfile`) as the runtime would run it."""
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    timings = timings or Timings()
+    # Hundreds of thousands of small tuples and no cycles: the cyclic GC would
+    # only walk them again and again (the compiler pauses it too).
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _simulate(plan, timings or Timings(), concurrency, capacity_tier)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _simulate(plan: dict, timings: Timings, concurrency: int, capacity_tier: str) -> Simulation:
     units, stages = schedule(plan, _RUN_ID)
     steps = {step["id"]: step for step in plan["steps"]}
     durations = Durations(timings)

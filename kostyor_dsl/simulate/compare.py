@@ -19,13 +19,16 @@ class WindowChange:
     def delta(self) -> float:
         return self.new - self.old
 
-    def sentence(self) -> str:
-        """`window 1:14:00 -> 1:56:00 (+42 min)`."""
+    def change(self) -> str:
+        """`1:14:00 -> 1:56:00 (+42 min)`."""
         if round(self.delta) == 0:
             change = "the same"
         else:
             change = ("+" if self.delta > 0 else "-") + span(self.delta)
-        return f"window {clock(self.old)} -> {clock(self.new)} ({change})"
+        return f"{clock(self.old)} -> {clock(self.new)} ({change})"
+
+    def sentence(self) -> str:
+        return f"window {self.change()}"
 
 
 def window_change(
@@ -52,7 +55,7 @@ def window_markdown(change: WindowChange | None) -> list[str]:
     if change is None:
         return []
     return [
-        f"**Window:** {change.sentence()} (simulated at concurrency {change.concurrency}; "
+        f"**Window:** {change.change()} (simulated at concurrency {change.concurrency}; "
         f"{change.timings})",
         "",
     ]

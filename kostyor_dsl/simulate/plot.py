@@ -2,7 +2,7 @@
 
 Top: a Gantt chart.  With few hosts, one row per host (and one for the steps
 on no host), each unit a bar coloured by its group; with many, one row per
-stage.  Gates are dotted lines.  Bottom: hosts down over time per tier,
+group, each stage a bar.  Gates are dotted lines.  Bottom: hosts down over time per tier,
 group and budget, a budget's allowance dashed.
 
 Needs matplotlib (the `plot` extra); imported only here, only when asked.
@@ -197,20 +197,23 @@ def _timeline(result: Simulation):
         if not any(row == len(host_rows) for row, _ in bars):
             rows.pop()
     else:
-        rows = [f"{stage.index + 1}. {_stage_label(stage)}" for stage in result.stages]
+        # Too many hosts for a row each: one row per group (and one for the rest),
+        # each stage a bar in its row.
+        row_of: dict[str, int] = {}
         for stage in result.stages:
             if stage.duration > 0:
-                bars.setdefault((stage.index, key_of(stage)), []).append(
-                    (stage.start, stage.duration)
-                )
+                colour = key_of(stage)
+                row = row_of.setdefault(colour, len(row_of))
+                bars.setdefault((row, colour), []).append((stage.start, stage.duration))
+        rows = [_row_label(name, result) for name in row_of]
     for _, colour in bars:
         colours.setdefault(colour, len(colours))
     return rows, [(row, spans, colour) for (row, colour), spans in bars.items()], colours
 
 
-def _stage_label(stage) -> str:
-    if stage.kind == "batch":
-        return f"{stage.group}#{stage.batch} ({stage.lanes} hosts)"
-    if stage.kind == "gate":
-        return "gate"
-    return f"{stage.units} steps"
+def _row_label(name: str, result: Simulation) -> str:
+    stages = [s for s in result.stages if s.kind == "batch" and f"group {s.group}" == name]
+    if stages:
+        hosts = sum(stage.lanes for stage in stages)
+        return f"{name[len('group ') :]}: {len(stages)} batches, {hosts} hosts"
+    return name

@@ -16,13 +16,13 @@ def clock(seconds: float) -> str:
 
 
 def span(seconds: float) -> str:
-    """A duration for a sentence: `42 min`, `1 h 05 min`, `30 s`."""
+    """A duration for a sentence: `30 s`, `42 min`, `2 min 30 s`, `1 h 05 min`."""
     total = round(abs(seconds))
     if total < 60:
         return f"{total} s"
+    if total < 3600:
+        return f"{total // 60} min" + (f" {total % 60} s" if total % 60 else "")
     minutes = round(total / 60)
-    if minutes < 60:
-        return f"{minutes} min"
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 

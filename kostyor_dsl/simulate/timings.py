@@ -131,10 +131,11 @@ class Durations:
             table, name = "services", step.get("service")
         else:
             table, name = "actions", step.get("action")
-        key = (table, name, hosts)
+        # Without host rules a host changes nothing: one entry per service or action.
+        key = (table, name, hosts) if self.timings.hosts else (table, name)
         value = self._cache.get(key)
         if value is None:
-            if not hosts:
+            if not hosts or not self.timings.hosts:
                 value = self._one(table, name, None)
             else:
                 value = max(self._one(table, name, host) for host in hosts)
