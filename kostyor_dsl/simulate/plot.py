@@ -215,5 +215,6 @@ def _row_label(name: str, result: Simulation) -> str:
     stages = [s for s in result.stages if s.kind == "batch" and f"group {s.group}" == name]
     if stages:
         hosts = sum(stage.lanes for stage in stages)
-        return f"{name[len('group ') :]}: {len(stages)} batches, {hosts} hosts"
+        plural = "batch" if len(stages) == 1 else "batches"
+        return f"{name[len('group ') :]}: {len(stages)} {plural}, {hosts} hosts"
     return name
