@@ -64,42 +64,56 @@ def _tier_selector(selectors: Iterable) -> str | None:
     return None
 
 
-def host_tiers(plan: dict) -> dict[str, str]:
-    """Each host's tier, as far as the plan tells it."""
+def plan_hosts(plan: dict) -> tuple[list[str], dict[str, dict[str, None]]]:
+    """Every host the plan names, in first-seen order, and each group's hosts."""
+    hosts: dict[str, None] = {}
+    for entry in plan.get("host_order") or ():
+        if isinstance(entry, dict) and entry.get("name"):
+            hosts.setdefault(entry["name"])
+    members: dict[str, dict[str, None]] = {}
+    for step in plan["steps"]:
+        names = step.get("hosts")
+        if not names:
+            continue
+        for host in names:
+            hosts.setdefault(host)
+        group = step.get("group")
+        if group is not None:
+            own = members.get(group)
+            if own is None:
+                own = members[group] = {}
+            for host in names:
+                own.setdefault(host)
+    return list(hosts), members
+
+
+def host_tiers(plan: dict, members: dict[str, dict[str, None]]) -> dict[str, str]:
+    """Each host's tier, as far as the plan tells it (`members`: each group's hosts)."""
     tiers: dict[str, str] = {}
     for entry in plan.get("host_order") or ():
         if isinstance(entry, dict) and entry.get("name") and entry.get("tier"):
             tiers[entry["name"]] = entry["tier"]
-    group_tier = {
-        group.get("name"): _tier_selector(group.get("selector"))
-        for group in plan.get("groups") or ()
-        if isinstance(group, dict)
-    }
-    for step in plan["steps"]:
-        tier = group_tier.get(step.get("group"))
+    for group in plan.get("groups") or ():
+        if not isinstance(group, dict):
+            continue
+        tier = _tier_selector(group.get("selector"))
         if tier:
-            for host in step.get("hosts") or ():
-                tiers[host] = tier
+            tiers.update(dict.fromkeys(members.get(group.get("name"), ()), tier))
     return tiers
 
 
-def _plan_hosts(plan: dict) -> tuple[list[str], dict[str, set[str]]]:
-    """Every host the plan names, in first-seen order, and each one's services."""
+def _services(plan: dict) -> dict[str, set[str]]:
+    """Each host's services, from the plan's upgrade steps."""
     services: dict[str, set[str]] = {}
-    for entry in plan.get("host_order") or ():
-        if isinstance(entry, dict) and entry.get("name"):
-            services.setdefault(entry["name"], set())
     for step in plan["steps"]:
-        service = step.get("service") if step.get("kind") == "upgrade" else None
-        for host in step.get("hosts") or ():
-            own = services.setdefault(host, set())
-            if service:
-                own.add(service)
-    return list(services), services
+        if step.get("kind") == "upgrade":
+            for host in step.get("hosts") or ():
+                services.setdefault(host, set()).add(step["service"])
+    return services
 
 
 def _selected(
-    selectors: list, hosts: list[str], tiers: dict[str, str], services: dict[str, set[str]]
+    selectors: list, hosts: list[str], tiers: dict[str, str], plan: dict
 ) -> list[str] | None:
     """The hosts `selectors` choose, or None when the plan cannot tell (labels)."""
     parsed = []
@@ -112,6 +126,7 @@ def _selected(
         if key not in ("tier", "name", "service"):
             return None
         parsed.append((key, pattern))
+    services = _services(plan) if any(key == "service" for key, _ in parsed) else {}
 
     def matches(host: str) -> bool:
         for key, pattern in parsed:
@@ -135,8 +150,8 @@ def _count(value) -> int | None:
 
 def categories(plan: dict) -> tuple[list[tuple[str, str, list[str], int | None]], list[str]]:
     """(kind, name, hosts, allowed) for every tier, group and budget, and notes."""
-    hosts, services = _plan_hosts(plan)
-    tiers = host_tiers(plan)
+    hosts, members = plan_hosts(plan)
+    tiers = host_tiers(plan, members)
     notes: list[str] = []
     out: list[tuple[str, str, list[str], int | None]] = []
     by_tier: dict[str, list[str]] = {}
@@ -150,12 +165,6 @@ def categories(plan: dict) -> tuple[list[tuple[str, str, list[str], int | None]]
             "the plan says no host's tier (node-by-node plans say it in host_order, "
             "rollout plans in their groups' selectors): no figures per tier"
         )
-    members: dict[str, dict[str, None]] = {}
-    for step in plan["steps"]:
-        group = step.get("group")
-        if group is not None:
-            for host in step.get("hosts") or ():
-                members.setdefault(group, {}).setdefault(host)
     for group in sorted(members):
         out.append(("group", group, list(members[group]), None))
     for number, budget in enumerate(plan.get("budgets") or (), 1):
@@ -174,7 +183,7 @@ def categories(plan: dict) -> tuple[list[tuple[str, str, list[str], int | None]]
                 chosen = listed
                 break
         if chosen is None and isinstance(selector, list):
-            chosen = _selected(selector, hosts, tiers, services)
+            chosen = _selected(selector, hosts, tiers, plan)
         if chosen is None:
             notes.append(
                 f"budget {name}: the plan lists none of its hosts and its selector needs "
