@@ -39,12 +39,19 @@ def _matplotlib():
     return pyplot
 
 
-def _scale(duration: float) -> tuple[float, str]:
-    if duration > 3 * 3600:
-        return 3600.0, "hours"
-    if duration > 180:
-        return 60.0, "minutes"
-    return 1.0, "seconds"
+# Tick spacings a window is read in: 10 s ... 1 day.
+_TICKS = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
+
+
+def _tick_spacing(duration: float) -> float:
+    return next((step for step in _TICKS if duration / step <= 12), _TICKS[-1] * 7)
+
+
+def _tick_label(seconds: float, _position=None) -> str:
+    total = round(seconds)
+    if total % 60:
+        return f"{total // 3600}:{total % 3600 // 60:02d}:{total % 60:02d}"
+    return f"{total // 3600}:{total % 3600 // 60:02d}"
 
 
 MAX_PANELS = 8
@@ -75,8 +82,8 @@ def plot_bytes(result: Simulation, fmt: str, title: str | None = None) -> bytes:
         raise ValueError(f"unknown plot format {fmt!r}; expected png or svg")
     pyplot = _matplotlib()
     panels, left_out = _panels(result)
-    divisor, unit_name = _scale(result.duration)
-    end = max(result.duration / divisor, 1e-9)
+    divisor, unit_name = 1.0, "time from the start (h:mm)"
+    end = max(result.duration, 1e-9)
     rows, bars, colours_of = _timeline(result)
     height_top = max(2.0, 0.26 * len(rows) + 0.9)
     ratios = [height_top] + [0.75] * len(panels)
@@ -137,6 +144,10 @@ def plot_bytes(result: Simulation, fmt: str, title: str | None = None) -> bytes:
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1},
         )
         axes.append(panel)
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
+
+    top.xaxis.set_major_locator(MultipleLocator(_tick_spacing(end)))
+    top.xaxis.set_major_formatter(FuncFormatter(_tick_label))
     for axis in axes:
         for stage in gates:
             axis.axvline(stage.start / divisor, color="#444444", linestyle=":", linewidth=1.2)

@@ -63,7 +63,8 @@ class Timings:
         text = f"{_seconds(self.default)} s a step"
         if named:
             text += f" ({named} services and actions timed"
-            text += f", {len(self.hosts)} host rules)" if self.hosts else ")"
+            rules = "rule" if len(self.hosts) == 1 else "rules"
+            text += f", {len(self.hosts)} host {rules})" if self.hosts else ")"
         text += f", gates {_seconds(self.gate)} s"
         if self.dispatch:
             text += f", {_seconds(self.dispatch)} s hand-over before each step"
