@@ -131,3 +131,13 @@ def test_all_mistakes_are_reported_at_once():
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(TimingsError, match=r"nothere.yaml: no such file"):
         read_timings(str(tmp_path / "nothere.yaml"))
+
+
+def test_the_shipped_example_follows_the_schema_and_reads():
+    import yaml
+    from support import EXAMPLES
+
+    schema = json.loads((files("kostyor_dsl") / "schemas" / "timings.schema.json").read_text())
+    for path in sorted((EXAMPLES / "timings").glob("*.yaml")):
+        jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+        assert read_timings(str(path)).services

@@ -5,7 +5,7 @@ from __future__ import annotations
 from support import EXAMPLES, ROOT
 
 DOC = ROOT / "docs" / "simulate.md"
-COMMAND = "$ kostyorc simulate rolling.json --timings examples/small-cloud-timings.yaml --plot docs/simulate-example.png"
+COMMAND = "$ kostyorc simulate rolling.json --timings examples/timings/small-cloud-timings.yaml --plot docs/simulate-example.png"
 
 
 def documented_output() -> str:
@@ -30,7 +30,9 @@ def test_the_example_output_is_what_simulate_prints(cli, tmp_path):
         plan,
     )
     assert code == 0, err
-    code, out, err = cli("simulate", plan, "--timings", EXAMPLES / "small-cloud-timings.yaml")
+    code, out, err = cli(
+        "simulate", plan, "--timings", EXAMPLES / "timings" / "small-cloud-timings.yaml"
+    )
     assert (code, err) == (0, "")
     assert out == documented_output()
 
