@@ -64,8 +64,8 @@ def add_window_arguments(parser: argparse.ArgumentParser, *, from_run: bool = Fa
         type=_workers,
         default=None,
         metavar="N",
-        help="the workers' total concurrency: at most N lanes of a batch at once (default 2, "
-        "as `kostyorc worker`)",
+        help="the workers' total concurrency: at most N steps at once, a batch's lanes "
+        "served first come, first served (default 2, as `kostyorc worker`)",
     )
 
 
@@ -125,8 +125,8 @@ def register(subparsers) -> None:
         "simulate",
         help="how long a plan's window is, and what stays up, before anything runs",
         description=(
-            "Simulate a plan as the runtime runs it (its stages and lanes, at most N lanes "
-            "of a batch at once): the window, each stage's start and end, the critical path, "
+            "Simulate a plan as the runtime runs it (its stages and lanes, at most N steps "
+            "at once): the window, each stage's start and end, the critical path, "
             "the most hosts down at once per tier, group and budget, and the lowest compute "
             "capacity. Timings: --step-seconds for every step, a --timings file, or "
             "--from-run a past run. Exit status: 0, or 1 for a bad plan, timings file or run."

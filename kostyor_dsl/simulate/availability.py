@@ -15,7 +15,7 @@ budgets exist) are read tolerantly: each item's `name` (or its `selector`
 joined by ", "), the hosts it covers as `hosts` (or `host_names`) listing
 host names, or else its `selector` evaluated on what the plan knows (tier,
 `name=`, `service=`), and the number it allows down as `max_unavailable`
-(a count), or `min_available` (a count) of its hosts.
+or `allowed` (a count), or `min_available` (a count) of its hosts.
 """
 
 from __future__ import annotations
@@ -191,6 +191,8 @@ def categories(plan: dict) -> tuple[list[tuple[str, str, list[str], int | None]]
             )
             continue
         allowed = _count(budget.get("max_unavailable"))
+        if allowed is None:
+            allowed = _count(budget.get("allowed"))
         least = _count(budget.get("min_available"))
         if allowed is None and least is not None:
             allowed = max(0, len(chosen) - least)

@@ -85,6 +85,7 @@ def plot_bytes(result: Simulation, fmt: str, title: str | None = None) -> bytes:
     divisor, unit_name = 1.0, "time from the start (h:mm)"
     end = max(result.duration, 1e-9)
     rows, bars, colours_of = _timeline(result)
+    rows = rows or ["(no steps)"]
     height_top = max(2.0, 0.26 * len(rows) + 0.9)
     ratios = [height_top] + [0.75] * len(panels)
     figure = pyplot.figure(figsize=(11, sum(ratios) + 1.2), dpi=100)

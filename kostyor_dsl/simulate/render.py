@@ -64,7 +64,7 @@ def render_text(result: Simulation, *, max_lines: int = 40) -> str:
         f"{_plural(result.steps, 'step')} in {_plural(len(result.stages), 'stage')}",
         f"timings: {result.timings.describe()}",
         f"workers: concurrency {result.concurrency} (at most {result.concurrency} "
-        "lanes of a batch at once)",
+        "steps at once, a batch's lanes served first come, first served)",
         f"window: {clock(result.duration)} ({result.duration:g} s)",
         "",
         "stages:",
@@ -72,6 +72,8 @@ def render_text(result: Simulation, *, max_lines: int = 40) -> str:
     stages = result.stages
     shown = stages if len(stages) <= max_lines else stages[:max_lines]
     width = len(str(len(stages)))
+    if not stages:
+        out.append("  (none: the plan has no steps)")
     for stage in shown:
         out.append(
             f"  {stage.index + 1:>{width}}  {clock(stage.start)} - {clock(stage.end)}  "

@@ -11,7 +11,8 @@ simulation learns from the run as a median, and makes it uneven).  It still
 tells the runtime's rule from a wrong one: simulating the batch with every
 lane at once (concurrency 4, about 40% shorter) or one lane at a time
 (concurrency 1, about 80% longer) falls outside it, and the test checks
-that too.  It waits on the run's state, never on a sleep.
+that too; and the hosts of the batch interleave on the workers in the run
+as in the simulation.  It waits on the run's state, never on a sleep.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ import signal
 import pytest
 from conftest import _require
 from runtime_harness import Runtime, rollout_plan
+
+from kostyor_dsl.simulate import simulate_plan
+from kostyor_dsl.simulate.from_run import learn_timings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -43,6 +47,15 @@ def embedded_runtime(tmp_path):
 
 def _moment(text: str) -> float:
     return datetime.datetime.fromisoformat(text).timestamp()
+
+
+def _host_spans(steps: list[dict]) -> dict[str, list[float]]:
+    """Each host's first start and last end in a status document's steps."""
+    spans: dict[str, list[float]] = {}
+    for step in steps:
+        for host in step["hosts"]:
+            spans.setdefault(host, [_moment(step["started"]), 0.0])[1] = _moment(step["finished"])
+    return spans
 
 
 def _simulated(runtime, run_id: str, concurrency: int) -> dict:
@@ -79,6 +92,23 @@ def test_the_simulated_window_matches_the_measured_one(embedded_runtime):
     tolerance = RELATIVE * measured + ABSOLUTE
     report = f"predicted {predicted:.2f} s, measured {measured:.2f} s, learned {learned}"
     assert abs(predicted - measured) <= tolerance, report
+    # The workers take a batch's steps first come, first served (a lane's next
+    # step queues behind the other lanes' first): the third and fourth hosts
+    # start long before the first two have finished, in the run and in the
+    # simulation alike.  Running two whole lanes at a time would not.
+    real = _host_spans(status["steps"])
+    assert max(real["node-3"][0], real["node-4"][0]) < min(real["node-1"][1], real["node-2"][1])
+    timings, _ = learn_timings(runtime.store(), run_id)
+    result = simulate_plan(plan, timings, CONCURRENCY)
+    simulated = {}
+    for hosts, start, end in zip(
+        result.unit_hosts, result.unit_start, result.unit_end, strict=True
+    ):
+        for host in hosts:
+            simulated.setdefault(host, [start, end])[1] = end
+    assert max(simulated["node-3"][0], simulated["node-4"][0]) < min(
+        simulated["node-1"][1], simulated["node-2"][1]
+    )
     for concurrency in (1, 4):
         wrong = _simulated(runtime, run_id, concurrency)["duration"]
         assert abs(wrong - measured) > tolerance, f"concurrency {concurrency}: {wrong}; {report}"

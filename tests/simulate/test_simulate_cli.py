@@ -24,7 +24,8 @@ def test_text_names_the_window_stages_path_hosts_down_and_capacity(cli, plan_fil
     assert lines[:4] == [
         "simulation: strategy rolling-computes, engine node-by-node, 74 steps in 7 stages",
         "timings: 60 s a step, gates 0 s; from --step-seconds",
-        "workers: concurrency 2 (at most 2 lanes of a batch at once)",
+        "workers: concurrency 2 (at most 2 steps at once, a batch's lanes served first come, "
+        "first served)",
         "window: 1:06:00 (3960 s)",
     ]
     assert (
@@ -191,3 +192,20 @@ def test_diff_says_how_the_window_changes(cli, plan_file):
     code, out, _ = cli("diff", old, new, "--format", "json")
     assert "window" not in json.loads(out)
     assert not [line for line in cli("diff", old, new)[1].splitlines() if "window 0:" in line]
+
+
+def test_a_plan_without_steps_has_an_empty_window(cli, plan_file, tmp_path):
+    code, out, _ = cli("simulate", plan_file(plan_of([])), "--plot", tmp_path / "empty.svg")
+    assert code == 0
+    assert "window: 0:00:00 (0 s)" in out and "(none: the plan has no steps)" in out
+    assert (tmp_path / "empty.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_plot_without_matplotlib_says_how_to_get_it(
+    cli, plan_file, design_doc_plan, tmp_path, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
+    target = tmp_path / "w.png"
+    code, _, err = cli("simulate", plan_file(design_doc_plan), "--plot", target)
+    assert code == 1 and "pip install 'kostyor-dsl[plot]'" in err
+    assert not target.exists()

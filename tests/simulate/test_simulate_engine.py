@@ -131,6 +131,7 @@ def test_budgets_are_read_from_the_plan_when_it_carries_them():
     plan["budgets"] = [
         {"name": "nova-compute", "hosts": ["h1", "h2", "h3", "h4"], "max_unavailable": 1},
         {"selector": ["compute"], "min_available": 1},
+        {"name": "two", "hosts": ["h1", "h2"], "allowed": 2},
         {"selector": ["name=h[12]"]},
         {"selector": ["rack=r1"]},
     ]
@@ -143,6 +144,7 @@ def test_budgets_are_read_from_the_plan_when_it_carries_them():
     assert budgets == [
         ("nova-compute", 4, 3, 1, True),
         ("compute", 4, 3, 3, False),
+        ("two", 2, 2, 2, False),
         ("name=h[12]", 2, 2, None, False),
     ]
     assert any("budget rack=r1" in note and "labels" in note for note in result.notes)
