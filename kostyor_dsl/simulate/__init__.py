@@ -70,7 +70,8 @@ def _simulate(plan: dict, timings: Timings, concurrency: int, capacity_tier: str
     units, stages = schedule(plan, _RUN_ID)
     steps = {step["id"]: step for step in plan["steps"]}
     durations = Durations(timings)
-    seconds = [durations.of(unit.kind, steps[unit.step_id], unit.hosts) for unit in units]
+    of = durations.of
+    seconds = [of(unit.kind, steps[unit.step_id], unit.hosts) for unit in units]
     start, end, cause, waited = schedule_times(
         units, stages, seconds, concurrency, timings.dispatch
     )

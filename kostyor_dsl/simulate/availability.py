@@ -36,6 +36,10 @@ def down_intervals(
     out: list[tuple[str, float, float]] = []
     for stage in stages:
         for lane in stage.lanes:
+            if lane.host is not None:
+                # A batch's lane is its host's, every unit of it: one stretch.
+                out.append((lane.host, start[lane.first], end[lane.last]))
+                continue
             open_at: dict[str, int] = {}  # host -> its interval's position in `out`
             for index in range(lane.first, lane.last + 1):
                 hosts = units[index].hosts
