@@ -39,6 +39,12 @@ def _workers(text: str) -> int:
 
 def add_window_arguments(parser: argparse.ArgumentParser, *, from_run: bool = False) -> None:
     """--step-seconds, --timings (or --from-run), --concurrency."""
+    if not from_run:
+        parser = parser.add_argument_group(
+            "the window",
+            "with any of these, both plans are simulated as `kostyorc simulate` does and "
+            "the window's change is reported (docs/simulate.md)",
+        )
     parser.add_argument(
         "--step-seconds",
         type=_seconds,
