@@ -90,6 +90,7 @@ def _simulate(plan: dict, timings: Timings, concurrency: int, capacity_tier: str
         unavailable=tuple(found),
         capacity=capacity(found, capacity_tier, duration),
         notes=tuple(notes),
+        capacity_tier=capacity_tier,
         unit_ids=tuple(unit.id for unit in units),
         unit_stage=tuple(unit.stage for unit in units),
         unit_lane=tuple(unit.lane for unit in units),

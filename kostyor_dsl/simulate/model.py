@@ -90,6 +90,7 @@ class Simulation:
     unavailable: tuple[Unavailability, ...]
     capacity: Capacity | None
     notes: tuple[str, ...] = ()
+    capacity_tier: str = "compute"
     # Per unit, in the runtime's execution order: for the plot (not in the JSON).
     unit_ids: tuple[str, ...] = ()
     unit_stage: tuple[int, ...] = ()

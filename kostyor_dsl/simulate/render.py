@@ -101,7 +101,8 @@ def render_text(result: Simulation, *, max_lines: int = 40) -> str:
     capacity = result.capacity
     out.append("")
     if capacity is None:
-        out.append("lowest compute capacity: the plan has no host of the compute tier")
+        tier = result.capacity_tier
+        out.append(f"lowest {tier} capacity: the plan has no host of the {tier} tier")
     elif capacity.at is None:
         out.append(
             f"lowest {capacity.tier} capacity: {capacity.hosts} of {capacity.hosts} hosts up "

@@ -209,3 +209,11 @@ def test_plot_without_matplotlib_says_how_to_get_it(
     code, _, err = cli("simulate", plan_file(design_doc_plan), "--plot", target)
     assert code == 1 and "pip install 'kostyor-dsl[plot]'" in err
     assert not target.exists()
+
+
+def test_capacity_of_another_tier(cli, plan_file, rolling_plan):
+    code, out, _ = cli("simulate", plan_file(rolling_plan), "--capacity-tier", "storage")
+    assert code == 0
+    assert "lowest storage capacity: 1 of 2 hosts up (50%) from 0:58:00, for 8 min in all" in out
+    code, out, _ = cli("simulate", plan_file(rolling_plan), "--capacity-tier", "edge")
+    assert "lowest edge capacity: the plan has no host of the edge tier" in out
