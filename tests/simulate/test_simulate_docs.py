@@ -40,3 +40,26 @@ def test_the_example_output_is_what_simulate_prints(cli, tmp_path):
 def test_the_picture_is_there():
     assert (ROOT / "docs" / "simulate-example.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert "](simulate-example.png)" in DOC.read_text(encoding="utf-8")
+
+
+def test_the_diff_example_is_what_diff_prints(cli, tmp_path, monkeypatch):
+    text = DOC.read_text(encoding="utf-8")
+    spec = text.split("Say the team considers", 1)[1].split("```\n", 2)[1]
+    (tmp_path / "ramp.kostyor").write_text(spec, encoding="utf-8")
+    lines = text.splitlines()
+    start = lines.index(
+        "$ kostyorc diff rolling.json ramp.json --timings examples/timings/small-cloud-timings.yaml"
+    )
+    documented = lines[start + 1 : start + 5]
+    monkeypatch.chdir(tmp_path)
+    inventory = EXAMPLES / "small-cloud.yaml"
+    for args in (
+        ("kostyor", "-s", "rolling-computes", "-o", "rolling.json"),
+        ("ramp.kostyor", "-s", "slower-ramp", "-o", "ramp.json"),
+    ):
+        code, _, err = cli("compile", args[0], "-i", inventory, "--format", "json", *args[1:])
+        assert code == 0, err
+    timings = EXAMPLES / "timings" / "small-cloud-timings.yaml"
+    code, out, _ = cli("diff", "rolling.json", "ramp.json", "--timings", timings)
+    assert code == 1
+    assert out.splitlines()[:4] == documented
