@@ -24,6 +24,7 @@ several hosts at once (service-by-service) takes as long as its slowest host.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -149,8 +150,6 @@ class Durations:
 
 def read_timings(path: str, *, step_seconds: float | None = None) -> Timings:
     """The timings in `path`; `step_seconds` (an explicit `--step-seconds`) wins over its default."""
-    import os
-
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read()
@@ -187,7 +186,7 @@ def parse_timings(text: str, path: str = "<timings>", source: str | None = None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or type(exc).__name__
         raise TimingsError(f"{path}{where}: not YAML or JSON ({problem})") from None
-    reader = _Reader(path, loader_class)
+    reader = _Reader(path)
     timings = reader.document(node, source or path)
     if reader.problems:
         raise TimingsError("\n".join(reader.problems))
@@ -195,11 +194,13 @@ def parse_timings(text: str, path: str = "<timings>", source: str | None = None)
 
 
 class _Reader:
-    def __init__(self, path: str, loader_class) -> None:
-        self.path = path
-        self.problems: list[str] = []
+    """Walks the composed YAML nodes, so every problem has its line and column."""
+
+    def __init__(self, path: str) -> None:
         import yaml
 
+        self.path = path
+        self.problems: list[str] = []
         self._yaml = yaml
         self._constructor = yaml.constructor.SafeConstructor()
 
