@@ -180,15 +180,6 @@ def _timeline(result: Simulation):
     stage_of = {stage.index: stage for stage in result.stages}
     colours: dict[str, int] = {}
 
-    def key_of(stage) -> str:
-        if stage.kind == "batch":
-            name = f"group {stage.group}"
-        elif stage.kind == "gate":
-            name = "gate"
-        else:
-            name = "one after another"
-        return name
-
     host_rows: dict[str, int] = {}
     for stage in result.stages:
         for host in stage.hosts:
@@ -199,7 +190,7 @@ def _timeline(result: Simulation):
         rows = [*host_rows, _OTHER]
         for index in range(len(result.unit_ids)):
             stage = stage_of[result.unit_stage[index]]
-            colour = key_of(stage)
+            colour = _colour_key(stage)
             width = result.unit_end[index] - result.unit_start[index]
             if width <= 0:
                 continue
@@ -214,13 +205,19 @@ def _timeline(result: Simulation):
         row_of: dict[str, int] = {}
         for stage in result.stages:
             if stage.duration > 0:
-                colour = key_of(stage)
+                colour = _colour_key(stage)
                 row = row_of.setdefault(colour, len(row_of))
                 bars.setdefault((row, colour), []).append((stage.start, stage.duration))
         rows = [_row_label(name, result) for name in row_of]
     for _, colour in bars:
         colours.setdefault(colour, len(colours))
     return rows, [(row, spans, colour) for (row, colour), spans in bars.items()], colours
+
+
+def _colour_key(stage) -> str:
+    if stage.kind == "batch":
+        return f"group {stage.group}"
+    return "gate" if stage.kind == "gate" else "one after another"
 
 
 def _row_label(name: str, result: Simulation) -> str:
