@@ -9,7 +9,10 @@ stages and lanes a run sends).  The runtime's rule for time is:
   lane's next segment), at the back;
 - the workers' total concurrency N takes messages from that queue in the
   order they were published, one unit per worker process at a time
-  (`acks_late`, prefetch 1).
+  (`acks_late`, prefetch 1);
+- between a unit being ready with a worker free and its start, the runtime
+  hands it over (`dispatch`: publishing, the broker's poll, the step task's
+  own bookkeeping), whether the message waited in the queue or not.
 
 So a stage is a FIFO queue served by N servers.  Units start in the order
 they become ready, each on the worker that frees first; a heap of ready
@@ -56,7 +59,7 @@ def schedule_times(
                 before = index
             clock, previous_last = moment, stage.last
             continue
-        ready = [(clock + dispatch, number, lane.first) for number, lane in enumerate(lanes)]
+        ready = [(clock, number, lane.first) for number, lane in enumerate(lanes)]
         free = [(clock, -1)] * min(concurrency, len(lanes))
         lane_first = {lane.first for lane in lanes}
         order = len(lanes)
@@ -70,7 +73,7 @@ def schedule_times(
                 waited[index] = True
             else:
                 cause[index] = index - 1 if index not in lane_first else previous_last
-            start[index] = moment
+            start[index] = moment = moment + dispatch
             end[index] = finish = moment + durations[index]
             push(free, (finish, index))
             if finish > stage_end or stage_last == previous_last:
@@ -78,7 +81,7 @@ def schedule_times(
             following = index + 1
             # The lanes are contiguous: the unit after a lane's last is another lane's first.
             if following <= stage.last and following not in lane_first:
-                push(ready, (finish + dispatch, order, following))
+                push(ready, (finish, order, following))
                 order += 1
         clock, previous_last = stage_end, stage_last
     return start, end, cause, waited
