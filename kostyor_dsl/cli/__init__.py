@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "kostyor_dsl.cli.import_commands",
     "kostyor_dsl.cli.review_commands",
     "kostyor_dsl.cli.runtime_commands",
+    "kostyor_dsl.cli.simulate_commands",
 )
 
 

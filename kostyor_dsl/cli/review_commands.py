@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 
 from kostyor_dsl.cli.errors import CliError
 from kostyor_dsl.cli.output import write_output
+from kostyor_dsl.cli.simulate_commands import add_window_arguments, window_from_args
 
 # Mermaid's default maxTextSize: larger diagrams are not rendered (GitHub keeps the default).
 MERMAID_MAX_TEXT = 50_000
@@ -96,6 +98,7 @@ def _register_diff(subparsers) -> None:
         help="markdown: at most N characters in all (default 60000, under GitHub's comment limit)",
     )
     parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    add_window_arguments(parser)  # --timings/--step-seconds/--concurrency: how the window changes
     parser.set_defaults(func=run_diff)
 
 
@@ -105,7 +108,9 @@ def run_diff(args) -> int:
 
     old = _read_plan(args.old, exit_code=2)
     new = _read_plan(args.new, exit_code=2)
-    result = diff_plans(old, new, args.old, args.new)
+    result = replace(
+        diff_plans(old, new, args.old, args.new), window=window_from_args(args, old, new)
+    )
     if args.format == "json":
         text = diff_render.render_json(result)
     elif args.format == "markdown":

@@ -126,6 +126,8 @@ class PlanDiff:
     removed: tuple[StepEntry, ...] = ()
     moved: tuple[MovedStep, ...] = ()
     changed: tuple[ChangedStep, ...] = ()
+    # How the window changes (kostyor_dsl.simulate.compare.WindowChange), with timings.
+    window: object = None
 
     @property
     def same(self) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 from kostyor_dsl.review.diff import ABSENT, Change, PlanDiff, StepEntry, summary
+from kostyor_dsl.simulate.compare import window_json, window_lines, window_markdown
 
 MARKDOWN_MAX_CHARS = 60_000
 MARKDOWN_MAX_ITEMS = 100
@@ -162,7 +163,7 @@ def render_text(diff: PlanDiff, color: bool = False) -> str:
         return f"{_PAINT[marker]}{text}{_RESET}" if color and marker in _PAINT else text
 
     head = f"plan diff {diff.old_label} -> {diff.new_label} ({diff.old_steps} -> {diff.new_steps} steps)"
-    out = [paint("bold", head), f"{summary(diff)}"]
+    out = [paint("bold", head), f"{summary(diff)}", *window_lines(diff.window)]
     for marker, text in _lines(diff):
         if marker == "head":
             out.append(paint("bold", text))
@@ -292,7 +293,7 @@ def render_markdown(
         f"**kostyor plan diff** {md_code(diff.old_label)} → {md_code(diff.new_label)}: "
         f"{summary(diff)}"
     )
-    out = [head, ""]
+    out = [head, "", *window_markdown(diff.window)]
     if diff.same:
         return head + "\n"
     sections = _md_sections(diff)
@@ -350,6 +351,7 @@ def diff_to_dict(diff: PlanDiff) -> dict:
         "same": diff.same,
         "summary": summary(diff),
         "steps_count": {"old": diff.old_steps, "new": diff.new_steps},
+        **window_json(diff.window),
         "settings": [_change_json(c) for c in diff.settings],
         "inputs": [_change_json(c) for c in diff.inputs],
         "warnings": {"added": list(diff.warnings_added), "removed": list(diff.warnings_removed)},

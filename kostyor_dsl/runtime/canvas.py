@@ -232,6 +232,11 @@ def stages_of(plan: dict, run_id: str, route: str = "run") -> list[Stage]:
     return _schedule(_plan_units(plan, run_id, route))[1]
 
 
+def schedule(plan: dict, run_id: str, route: str = "run") -> tuple[list[Unit], list[Stage]]:
+    """`units_of` and `stages_of` at once, cutting the plan once (`kostyorc simulate`)."""
+    return _schedule(_plan_units(plan, run_id, route))
+
+
 def _segment_key(unit: Unit) -> tuple[Any, ...]:
     # One host's consecutive steps of one lane form one segment (node-by-node
     # puts a host's services together); a pre-upgrade or multi-host step
