@@ -50,6 +50,7 @@ KIND_PLAYBOOKS = {
     "hook": "action_playbook",
 }
 COUNTS = ("ok", "changed", "failed", "unreachable", "skipped")
+MARK = "KOSTYOR_ANSIBLE_STEP"
 
 
 def limit_for(step: Mapping[str, Any] | None, hosts: list[str]) -> list[str]:
@@ -94,16 +95,14 @@ def step_variables(
 class Progress:
     """Follows ansible-runner's events: where the playbook is, and each host's counts."""
 
-    def __init__(self, label: str, context: StepContext | None, pidfile: Path) -> None:
+    def __init__(self, label: str, context: StepContext | None) -> None:
         self.label = label
         self.context = context
-        self.pidfile = pidfile
         self.play = ""
         self.task = ""
         self.tasks = 0
         self.hosts: dict[str, dict[str, int]] = {}
         self.failures: list[dict[str, str]] = []
-        self.pid_written = False
 
     def host(self, name: str) -> dict[str, int]:
         return self.hosts.setdefault(name, dict.fromkeys(COUNTS, 0))
@@ -111,9 +110,6 @@ class Progress:
     def event(self, event: dict) -> bool:
         data = event.get("event_data") or {}
         kind = event.get("event", "")
-        if not self.pid_written and event.get("pid"):
-            _write_pgid(self.pidfile, int(event["pid"]))
-            self.pid_written = True
         if kind == "playbook_on_play_start":
             self.play = data.get("play", "")
         elif kind == "playbook_on_task_start":
@@ -170,41 +166,38 @@ class Progress:
         report_progress(self.document(), self.context)
 
 
-def _write_pgid(pidfile: Path, pid: int) -> None:
-    with contextlib.suppress(OSError):
-        pidfile.write_text(str(os.getpgid(pid)))
-
-
-def stop_leftover(pidfile: Path, wait: float = 10.0) -> str | None:
-    """Stop what an earlier attempt of this step left running (its worker was killed
-    while its playbook ran): its process group, TERM then KILL.  What was stopped."""
-    try:
-        pgid = int(pidfile.read_text().strip())
-    except (OSError, ValueError):
-        return None
-    with contextlib.suppress(OSError):
-        pidfile.unlink()
-    if pgid <= 1 or pgid == os.getpgrp():
-        return None
-    try:
-        command = Path(f"/proc/{pgid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return None
-    if "ansible" not in command:
-        return None  # the group is gone and its id reused
-    for sig, patience in ((signal.SIGTERM, wait), (signal.SIGKILL, 5.0)):
+def marked_processes(mark: str) -> list[int]:
+    """The processes whose environment carries this step's mark: the tool, its
+    ansible-playbook and the workers Ansible detaches into sessions of their own
+    (which a process-group kill misses), wherever their parents went."""
+    needle = f"\0{MARK}={mark}\0".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
         try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            return command.strip()
-        deadline = time.monotonic() + patience
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(pgid, 0)
-            except ProcessLookupError:
-                return command.strip()
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+        except OSError:
+            continue
+        if needle in b"\0" + environ:
+            found.append(int(entry))
+    return found
+
+
+def stop_marked(mark: str, patience: float = 10.0) -> int:
+    """Stop every process of this step's mark, TERM then KILL; how many there were."""
+    pids = marked_processes(mark)
+    for sig, wait in ((signal.SIGTERM, patience), (signal.SIGKILL, 5.0)):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and marked_processes(mark):
             time.sleep(0.05)
-    return command.strip()
+        if not marked_processes(mark):
+            break
+        pids = marked_processes(mark)
+    return len(pids)
 
 
 def _safe(name: str) -> str:
@@ -262,15 +255,21 @@ def run_ansible(request: dict) -> dict:
             "command": request.get("command"),
             "limit": request.get("limit", []),
         }
-    pidfile = folder / "ansible.pgid"
-    leftover = stop_leftover(pidfile)
+    # Every process of this step carries the mark: what an earlier attempt left
+    # running (its worker was killed mid-playbook) is stopped before it runs again.
+    mark = str(folder)
+    leftover = stop_marked(mark)
     label = request.get("label") or Path(request.get("playbook", "")).name
-    progress = Progress(label, context, pidfile)
+    progress = Progress(label, context)
     timeout = max(1, int(float(request["timeout"]) + 0.999))
     (folder / "tmp").mkdir(exist_ok=True)
     common = {
         "private_data_dir": str(folder),
-        "envvars": {"ANSIBLE_LOCAL_TEMP": str(folder / "tmp"), **request.get("envvars", {})},
+        "envvars": {
+            "ANSIBLE_LOCAL_TEMP": str(folder / "tmp"),
+            **request.get("envvars", {}),
+            MARK: mark,
+        },
         "event_handler": progress.event,
         # ansible-runner's default installs its own SIGTERM handler: not in a worker.
         "cancel_callback": lambda: False,
@@ -301,8 +300,9 @@ def run_ansible(request: dict) -> dict:
             **extra,
             **common,
         )
-    with contextlib.suppress(OSError):
-        pidfile.unlink()
+    # ansible-runner kills the tool's process group on a timeout; Ansible's workers
+    # live in sessions of their own.
+    stray = stop_marked(mark, patience=2.0)
     result: dict[str, Any] = {
         "playbook": request.get("playbook"),
         "command": request.get("command"),
@@ -313,10 +313,12 @@ def run_ansible(request: dict) -> dict:
         "hosts": progress.document()["hosts"],
     }
     if leftover:
-        result["stopped_leftover"] = leftover
+        result["stopped_from_earlier_attempt"] = leftover
     if runner.status == "timeout":
         where = f" at task {progress.task!r}" if progress.task else ""
         raise StepFailed(f"{label} timed out after {timeout} s{where}: stopped")
+    if stray:
+        result["stopped_after_it_ended"] = stray
     if runner.status != "successful" or progress.failures:
         if progress.failures:
             reasons = "; ".join(
@@ -394,7 +396,8 @@ class AnsibleDriver(Driver):
             return None
         parameter = KIND_PLAYBOOKS[kind]
         hint = (self.openstack.why_not(name or "") if kind == "hook" else "") or (
-            f"give -p {parameter}=FILE (or -p playbook=FILE)"
+            f"give -p {parameter}=FILE"
+            + (" (or -p playbook=FILE)" if parameter != "playbook" else "")
         )
         what = f"{kind} steps" if kind == "upgrade" else f"{kind} action {name!r}"
         return f"driver {self.name!r} has no playbook for {what}: {hint}"

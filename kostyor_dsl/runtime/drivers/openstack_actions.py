@@ -309,7 +309,9 @@ def run_action(cloud: str, name: str, host: str, parameters: dict, timeout: floa
     try:
         result = registered.run(conn, host, parameters, deadline, interval)
     except exceptions.SDKException as exc:
-        raise StepFailed(f"{name} on {host} (cloud {cloud!r}): {type(exc).__name__}: {exc}") from None
+        raise StepFailed(
+            f"{name} on {host} (cloud {cloud!r}): {type(exc).__name__}: {exc}"
+        ) from None
     finally:
         conn.close()
     return {"action": name, "host": host, "cloud": cloud, **result}
