@@ -285,9 +285,7 @@ def run_ansible(request: dict) -> dict:
     common["envvars"]["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", os.defpath)])
     if request.get("command"):
         command = list(request["command"])
-        runner = init_command_config(
-            _executable(command[0]), cmdline_args=command[1:], runner_mode="pexpect", **common
-        )
+        runner = init_command_config(_executable(command[0]), cmdline_args=command[1:], **common)
         runner.run()
     else:
         extra = {"limit": ",".join(request["limit"])} if request.get("limit") else {}
@@ -332,7 +330,7 @@ def run_ansible(request: dict) -> dict:
     if done is not None:
         done.parent.mkdir(parents=True, exist_ok=True)
         unit = context.unit_id if context else "an earlier step"
-        done.write_text(f"{label} already ran for {unit} of this run\n")
+        done.write_text(f"{label} for {request['once']} already ran in step {unit} of this run\n")
     result["did"] = f"ran {label}" + (f" on {','.join(result['limit'])}" if result["limit"] else "")
     return result
 
@@ -500,7 +498,7 @@ class DeploymentToolDriver(AnsibleDriver):
     def _tool(self, command: list[str], timeout: float, once: str = "", limit=()):
         request = {
             "command": command,
-            "label": " ".join([Path(command[0]).name, *command[1:3]]),
+            "label": " ".join(Path(word).name for word in command[:2]),
             "limit": list(limit),
             "timeout": timeout,
             "workdir": self.parameters["workdir"],
