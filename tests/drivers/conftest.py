@@ -7,8 +7,6 @@ except when `CI` is set.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import sys
 from pathlib import Path
 
@@ -16,13 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "runtime"))
 
-
-def require(module: str, extra: str) -> None:
-    if importlib.util.find_spec(module) is None:
-        message = f"{module} is not installed (pip install 'kostyor-dsl[{extra}]')"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; CI is set: the driver tests must run")
-        pytest.skip(message)
+from driver_extras import require
 
 
 @pytest.fixture
