@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -222,14 +223,16 @@ def _processes_running(path: Path) -> list[int]:
 
 
 def test_the_step_timeout_stops_the_playbook(files, tmp_path):
-    driver = driver_for(files, tmp_path, timeout=2)
+    driver = driver_for(files, tmp_path, timeout=3)
     step = {"id": "nova-slow@cmp-1", "kind": "upgrade", "project": "nova", "service": "nova-slow"}
     with pytest.raises(StepFailed) as failure:
         run_step(driver, step, ["cmp-1"])
-    assert (
-        str(failure.value) == "upgrade.yml timed out after 2 s at task 'wait for release': stopped"
-    )
+    # Which task it was at depends on how far it got in 3 s (a busy machine is slower).
+    assert re.fullmatch(
+        r"upgrade\.yml timed out after 3 s( at task '[a-z ]+')?: stopped", str(failure.value)
+    ), failure.value
     assert _processes_running(files["playbook"]) == []
+    assert _processes_running(tmp_path / "work") == []
 
 
 def test_what_the_driver_cannot_run_is_said_before_the_run(files, tmp_path):

@@ -158,6 +158,8 @@ def test_a_worker_killed_mid_playbook_runs_the_step_again_and_its_leftover_is_st
     runtime.kill_worker(worker, signal.SIGKILL)
     mark = str(tmp_path / "work" / run_id / "2-nova-compute@node-1")
     left_running = marked_processes(mark)
+    # ansible-runner's child ignores SIGHUP and Ansible's workers detach: they outlive it.
+    assert left_running, "the killed attempt's playbook should have outlived its worker"
     runtime.start_worker()
     runtime.wait_for(lambda: _lines(attempts).count(blocked) == 2, 90, "the second attempt")
     assert marked_processes(mark) != [] and not set(left_running) & set(marked_processes(mark))
@@ -165,7 +167,6 @@ def test_a_worker_killed_mid_playbook_runs_the_step_again_and_its_leftover_is_st
     runtime.wait_state(run_id, "succeeded", 90)
 
     passed = [line for line in _lines(attempts) if line.startswith("passed")]
-    assert passed[:2] == sorted(passed[:2]) or passed[:2] == sorted(passed[:2], reverse=True)
     assert sorted(passed[:2]) == [
         "passed pre-upgrade:refresh-repos node-1",
         "passed pre-upgrade:refresh-repos node-2",
@@ -187,8 +188,7 @@ def test_a_worker_killed_mid_playbook_runs_the_step_again_and_its_leftover_is_st
     killed = status["steps"][2]
     assert killed["attempts"] == 2
     assert killed["result"]["status"] == "successful"
-    if left_running:
-        assert killed["result"]["stopped_from_earlier_attempt"] == len(left_running)
+    assert killed["result"]["stopped_from_earlier_attempt"] == len(left_running)
     assert marked_processes(str(tmp_path / "work")) == []
 
 

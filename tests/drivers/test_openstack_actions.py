@@ -174,6 +174,7 @@ def test_wait_empty_and_check_services(standin, driver):
         "neutron-openvswitch-agent",
         "nova-compute",
     ]
+    assert run(driver, "health-check", "cmp-1")["did"] == "every service of cmp-1 is up"
     with pytest.raises(StepFailed) as failure:
         run(driver, "check-services", "cmp-2")
     assert str(failure.value) == (

@@ -102,16 +102,16 @@ def test_kolla_ansible_refuses_by_name_what_it_has_no_command_for(inventory):
     )
     assert driver.unsupported("pre-upgrade", "backup-databases") == (
         "kolla-ansible has no command for pre-upgrade action 'backup-databases' "
-        "(its actions: check, prechecks, pull-images, upgrade-check)"
+        "(its actions: check, health-check, prechecks, pull-images, upgrade-check)"
     )
     assert driver.unsupported("hook", "evacuate") == (
         "kolla-ansible has no command for hook action 'evacuate' "
-        "(its actions: check, prechecks, pull-images, upgrade-check); "
+        "(its actions: check, health-check, prechecks, pull-images, upgrade-check); "
         "'evacuate' is an OpenStack action: give -p cloud=NAME (a cloud of clouds.yaml)"
     )
     assert driver.unsupported("hook", "drain-l3") == (
         "kolla-ansible has no command for hook action 'drain-l3' "
-        "(its actions: check, prechecks, pull-images, upgrade-check); "
+        "(its actions: check, health-check, prechecks, pull-images, upgrade-check); "
         "give -p action_playbook=FILE to run your own playbook for it"
     )
     assert driver.unsupported("upgrade", "nova-api") is None

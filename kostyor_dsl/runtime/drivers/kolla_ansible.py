@@ -29,6 +29,7 @@ class KollaAnsibleDriver(DeploymentToolDriver):
         "upgrade-check": ("prechecks", "-i", "{inventory}", "-t", "{project}"),
         "pull-images": ("pull", "-i", "{inventory}", "-t", "{project}"),
         "check": ("check", "-i", "{inventory}", "-t", "{project}"),
+        "health-check": ("check", "-i", "{inventory}", "-t", "{project}"),
     }
     INSIDE_UPGRADE: ClassVar[Mapping[str, str]] = {
         name: _INSIDE

@@ -282,6 +282,10 @@ def check_services(conn, host: str, parameters: Mapping[str, Any], deadline, int
     return {"did": f"every service of {host} is up", "services": sorted(seen)}
 
 
+# The language's built-in `health-check`, on a host, is this check.
+ACTIONS["health-check"] = Action("health-check", check_services, "the same as check-services")
+
+
 def connect(cloud: str):
     """An openstacksdk connection to `cloud` of the operator's clouds.yaml."""
     try:

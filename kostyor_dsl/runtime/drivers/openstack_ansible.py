@@ -52,6 +52,7 @@ class OpenStackAnsibleDriver(DeploymentToolDriver):
     PATH_PARAMETERS: ClassVar[tuple[str, ...]] = ("action_playbook", "playbooks")
     ACTIONS: ClassVar[Mapping[str, tuple[str, ...]]] = {
         "healthcheck": ("{playbooks}/healthcheck-openstack.yml",),
+        "health-check": ("{playbooks}/healthcheck-openstack.yml",),
         "upgrade-check": ("{playbooks}/healthcheck-openstack.yml",),
         "healthcheck-hosts": ("{playbooks}/healthcheck-hosts.yml",),
         "healthcheck-infrastructure": ("{playbooks}/healthcheck-infrastructure.yml",),
