@@ -100,20 +100,37 @@ def test_kolla_ansible_refuses_by_name_what_it_has_no_command_for(inventory):
         "kolla-ansible has no command for post-upgrade action 'db-contract': "
         "`kolla-ansible upgrade -t PROJECT` runs it itself; leave the action out for this driver"
     )
-    assert driver.unsupported("pre-upgrade", "backup-databases") == (
-        "kolla-ansible has no command for pre-upgrade action 'backup-databases' "
-        "(its actions: check, health-check, prechecks, pull-images, upgrade-check)"
+    assert driver.unsupported("pre-upgrade", "backup-everything") == (
+        "kolla-ansible has no command for pre-upgrade action 'backup-everything' "
+        "(its actions: backup-databases, check, health-check, prechecks, pull-images, upgrade-check)"
     )
     assert driver.unsupported("hook", "evacuate") == (
         "kolla-ansible has no command for hook action 'evacuate' "
-        "(its actions: check, health-check, prechecks, pull-images, upgrade-check); "
+        "(its actions: backup-databases, check, health-check, prechecks, pull-images, upgrade-check); "
         "'evacuate' is an OpenStack action: give -p cloud=NAME (a cloud of clouds.yaml)"
     )
     assert driver.unsupported("hook", "drain-l3") == (
         "kolla-ansible has no command for hook action 'drain-l3' "
-        "(its actions: check, health-check, prechecks, pull-images, upgrade-check); "
+        "(its actions: backup-databases, check, health-check, prechecks, pull-images, upgrade-check); "
         "give -p action_playbook=FILE to run your own playbook for it"
     )
+    # The shipped `openstack` spec names them per project.
+    assert driver.unsupported("pre-upgrade", "keystone-db-expand") == (
+        "kolla-ansible has no command for pre-upgrade action 'keystone-db-expand': "
+        "`kolla-ansible upgrade -t keystone` runs it itself; leave the action out for this driver"
+    )
+    for action, project in (
+        ("nova-api-db-sync", "nova"),
+        ("nova-status-upgrade-check", "nova"),
+        ("cinder-online-data-migrations", "cinder"),
+        ("nova-reload-services", "nova"),
+    ):
+        assert f"`kolla-ansible upgrade -t {project}` runs it itself" in driver.unsupported(
+            "post-upgrade", action
+        )
+    assert request_of(driver.pre_upgrade("backup-databases", {}))["command"] == [
+        "kolla-ansible", "mariadb_backup", "-i", str(inventory),
+    ]  # fmt: skip
     assert driver.unsupported("upgrade", "nova-api") is None
     assert driver.unsupported("pre-upgrade", "prechecks") is None
     with pytest.raises(StepFailed, match="no command for pre-upgrade action 'db-expand'"):
@@ -147,6 +164,9 @@ def test_openstack_ansible_runs_the_projects_playbook_on_the_host_and_its_contai
     assert request_of(driver.post_upgrade("healthcheck", {}))["command"] == [
         "openstack-ansible", f"{books}/healthcheck-openstack.yml",
     ]  # fmt: skip
+    assert "`openstack-ansible os-glance-install.yml` runs it itself" in driver.unsupported(
+        "post-upgrade", "glance-db-contract"
+    )
     assert driver.unsupported("post-upgrade", "online-data-migrations") == (
         "openstack-ansible has no command for post-upgrade action 'online-data-migrations': "
         "`openstack-ansible os-PROJECT-install.yml` runs it itself; "
@@ -213,3 +233,18 @@ def test_the_tool_runs_through_ansible_runner_once_per_project_and_hosts(
         run(step("nova-compute", "nova", "broken"), 3)
     assert str(failure.value).startswith("kolla-ansible upgrade failed: exit code 2: ")
     assert "fatal: [broken]: FAILED! => upgrade of nova failed" in str(failure.value)
+
+
+def test_limit_names_what_the_plan_step_recorded_for_the_service_on_each_host():
+    from kostyor_dsl.runtime.drivers.ansible import limit_for
+
+    container = "infra1-nova-api-container-4a917c47"
+    nova_api = {"service": "nova-api"}
+    assert limit_for({**nova_api, "targets": {"infra1": [container]}}, ["infra1"]) == [container]
+    assert limit_for(
+        {**nova_api, "targets": {"infra1": {"nova-api": [container], "keystone": ["k"]}}},
+        ["infra1", "infra2"],
+    ) == [container, "infra2"]
+    assert limit_for({**nova_api, "targets": {"nova-api": [container]}}, ["infra1"]) == [container]
+    assert limit_for(nova_api, ["infra1", "infra2"]) == ["infra1", "infra2"]
+    assert limit_for(None, ["infra1"]) == ["infra1"]

@@ -54,12 +54,25 @@ MARK = "KOSTYOR_ANSIBLE_STEP"
 
 
 def limit_for(step: Mapping[str, Any] | None, hosts: list[str]) -> list[str]:
-    """What `--limit` names for these hosts: the addresses the plan step recorded for
-    a host (`targets`), else the host itself."""
-    targets = (step or {}).get("targets") or {}
+    """What `--limit` names for these hosts: the names the plan step recorded for the
+    step's service on a host, else the host itself.
+
+    The step's `targets` may be keyed by host (`{HOST: [NAME, ...]}`), by host then
+    service (`{HOST: {SERVICE: [NAME, ...]}}`, an imported inventory's `targets`
+    per host), or, for a step of one host, by service (`{SERVICE: [NAME, ...]}`).
+    """
+    step = step or {}
+    targets = step.get("targets") or {}
+    if not isinstance(targets, Mapping):
+        targets = {}
+    service = step.get("service")
     names: list[str] = []
     for host in hosts:
-        recorded = targets.get(host) if isinstance(targets, Mapping) else None
+        recorded = targets.get(host)
+        if isinstance(recorded, Mapping):
+            recorded = recorded.get(service)
+        if recorded is None and len(hosts) == 1 and service:
+            recorded = targets.get(service)
         if isinstance(recorded, str):
             recorded = [recorded]
         for name in recorded or [host]:
@@ -445,8 +458,19 @@ class DeploymentToolDriver(AnsibleDriver):
     # Pre/post-upgrade and hook actions the tool has a command for: name -> argv after
     # the tool, with {project} for the action's `project` parameter.
     ACTIONS: ClassVar[Mapping[str, tuple[str, ...]]] = {}
-    # Actions the tool runs itself inside its project command: name -> why none is needed.
-    INSIDE_UPGRADE: ClassVar[Mapping[str, str]] = {}
+    # Actions the tool runs itself inside its project command, named `VERB` or
+    # `PROJECT-VERB` (`db-contract`, `keystone-db-contract`); INSIDE says where,
+    # with {project}.
+    INSIDE_UPGRADE: ClassVar[tuple[str, ...]] = (
+        "db-expand",
+        "db-sync",
+        "db-migrate",
+        "db-contract",
+        "online-data-migrations",
+        "status-upgrade-check",
+        "reload-services",
+    )
+    INSIDE: ClassVar[str] = ""
     PARAMETERS: ClassVar[Mapping[str, Parameter]] = {
         key: value
         for key, value in AnsibleDriver.PARAMETERS.items()
@@ -468,12 +492,23 @@ class DeploymentToolDriver(AnsibleDriver):
             return None
         have = ", ".join(sorted(self.ACTIONS)) or "none"
         what = f"{self.TOOL} has no command for {kind} action {name!r}"
-        if name in self.INSIDE_UPGRADE:
-            return f"{what}: {self.INSIDE_UPGRADE[name]}; leave the action out for this driver"
+        inside = self.inside_upgrade(name or "")
+        if inside:
+            return f"{what}: {inside}; leave the action out for this driver"
         hint = self.openstack.why_not(name or "") if kind == "hook" else ""
         if not hint and kind == "hook":
             hint = "give -p action_playbook=FILE to run your own playbook for it"
         return f"{what} (its actions: {have})" + (f"; {hint}" if hint else "")
+
+    def inside_upgrade(self, action: str) -> str:
+        """Where the tool does this action itself, or '' when it does not."""
+        for verb in self.INSIDE_UPGRADE:
+            if action == verb or action.endswith("-" + verb):
+                project = action[: -len(verb) - 1] or "PROJECT"
+                # nova-api-db-sync is nova's: the API database is the project's too.
+                project = project.split("-")[0] if project != "PROJECT" else project
+                return self.INSIDE.format(project=project)
+        return ""
 
     def project_command(self, project: str, limit: list[str]) -> list[str]:
         raise NotImplementedError

@@ -4,7 +4,8 @@ An upgrade step of project P on hosts H runs what Kolla-Ansible's upgrade
 guide says, `kolla-ansible upgrade -i INVENTORY -t P --limit H`, through
 ansible-runner (so its ansible-playbook's events stream into the step's
 record), once per project and hosts in a run.  Project-level actions map to
-Kolla-Ansible's own commands (`prechecks`, `pull`, `check`); the database
+Kolla-Ansible's own commands (`prechecks`, `pull`, `check`,
+`mariadb_backup`); the database
 migrations and `nova-status upgrade check` have none, since `kolla-ansible
 upgrade` runs them itself, and are refused by name.  With `-p cloud=NAME` the
 OpenStack actions (`disable-scheduling`, `evacuate`, ...) run through the
@@ -18,8 +19,6 @@ from typing import ClassVar
 
 from kostyor_dsl.runtime.drivers.ansible import DeploymentToolDriver
 
-_INSIDE = "`kolla-ansible upgrade -t PROJECT` runs it itself"
-
 
 class KollaAnsibleDriver(DeploymentToolDriver):
     name = "kolla-ansible"
@@ -28,21 +27,11 @@ class KollaAnsibleDriver(DeploymentToolDriver):
         "prechecks": ("prechecks", "-i", "{inventory}", "-t", "{project}"),
         "upgrade-check": ("prechecks", "-i", "{inventory}", "-t", "{project}"),
         "pull-images": ("pull", "-i", "{inventory}", "-t", "{project}"),
+        "backup-databases": ("mariadb_backup", "-i", "{inventory}"),
         "check": ("check", "-i", "{inventory}", "-t", "{project}"),
         "health-check": ("check", "-i", "{inventory}", "-t", "{project}"),
     }
-    INSIDE_UPGRADE: ClassVar[Mapping[str, str]] = {
-        name: _INSIDE
-        for name in (
-            "db-expand",
-            "db-sync",
-            "db-migrate",
-            "db-contract",
-            "online-data-migrations",
-            "nova-status-upgrade-check",
-            "placement-status-upgrade-check",
-        )
-    }
+    INSIDE = "`kolla-ansible upgrade -t {project}` runs it itself"
 
     def project_command(self, project: str, limit: list[str]) -> list[str]:
         command = [self.TOOL, "upgrade", "-i", self.parameters["inventory"], "-t", project]

@@ -30,7 +30,6 @@ PROJECT_PLAYBOOKS = {
     "haproxy": "haproxy-install.yml",
     "keepalived": "haproxy-install.yml",
 }
-_INSIDE = "`openstack-ansible os-PROJECT-install.yml` runs it itself"
 
 
 class OpenStackAnsibleDriver(DeploymentToolDriver):
@@ -59,18 +58,7 @@ class OpenStackAnsibleDriver(DeploymentToolDriver):
         "setup-hosts": ("{playbooks}/setup-hosts.yml",),
         "setup-infrastructure": ("{playbooks}/setup-infrastructure.yml",),
     }
-    INSIDE_UPGRADE: ClassVar[Mapping[str, str]] = {
-        name: _INSIDE
-        for name in (
-            "db-expand",
-            "db-sync",
-            "db-migrate",
-            "db-contract",
-            "online-data-migrations",
-            "nova-status-upgrade-check",
-            "placement-status-upgrade-check",
-        )
-    }
+    INSIDE = "`openstack-ansible os-{project}-install.yml` runs it itself"
 
     def template_values(self) -> dict[str, str]:
         return {**super().template_values(), "playbooks": self.parameters["playbooks"]}
