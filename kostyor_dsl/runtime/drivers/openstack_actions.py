@@ -123,11 +123,13 @@ def enable_scheduling(conn, host: str, parameters: Mapping[str, Any], deadline, 
         return {"did": f"nothing: nova-compute on {host} was already enabled"}
     reason = service.disabled_reason or ""
     if not reason.startswith("kostyor") and not _truthy(parameters.get("force")):
-        # Disabled before the upgrade, by someone else and for their reason.
-        raise StepFailed(
-            f"nova-compute on {host} was disabled by someone else (reason: {reason or 'none'}); "
-            "not enabling it (give the action `force true` to enable it anyway)"
-        )
+        # Disabled before the upgrade, by someone else and for their reason: the host
+        # stays as they left it.
+        return {
+            "did": f"nothing: nova-compute on {host} stays disabled, as someone else "
+            f"disabled it (reason: {reason or 'none'}); the action's `force true` enables it",
+            "disabled_reason": reason,
+        }
     conn.compute.enable_service(service, host=host, binary="nova-compute")
     return {"did": f"enabled nova-compute on {host}", "was_disabled_for": reason}
 
@@ -175,10 +177,11 @@ def evacuate(conn, host: str, parameters: Mapping[str, Any], deadline, interval)
     while True:
         servers = _servers_on(conn, host)
         # A cold migration ends in VERIFY_RESIZE on the new host: confirm it there.
+        cold = sorted(i for i, how in moved.items() if how == "cold" and i not in confirmed)
         unconfirmed = [
             server
-            for server in (conn.compute.get_server(ident) for ident in sorted(moved))
-            if server.id not in confirmed and server.compute_host != host
+            for server in (conn.compute.get_server(ident) for ident in cold)
+            if server.compute_host != host
         ]
         for server in unconfirmed:
             if server.status == "VERIFY_RESIZE":
