@@ -67,6 +67,15 @@ def test_kolla_ansible_upgrades_a_project_on_the_steps_hosts(inventory):
     assert neutron["command"] == [
         "kolla-ansible", "upgrade", "-i", inv, "-t", "neutron", "--limit", "cmp-1",
     ]  # fmt: skip
+    # Kolla-Ansible's tags are its roles; an imported inventory's container names are
+    # not Ansible hosts.
+    assert upgrade(driver, step("mariadb", "database", "ctl-1"), ["ctl-1"])["command"][-3:] == [
+        "mariadb", "--limit", "ctl-1",
+    ]  # fmt: skip
+    proxysql = step("proxysql", "loadbalancer", "ctl-1", targets={"proxysql": ["proxysql"]})
+    assert upgrade(driver, proxysql, ["ctl-1"])["command"][-3:] == [
+        "loadbalancer", "--limit", "ctl-1",
+    ]  # fmt: skip
     # Once per project and hosts in a run: the project command upgrades all its services.
     assert neutron["once"] == "neutron@cmp-1"
     assert neutron["label"] == "kolla-ansible upgrade"
@@ -94,12 +103,12 @@ def test_kolla_ansible_project_actions_map_to_its_own_commands(inventory):
     }
 
 
+def covered(signature) -> dict:
+    return signature.apply(throw=True).result
+
+
 def test_kolla_ansible_refuses_by_name_what_it_has_no_command_for(inventory):
     driver = kolla(inventory)
-    assert driver.unsupported("post-upgrade", "db-contract") == (
-        "kolla-ansible has no command for post-upgrade action 'db-contract': "
-        "`kolla-ansible upgrade -t PROJECT` runs it itself; leave the action out for this driver"
-    )
     assert driver.unsupported("pre-upgrade", "backup-everything") == (
         "kolla-ansible has no command for pre-upgrade action 'backup-everything' "
         "(its actions: backup-databases, check, health-check, prechecks, pull-images, upgrade-check)"
@@ -114,27 +123,30 @@ def test_kolla_ansible_refuses_by_name_what_it_has_no_command_for(inventory):
         "(its actions: backup-databases, check, health-check, prechecks, pull-images, upgrade-check); "
         "give -p action_playbook=FILE to run your own playbook for it"
     )
-    # The shipped `openstack` spec names them per project.
-    assert driver.unsupported("pre-upgrade", "keystone-db-expand") == (
-        "kolla-ansible has no command for pre-upgrade action 'keystone-db-expand': "
-        "`kolla-ansible upgrade -t keystone` runs it itself; leave the action out for this driver"
-    )
+    # What `kolla-ansible upgrade -t PROJECT` does itself: the step runs nothing and says so.
+    # The shipped `openstack` spec names these actions per project.
     for action, project in (
+        ("db-contract", "PROJECT"),
+        ("keystone-db-expand", "keystone"),
         ("nova-api-db-sync", "nova"),
         ("nova-status-upgrade-check", "nova"),
         ("cinder-online-data-migrations", "cinder"),
         ("nova-reload-services", "nova"),
     ):
-        assert f"`kolla-ansible upgrade -t {project}` runs it itself" in driver.unsupported(
-            "post-upgrade", action
-        )
+        assert driver.unsupported("post-upgrade", action) is None
+        assert covered(driver.post_upgrade(action, {})) == {
+            "did": f"nothing here: `kolla-ansible upgrade -t {project}` runs it itself",
+            "action": action,
+            "kind": "post-upgrade",
+        }
+    assert covered(driver.pre_upgrade("keystone-db-expand", {}))["kind"] == "pre-upgrade"
     assert request_of(driver.pre_upgrade("backup-databases", {}))["command"] == [
         "kolla-ansible", "mariadb_backup", "-i", str(inventory),
     ]  # fmt: skip
     assert driver.unsupported("upgrade", "nova-api") is None
     assert driver.unsupported("pre-upgrade", "prechecks") is None
-    with pytest.raises(StepFailed, match="no command for pre-upgrade action 'db-expand'"):
-        driver.pre_upgrade("db-expand", {})
+    with pytest.raises(StepFailed, match="no command for pre-upgrade action 'backup-all'"):
+        driver.pre_upgrade("backup-all", {})
     with_cloud = kolla(inventory, cloud="prod")
     assert with_cloud.unsupported("hook", "evacuate") is None
     assert with_cloud.unsupported("hook", "drain-l3") is not None
@@ -164,14 +176,24 @@ def test_openstack_ansible_runs_the_projects_playbook_on_the_host_and_its_contai
     assert request_of(driver.post_upgrade("healthcheck", {}))["command"] == [
         "openstack-ansible", f"{books}/healthcheck-openstack.yml",
     ]  # fmt: skip
-    assert "`openstack-ansible os-glance-install.yml` runs it itself" in driver.unsupported(
-        "post-upgrade", "glance-db-contract"
+    assert covered(driver.post_upgrade("glance-db-contract", {}))["did"] == (
+        "nothing here: `openstack-ansible os-glance-install.yml` runs it itself"
     )
-    assert driver.unsupported("post-upgrade", "online-data-migrations") == (
-        "openstack-ansible has no command for post-upgrade action 'online-data-migrations': "
-        "`openstack-ansible os-PROJECT-install.yml` runs it itself; "
-        "leave the action out for this driver"
+    assert driver.unsupported("post-upgrade", "online-data-migrations") is None
+    assert driver.unsupported("post-upgrade", "backup-databases") == (
+        "openstack-ansible has no command for post-upgrade action 'backup-databases' "
+        "(its actions: health-check, healthcheck, healthcheck-hosts, healthcheck-infrastructure, "
+        "setup-hosts, setup-infrastructure, upgrade-check)"
     )
+    # The shipped `openstack` spec's infrastructure projects.
+    for project, playbook in (
+        ("database", "galera-install.yml"),
+        ("loadbalancer", "haproxy-install.yml"),
+        ("ovn", "os-neutron-install.yml"),
+    ):
+        assert upgrade(driver, step("x", project, "infra1"), ["infra1"])["command"][1] == (
+            f"{books}/{playbook}"
+        )
 
 
 def test_openstack_ansible_checks_its_playbooks_folder(tmp_path):

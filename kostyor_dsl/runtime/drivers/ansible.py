@@ -357,6 +357,15 @@ def _output_tail(runner) -> str:
     return text[-MESSAGE_LIMIT:] or "(no output)"
 
 
+COVERED_TASK = "kostyor_dsl.drivers.ansible.covered"
+
+
+@shared_task(name=COVERED_TASK)
+def covered_by_upgrade(kind: str, action: str, where: str) -> dict:
+    """A project-level action the deployment tool performs inside its upgrade command."""
+    return {"did": f"nothing here: {where}", "action": action, "kind": kind}
+
+
 class AnsibleDriver(Driver):
     name = "ansible"
     PARAMETERS: ClassVar[Mapping[str, Parameter]] = {
@@ -471,6 +480,8 @@ class DeploymentToolDriver(AnsibleDriver):
         "reload-services",
     )
     INSIDE: ClassVar[str] = ""
+    # The plan's project names the tool knows by another name.
+    PROJECTS: ClassVar[Mapping[str, str]] = {}
     PARAMETERS: ClassVar[Mapping[str, Parameter]] = {
         key: value
         for key, value in AnsibleDriver.PARAMETERS.items()
@@ -492,9 +503,8 @@ class DeploymentToolDriver(AnsibleDriver):
             return None
         have = ", ".join(sorted(self.ACTIONS)) or "none"
         what = f"{self.TOOL} has no command for {kind} action {name!r}"
-        inside = self.inside_upgrade(name or "")
-        if inside:
-            return f"{what}: {inside}; leave the action out for this driver"
+        if self.inside_upgrade(name or ""):
+            return None
         hint = self.openstack.why_not(name or "") if kind == "hook" else ""
         if not hint and kind == "hook":
             hint = "give -p action_playbook=FILE to run your own playbook for it"
@@ -544,7 +554,8 @@ class DeploymentToolDriver(AnsibleDriver):
     def start(self, service: str, hosts: list[str]):
         context = current_step()
         step = context.step if context else {}
-        project = step.get("project") or service.split("-")[0]
+        project = self.PROJECTS.get(step.get("project") or "", step.get("project") or "")
+        project = project or service.split("-")[0]
         limit = self.limit(step, list(hosts))
         once = f"{project}@{','.join(sorted(limit))}"
         return self._tool(
@@ -555,6 +566,9 @@ class DeploymentToolDriver(AnsibleDriver):
         return limit_for(step, hosts)
 
     def _tool_action(self, kind: str, action: str, parameters: Mapping[str, Any]):
+        inside = self.inside_upgrade(action)
+        if action not in self.ACTIONS and inside:
+            return covered_by_upgrade.si(kind, action, inside)
         if action not in self.ACTIONS:
             raise StepFailed(self.unsupported(kind, action) or f"no command for {action!r}")
         timeout = step_timeout(parameters, self.parameters["timeout"])
@@ -570,6 +584,6 @@ class DeploymentToolDriver(AnsibleDriver):
         if self.openstack.offers(name):
             timeout = step_timeout(parameters, self.parameters["timeout"])
             return self.openstack.signature(name, host, parameters, timeout)
-        if name in self.ACTIONS:
+        if name in self.ACTIONS or (self.inside_upgrade(name) and not self.playbook_for("hook")):
             return self._tool_action("hook", name, parameters)
         return self._run("hook", name, [host] if host else [], parameters)

@@ -7,8 +7,8 @@ through ansible-runner, once per project and hosts in a run.  `--limit`
 names the containers the plan step recorded for each host (`targets`), or
 else the host and its containers' group (`HOST,HOST-host_containers`, as
 OpenStack-Ansible's guides limit a host).  Project-level checks map to OSA's
-healthcheck playbooks; database migrations run inside the project playbooks
-and have no command of their own.  `-p cloud=NAME`: the OpenStack actions.
+healthcheck playbooks; database migrations run inside the project playbooks:
+such a step says so in its result and runs nothing.  `-p cloud=NAME`: the OpenStack actions.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ from kostyor_dsl.runtime.drivers.ansible import DeploymentToolDriver, limit_for
 PLAYBOOKS = "/opt/openstack-ansible/playbooks"
 # Projects whose playbook is not os-<project>-install.yml.
 PROJECT_PLAYBOOKS = {
+    "database": "galera-install.yml",
+    "loadbalancer": "haproxy-install.yml",
+    "ovn": "os-neutron-install.yml",
+    "openvswitch": "os-neutron-install.yml",
     "mariadb": "galera-install.yml",
     "galera": "galera-install.yml",
     "rabbitmq": "rabbitmq-install.yml",
