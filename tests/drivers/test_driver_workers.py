@@ -197,37 +197,37 @@ printf '%s\\n' "$*" >> "$TOOL_RECORD"
 """
 
 
-def test_rolling_computes_of_the_shipped_spec_through_kolla_ansible(ansible_runtime, tmp_path):
-    require("openstack", "openstack")
-    from openstack_standin import StandIn
-
-    runtime = ansible_runtime
-    plan_file = tmp_path / "plan.json"
+def _compile(runtime, plan_file: Path, spec: str, inventory: Path) -> dict:
     subprocess.run(
         [
-            sys.executable, "-m", "kostyor_dsl", "compile", "kostyor",
-            "--inventory", str(ROOT / "examples" / "small-cloud.yaml"),
+            sys.executable, "-m", "kostyor_dsl", "compile", spec, "--inventory", str(inventory),
             "--strategy", "rolling-computes", "--format", "json", "-o", str(plan_file),
         ],
         check=True,
         env=runtime.env,
     )  # fmt: skip
-    plan = json.loads(plan_file.read_text())
+    return json.loads(plan_file.read_text())
+
+
+def _through_kolla(runtime, tmp_path, plan_file: Path, inventory: Path, computes: list[str]):
+    """Run the plan through `kolla-ansible` (a stand-in on PATH that records its
+    arguments) and the OpenStack stand-in, resuming at the canary gate; the tool's
+    calls, those made by the gate, the steps by id and the cloud."""
+    from openstack_standin import StandIn
+
     bin_folder = tmp_path / "bin"
     bin_folder.mkdir()
     tool = bin_folder / "kolla-ansible"
     tool.write_text(KOLLA_STANDIN)
     tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
     record = tmp_path / "kolla-calls.txt"
-    inventory = tmp_path / "multinode"
-    inventory.write_text("[control]\nctl-[1:3]\n\n[compute]\ncmp-[1:4]\n\n[storage]\nsto-[1:2]\n")
-
+    canary = computes[0]
     with StandIn() as standin:
         cloud = standin.cloud
-        for number in range(1, 5):
-            cloud.add_compute(f"cmp-{number}")
-            cloud.add_server(f"vm-{number}", f"cmp-{number}")
-        cloud.add_server("db-1", "cmp-1", kind="cold-only")
+        for number, host in enumerate(computes, 1):
+            cloud.add_compute(host)
+            cloud.add_server(f"vm-{number}", host)
+        cloud.add_server("db-1", canary, kind="cold-only")
         clouds = tmp_path / "clouds.yaml"
         clouds.write_text(standin.clouds_yaml())
         runtime.env.update(
@@ -245,49 +245,105 @@ def test_rolling_computes_of_the_shipped_spec_through_kolla_ansible(ansible_runt
         )  # fmt: skip
         run_id = done.stdout.strip().splitlines()[-1]
         runtime.wait_state(run_id, "paused", 120)
-        # The canary gate: cmp-1 is done, no other compute started.
+        # The canary gate: the canary is done and empty, no other compute started.
         at_gate = _lines(record)
-        assert at_gate[-1] == f"upgrade -i {inventory} -t neutron --limit cmp-1"
-        assert not any("cmp-2" in line or "cmp-3" in line for line in at_gate)
-        assert [s.name for s in cloud.on("cmp-1")] == []
+        assert not any(host in line for line in at_gate for host in computes[1:])
+        assert cloud.on(canary) == []
         runtime.kostyorc("resume", run_id)
-        runtime.wait_state(run_id, "succeeded", 120)
+        runtime.wait_state(run_id, "succeeded", 150)
+    by_id = {step["id"]: step for step in runtime.status(run_id)["steps"]}
+    assert by_id[f"before:evacuate:{canary}"]["result"]["did"] == (
+        f"host {canary} is empty: live-migrated 1, cold-migrated 1"
+    )
+    for host in computes:
+        assert by_id[f"before:disable-scheduling:{host}"]["result"]["did"] == (
+            f"disabled nova-compute on {host}"
+        )
+        assert by_id[f"after:enable-scheduling:{host}"]["result"]["did"] == (
+            f"enabled nova-compute on {host}"
+        )
+    assert {service["status"] for service in cloud.services} == {"enabled"}
+    assert len(cloud.service_updates()) == 2 * len(computes)
+    return _lines(record), at_gate, by_id
 
+
+def _expected_calls(plan: dict, inventory: Path, tags: dict | None = None) -> list[str]:
+    """The first call for each project and host, in plan order."""
     expected = []
     for step in plan["steps"]:
         if step["kind"] == "upgrade":
-            line = f"upgrade -i {inventory} -t {step['project']} --limit {step['hosts'][0]}"
+            tag = (tags or {}).get(step["project"], step["project"])
+            line = f"upgrade -i {inventory} -t {tag} --limit {step['hosts'][0]}"
             if line not in expected:
                 expected.append(line)
-    calls = _lines(record)
-    # The hosts of a batch run in parallel lanes: each host's calls are in plan order,
-    # and a batch starts after the one before it ends.
+    return expected
+
+
+def _same_calls_per_host(calls: list[str], expected: list[str]) -> None:
+    """The hosts of a batch run in parallel lanes: each host's calls are in plan order."""
     assert sorted(calls) == sorted(expected) and len(calls) == len(expected)
-    hosts = [line.rsplit(" ", 1)[1] for line in expected]
-    for host in set(hosts):
+    for host in {line.rsplit(" ", 1)[1] for line in expected}:
         assert [c for c in calls if c.endswith(f" {host}")] == [
             e for e in expected if e.endswith(f" {host}")
         ]
+
+
+def test_rolling_computes_of_the_shipped_spec_through_kolla_ansible(ansible_runtime, tmp_path):
+    require("openstack", "openstack")
+    runtime = ansible_runtime
+    plan_file = tmp_path / "plan.json"
+    plan = _compile(runtime, plan_file, "kostyor", ROOT / "examples" / "small-cloud.yaml")
+    inventory = tmp_path / "multinode"
+    inventory.write_text("[control]\nctl-[1:3]\n\n[compute]\ncmp-[1:4]\n\n[storage]\nsto-[1:2]\n")
+    computes = ["cmp-1", "cmp-2", "cmp-3", "cmp-4"]
+
+    calls, at_gate, by_id = _through_kolla(runtime, tmp_path, plan_file, inventory, computes)
+
+    expected = _expected_calls(plan, inventory)
+    _same_calls_per_host(calls, expected)
+    assert at_gate[-1] == f"upgrade -i {inventory} -t neutron --limit cmp-1"
+    assert calls[: len(at_gate)] == at_gate
+    # A batch starts after the one before it ends.
     stage_of = {"cmp-1": 1, "cmp-2": 2, "cmp-3": 2, "cmp-4": 2, "sto-1": 3, "sto-2": 4}
     order = [stage_of.get(line.rsplit(" ", 1)[1], 0) for line in calls]
     assert order == sorted(order)
-    assert calls[: len(at_gate)] == at_gate
     assert expected[0] == f"upgrade -i {inventory} -t keystone --limit ctl-1"
     assert f"upgrade -i {inventory} -t nova --limit cmp-4" in expected
-
-    status = runtime.status(run_id)
-    by_id = {step["id"]: step for step in status["steps"]}
-    assert by_id["before:evacuate:cmp-1"]["result"]["did"] == (
-        "host cmp-1 is empty: live-migrated 1, cold-migrated 1"
-    )
-    assert by_id["before:disable-scheduling:cmp-3"]["result"]["did"] == (
-        "disabled nova-compute on cmp-3"
-    )
-    assert by_id["after:enable-scheduling:cmp-4"]["result"]["did"] == (
-        "enabled nova-compute on cmp-4"
-    )
     assert by_id["nova-api@ctl-1"]["result"]["did"].startswith(
         "nothing: kolla-ansible upgrade for nova@ctl-1 already ran in step "
     )
-    assert {service["status"] for service in cloud.services} == {"enabled"}
-    assert len(cloud.service_updates()) == 8
+
+
+def test_rolling_computes_of_the_openstack_spec_on_an_imported_kolla_inventory(
+    ansible_runtime, tmp_path
+):
+    """The issue's "done when": runs once the Kolla-Ansible importer, the `openstack`
+    spec of a current cloud and examples/kolla-multinode (issue 10) are merged."""
+    require("openstack", "openstack")
+    pytest.importorskip("kostyor_dsl.importers.kolla_ansible")
+    runtime = ansible_runtime
+    source = ROOT / "examples" / "kolla-multinode"
+    imported = tmp_path / "inventory.yaml"
+    subprocess.run(
+        [
+            sys.executable, "-m", "kostyor_dsl", "import", "kolla-ansible",
+            str(source / "multinode"), "--globals", str(source / "globals.yml"),
+            "-o", str(imported),
+        ],
+        check=True,
+        env=runtime.env,
+        capture_output=True,
+    )  # fmt: skip
+    plan_file = tmp_path / "plan.json"
+    plan = _compile(runtime, plan_file, "openstack", imported)
+    computes = sorted(
+        {step["hosts"][0] for step in plan["steps"] if step.get("service") == "nova-compute"}
+    )
+
+    calls, _, by_id = _through_kolla(runtime, tmp_path, plan_file, source / "multinode", computes)
+
+    tags = {"database": "mariadb", "haproxy": "loadbalancer", "keepalived": "loadbalancer"}
+    _same_calls_per_host(calls, _expected_calls(plan, source / "multinode", tags))
+    assert by_id["pre-upgrade:keystone-db-expand"]["result"]["did"] == (
+        "nothing here: `kolla-ansible upgrade -t keystone` runs it itself"
+    )
