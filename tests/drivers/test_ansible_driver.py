@@ -275,3 +275,21 @@ def test_relative_paths_are_kept_absolute_for_workers_elsewhere(files, tmp_path,
     driver = load_driver("ansible", {"inventory": "inventory.ini", "playbook": "upgrade.yml"})
     assert driver.parameters["inventory"] == str(files["inventory"])
     assert driver.parameters["playbook"] == str(files["playbook"])
+
+
+def test_without_ansible_runner_the_driver_says_which_extra_to_install(files, monkeypatch):
+    import importlib.util
+
+    from kostyor_dsl.runtime.errors import DriverError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "ansible_runner" else real(name, *args),
+    )
+    with pytest.raises(DriverError) as failure:
+        load_driver("kolla-ansible", {"inventory": str(files["inventory"])})
+    assert str(failure.value) == (
+        "driver 'kolla-ansible' needs ansible-runner: pip install 'kostyor-dsl[ansible]'"
+    )

@@ -21,6 +21,7 @@ task runs their tool's command instead of a playbook.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import shutil
@@ -38,7 +39,7 @@ from kostyor_dsl.runtime.drivers import Driver, Parameter
 from kostyor_dsl.runtime.drivers.openstack_actions import PARAMETERS as OPENSTACK_PARAMETERS
 from kostyor_dsl.runtime.drivers.openstack_actions import OpenStackActions
 from kostyor_dsl.runtime.drivers.shell import step_timeout
-from kostyor_dsl.runtime.errors import ParameterError, StepFailed
+from kostyor_dsl.runtime.errors import DriverError, ParameterError, StepFailed
 from kostyor_dsl.runtime.step_context import StepContext, current_step, report_progress
 
 TASK = "kostyor_dsl.drivers.ansible.run"
@@ -185,7 +186,11 @@ def marked_processes(mark: str) -> list[int]:
     (which a process-group kill misses), wherever their parents went."""
     needle = f"\0{MARK}={mark}\0".encode()
     found = []
-    for entry in os.listdir("/proc"):
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no procfs: nothing to find
+        return []
+    for entry in entries:
         if not entry.isdigit() or int(entry) == os.getpid():
             continue
         try:
@@ -293,7 +298,6 @@ def run_ansible(request: dict) -> dict:
     }
     # ansible-runner finds ansible-playbook (and a tool's ansible-playbook) on PATH:
     # put this Python's folder first, where a virtualenv keeps them.
-    _executable("ansible-playbook")
     bindir = str(Path(sys.executable).parent)
     common["envvars"]["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", os.defpath)])
     if request.get("command"):
@@ -301,6 +305,7 @@ def run_ansible(request: dict) -> dict:
         runner = init_command_config(_executable(command[0]), cmdline_args=command[1:], **common)
         runner.run()
     else:
+        _executable("ansible-playbook")
         extra = {"limit": ",".join(request["limit"])} if request.get("limit") else {}
         if request.get("forks"):
             extra["forks"] = int(request["forks"])
@@ -387,6 +392,10 @@ class AnsibleDriver(Driver):
 
     def __init__(self, parameters: Mapping[str, Any] | None = None) -> None:
         super().__init__(parameters)
+        if importlib.util.find_spec("ansible_runner") is None:
+            raise DriverError(
+                f"driver {self.name!r} needs ansible-runner: pip install 'kostyor-dsl[ansible]'"
+            )
         for key in self.PATH_PARAMETERS:
             value = self.parameters.get(key)
             if not value:
