@@ -59,6 +59,7 @@ def status_document(store, run_id: str) -> dict[str, Any]:
                 "attempts": record.attempts,
                 "error": record.error,
                 "result": record.result,
+                "progress": record.extra.get("progress") if state == "running" else None,
                 "group": unit.group,
                 "batch": unit.batch,
                 "stage": unit.stage,
@@ -182,5 +183,7 @@ def render_status(document: dict[str, Any], *, tty: bool) -> str:
             line += f"  (gate: {document['gate']['message']}; `kostyorc resume` goes on)"
         elif step["error"]:
             line += f"  ({step['error'].splitlines()[0]})"
+        elif step.get("progress") and step["progress"].get("summary"):
+            line += f"  ({step['progress']['summary']})"
         lines.append(line)
     return "\n".join(lines)

@@ -30,6 +30,7 @@ from kostyor_dsl.runtime.failure_policy import GroupPolicy, record_failure
 from kostyor_dsl.runtime.reconcile import finish_lane, publish_from, skip_rest_of_lane
 from kostyor_dsl.runtime.run_context import driver_for, driver_signature, run_context
 from kostyor_dsl.runtime.run_store import LANE_DONE_STATES
+from kostyor_dsl.runtime.step_context import StepContext, entered
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +121,14 @@ def step(self, run_id: str, index: int, unit_id: str) -> dict:
         )
         store.put_step(run_id, record)
         store.update_run(run_id, lambda current: replace(current, updated=time.time()))
+
+        def report(progress, running=record):
+            store.put_step(run_id, replace(running, extra={**running.extra, "progress": progress}))
+
         try:
-            signature = driver_signature(driver_for(run), plan_step, unit)
-            outcome = signature.apply(throw=True).result
+            with entered(StepContext(run_id, unit.id, index, plan_step, unit.hosts, report)):
+                signature = driver_signature(driver_for(run), plan_step, unit)
+                outcome = signature.apply(throw=True).result
         except Exception as exc:
             failure = _describe_error(exc)
             if stage.parallel:
