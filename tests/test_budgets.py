@@ -207,7 +207,7 @@ def test_check_with_an_inventory_proves_budgets_too(write, cli):
     )
     path, inv = spec(write, body), inventory(write)
     assert [d.code for d in check(path, inv).diagnostics if d.is_error] == ["K050"]
-    code, out, err = cli("check", path, "-i", inv)
+    code, _, err = cli("check", path, "-i", inv)
     assert code == 1
     assert "team.kostyor:5:5: error[K050]: batch controller#1 takes down 3 hosts" in err
     assert "Traceback" not in err

@@ -309,11 +309,12 @@ def _compile_plan(
         result = EngineResult(lazy_steps, host_order)
         steps, groups = None, []
     else:
-        rolled = report.rolled_out
-        if rolled is None:  # no budgets: `check` did not roll out
-            rolled = _roll_out(report)
-        else:  # its diagnostics are in the report already
-            rolled = replace(rolled, diagnostics=())
+        # With budgets `check` rolled out already, and its diagnostics are in the report.
+        rolled = (
+            _roll_out(report)
+            if report.rolled_out is None
+            else replace(report.rolled_out, diagnostics=())
+        )
         result, steps, groups, budgets = rolled.result, rolled.steps, rolled.groups, rolled.budgets
     if rolled is not None and rolled.diagnostics:
         report = replace(report, diagnostics=(*report.diagnostics, *rolled.diagnostics))
