@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from kostyor_dsl.compiler import ast
-from kostyor_dsl.compiler.budgets import Availability, check_stages, resolve_budgets, split_waves
+from kostyor_dsl.compiler.budgets import check_stages, resolve_budgets, split_waves
 from kostyor_dsl.compiler.diagnostics import CompileError, Diagnostic, error, warning
 from kostyor_dsl.compiler.engines import EngineResult, find_engine, iter_node_by_node, node_by_node
 from kostyor_dsl.compiler.inventory import Inventory, check_against_order, read_inventory
@@ -167,12 +167,11 @@ def _roll_out(report: Report) -> _RolledOut:
     if not chosen.budgets:
         steps, groups = apply_rollout(chosen, order, tiers, hosts, result)
         return _RolledOut(result, steps, groups, [], tuple(_unbounded_max(chosen, ())))
-    budgets, problems = resolve_budgets(chosen.budgets, hosts, HostTiers(order, tiers))
-    availability = Availability(budgets)
-    problems.extend(_unbounded_max(chosen, budgets))
+    availability, problems = resolve_budgets(chosen.budgets, hosts, HostTiers(order, tiers))
+    problems.extend(_unbounded_max(chosen, availability.budgets))
     steps, groups = apply_rollout(chosen, order, tiers, hosts, result, availability)
     steps = split_waves(list(steps), availability)
-    breaches, entries = check_stages(steps, budgets, chosen)
+    breaches, entries = check_stages(steps, availability, chosen)
     return _RolledOut(result, steps, groups, entries, (*problems, *breaches))
 
 

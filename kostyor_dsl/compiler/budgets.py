@@ -29,8 +29,11 @@ located at the batch (or the strategy's engine line).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import groupby
+from typing import NamedTuple
 
 from kostyor_dsl.compiler.diagnostics import Diagnostic, Label, error, warning
 from kostyor_dsl.compiler.engines import Host
@@ -75,50 +78,52 @@ def _hosts(n: int) -> str:
 
 def resolve_budgets(
     budgets: Sequence[Budget], hosts: Sequence[Host], tier_of: HostTiers
-) -> tuple[list[ResolvedBudget], list[Diagnostic]]:
-    resolved: list[ResolvedBudget] = []
-    problems: list[Diagnostic] = []
+) -> tuple[Availability, list[Diagnostic]]:
+    """Each budget's hosts and what it allows, in one pass over the inventory."""
     by_name = any(s.key == "name" for b in budgets for s in b.selectors)
-    for budget in budgets:
-        # Hosts with the same services and labels match alike: judge each kind once.
-        seen: dict[tuple, bool] = {}
-        members = []
-        for host in hosts:
-            kind = None if by_name else (host.services, host.labels)
-            if kind is not None and kind in seen:
-                hit = seen[kind]
-            else:
-                hit = matches_all(budget.selectors, host, tier_of(host))
-                if kind is not None:
-                    seen[kind] = hit
-            if hit:
-                members.append(host.name)
-        allowed = allowed_down(budget.rule, budget.amount, len(members))
-        resolved.append(ResolvedBudget(budget, tuple(members), allowed))
-        if not members:
-            problems.append(
-                warning(
-                    "K051",
-                    f"budget {budget.name} selects no host of the inventory",
-                    budget.span,
-                    hints=(
-                        "selectors: TIER, tier=T, name=GLOB, service=GLOB, LABEL=GLOB; all must match",
-                    ),
-                )
+    members: list[list[str]] = [[] for _ in budgets]
+    of: dict[str, tuple[int, ...]] = {}
+    # Hosts with the same services and labels match alike: judge each kind once.
+    seen: dict[tuple, tuple[int, ...]] = {}
+    for host in hosts:
+        kind = None if by_name else (host.services, host.labels)
+        mine = seen.get(kind) if kind is not None else None
+        if mine is None:
+            tier = tier_of(host)
+            mine = tuple(
+                i for i, budget in enumerate(budgets) if matches_all(budget.selectors, host, tier)
             )
-    return resolved, problems
+            if kind is not None:
+                seen[kind] = mine
+        if mine:
+            of[host.name] = mine
+            for i in mine:
+                members[i].append(host.name)
+    resolved = [
+        ResolvedBudget(budget, tuple(names), allowed_down(budget.rule, budget.amount, len(names)))
+        for budget, names in zip(budgets, members, strict=True)
+    ]
+    problems = [
+        warning(
+            "K051",
+            f"budget {budget.name} selects no host of the inventory",
+            budget.span,
+            hints=("selectors: TIER, tier=T, name=GLOB, service=GLOB, LABEL=GLOB; all must match",),
+        )
+        for budget, names in zip(budgets, members, strict=True)
+        if not names
+    ]
+    return Availability(resolved, of), problems
 
 
 class Availability:
-    """Which budgets each host counts against; a running count of hosts down."""
+    """The resolved budgets, which of them each host counts against, and a
+    running count of hosts down."""
 
-    def __init__(self, budgets: Sequence[ResolvedBudget]):
+    def __init__(self, budgets: Sequence[ResolvedBudget], of: dict[str, tuple[int, ...]]):
         self.budgets = list(budgets)
         self.allowed = [b.allowed for b in budgets]
-        self.of: dict[str, tuple[int, ...]] = {}
-        for index, budget in enumerate(budgets):
-            for host in budget.hosts:
-                self.of[host] = (*self.of.get(host, ()), index)
+        self.of = of
 
     def counter(self) -> list[int]:
         return [0] * len(self.budgets)
@@ -142,14 +147,7 @@ def split_waves(steps: list[dict], availability: Availability) -> list[dict]:
         if step["kind"] != "upgrade" or step.get("group") is not None or len(hosts) < 2:
             out.append(step)
             continue
-        waves: list[list[str]] = [[]]
-        down = availability.counter()
-        for host in hosts:
-            if waves[-1] and not availability.fits(down, host):
-                waves.append([])
-                down = availability.counter()
-            waves[-1].append(host)
-            availability.add(down, host)
+        waves = _waves(hosts, availability)
         if len(waves) == 1:
             out.append(step)
             continue
@@ -158,12 +156,40 @@ def split_waves(steps: list[dict], availability: Availability) -> list[dict]:
     return out
 
 
-@dataclass(frozen=True)
-class Stage:
+def _waves(hosts: Sequence[str], availability: Availability) -> list[list[str]]:
+    """Hosts in order, a new wave at the first host that would break a budget.
+
+    Taken a run of hosts of the same budgets at a time (computes come in long
+    runs): as many of the run as every one of its budgets has room for."""
+    allowed = availability.allowed
+    waves: list[list[str]] = [[]]
+    down = availability.counter()
+    for mine, run in groupby(hosts, key=availability.of.get):
+        run = list(run)
+        if not mine:
+            waves[-1].extend(run)
+            continue
+        while run:
+            room = min(allowed[b] - down[b] for b in mine)
+            if room <= 0:
+                if not waves[-1]:  # allows nothing: one host a wave (K052 says why)
+                    room = 1
+                else:
+                    waves.append([])
+                    down = availability.counter()
+                    continue
+            taken, run = run[:room], run[room:]
+            waves[-1].extend(taken)
+            for b in mine:
+                down[b] += len(taken)
+    return waves
+
+
+class Stage(NamedTuple):
     """Hosts down at once: a rollout batch, or one step (one host of a hook step)."""
 
     first_step: str
-    hosts: tuple[str, ...]
+    hosts: Sequence[str]
     group: str | None = None
     batch: int | None = None
 
@@ -186,11 +212,11 @@ def plan_stages(steps: Sequence[dict]) -> Iterator[Stage]:
             i = j
             continue
         hosts_of = step.get("hosts") or ()
-        if step["kind"] == "hook":
+        if step["kind"] == "hook" and len(hosts_of) > 1:
             for host in hosts_of:
                 yield Stage(step["id"], (host,))
         elif hosts_of:
-            yield Stage(step["id"], tuple(hosts_of))
+            yield Stage(step["id"], hosts_of)
         i += 1
 
 
@@ -202,21 +228,28 @@ class _Breach:
 
 
 def check_stages(
-    steps: Sequence[dict], budgets: Sequence[ResolvedBudget], strategy: StrategyDef
+    steps: Sequence[dict], availability: Availability, strategy: StrategyDef
 ) -> tuple[list[Diagnostic], list[dict]]:
     """Every stage against every budget: (diagnostics, the plan's `budgets` entries)."""
-    availability = Availability(budgets)
+    budgets = availability.budgets
     most = [0] * len(budgets)
     upgraded = [0] * len(budgets)
     parallel: list[list[dict]] = [[] for _ in budgets]
     breaches: dict[tuple[int, str | None], _Breach] = {}
+    of = availability.of
     for stage in plan_stages(steps):
-        down: dict[int, list[str]] = {}
-        for host in stage.hosts:
-            for b in availability.of.get(host, ()):
-                down.setdefault(b, []).append(host)
-        for b, hosts in down.items():
-            count = len(hosts)
+        hosts = stage.hosts
+        if len(hosts) == 1 and stage.group is None:
+            # One host down: it can break only a budget that allows none (K052).
+            for b in of.get(hosts[0], ()):
+                upgraded[b] += 1
+                most[b] = most[b] or 1
+            continue
+        counts: dict[int, int] = {}
+        for mine, many in Counter(map(of.get, hosts)).items():
+            for b in mine or ():
+                counts[b] = counts.get(b, 0) + many
+        for b, count in counts.items():
             most[b] = max(most[b], count)
             upgraded[b] += count
             if stage.group is not None or count > 1:
@@ -226,13 +259,14 @@ def check_stages(
                 if key in breaches:
                     breaches[key].more += 1
                 else:
-                    breaches[key] = _Breach(stage, hosts)
+                    down = [h for h in hosts if b in of.get(h, ())]
+                    breaches[key] = _Breach(stage, down)
     diagnostics: list[Diagnostic] = []
     groups = {g.name: g for g in strategy.groups}
     for b, budget in enumerate(budgets):
         if budget.allowed == 0 and upgraded[b]:
             diagnostics.append(_impossible(budget))
-    for (b, group_name), breach in sorted(breaches.items(), key=lambda item: item[0]):
+    for (b, group_name), breach in sorted(breaches.items(), key=lambda i: (i[0][0], i[0][1] or "")):
         diagnostics.append(
             _breach(budgets[b], breach, groups.get(group_name) if group_name else None, strategy)
         )
