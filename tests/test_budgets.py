@@ -78,7 +78,7 @@ def test_batch_over_max_unavailable(write):
         "  budget service=nova-api {\n    max-unavailable 1\n  }\n"
     )
     (diag,) = errors_of(spec(write, body), inventory(write))
-    assert diag.code == "K050"
+    assert diag.code == "K060"
     assert str(diag.span) == "team.kostyor:5:5"  # the batch line
     assert diag.message == (
         "batch controller#1 takes down 3 hosts of budget service=nova-api at once: "
@@ -97,7 +97,7 @@ def test_batch_under_min_available(write):
         "  budget compute {\n    min-available 75%\n  }\n"
     )
     (diag,) = errors_of(spec(write, body), inventory(write))
-    assert diag.code == "K050"
+    assert diag.code == "K060"
     assert diag.message == (
         "batch compute#2 takes down 5 hosts of budget compute at once (and 1 more stages of it): "
         "cmp-02, cmp-03, cmp-04, cmp-05, cmp-06; it allows 3 (min-available 75% of 12 hosts)"
@@ -176,7 +176,7 @@ def test_batch_max_takes_the_largest_batches_the_budgets_allow(write):
 def test_batch_max_without_a_budget_warns(write):
     body = "  hosts compute {\n    batch 1, max\n  }\n"
     compiled = compile_plan(spec(write, body), inventory(write))
-    (warn,) = [d for d in compiled.warnings if d.code == "K053"]
+    (warn,) = [d for d in compiled.warnings if d.code == "K063"]
     assert str(warn.span) == "team.kostyor:5:5"
     assert [len(h) for g, b, h in batches(compiled.plan) if g == "compute"] == [1, 11]
 
@@ -184,7 +184,7 @@ def test_batch_max_without_a_budget_warns(write):
 def test_budget_selecting_nothing_is_a_warning(write):
     body = "  budget service=octavia-api {\n    max-unavailable 1\n  }\n"
     compiled = compile_plan(spec(write, body), inventory(write))
-    (warn,) = [d for d in compiled.warnings if d.code == "K051"]
+    (warn,) = [d for d in compiled.warnings if d.code == "K061"]
     assert warn.message == "budget service=octavia-api selects no host of the inventory"
     assert str(warn.span) == "team.kostyor:4:3"
 
@@ -192,7 +192,7 @@ def test_budget_selecting_nothing_is_a_warning(write):
 def test_impossible_budget_is_an_error(write):
     body = "  budget compute {\n    min-available 100%\n  }\n"
     (diag,) = errors_of(spec(write, body), inventory(write))
-    assert diag.code == "K052"
+    assert diag.code == "K062"
     assert diag.message == (
         "budget compute allows no host down (min-available 100% of 12 hosts), "
         "but the plan upgrades its hosts"
@@ -206,10 +206,10 @@ def test_check_with_an_inventory_proves_budgets_too(write, cli):
         "  budget service=nova-api {\n    max-unavailable 1\n  }\n"
     )
     path, inv = spec(write, body), inventory(write)
-    assert [d.code for d in check(path, inv).diagnostics if d.is_error] == ["K050"]
+    assert [d.code for d in check(path, inv).diagnostics if d.is_error] == ["K060"]
     code, _, err = cli("check", path, "-i", inv)
     assert code == 1
-    assert "team.kostyor:5:5: error[K050]: batch controller#1 takes down 3 hosts" in err
+    assert "team.kostyor:5:5: error[K060]: batch controller#1 takes down 3 hosts" in err
     assert "Traceback" not in err
 
 
@@ -225,7 +225,7 @@ def test_budgets_are_inherited_and_overridden_by_selector(write):
         "}\n"
     )
     path, inv = str(write("team.kostyor", text)), inventory(write)
-    assert [d.code for d in check(path, inv, "base").diagnostics if d.is_error] == ["K050"]
+    assert [d.code for d in check(path, inv, "base").diagnostics if d.is_error] == ["K060"]
     plan = compile_plan(path, inv, "loose").plan
     assert plan["budgets"][0]["allowed"] == 5 and plan["budgets"][0]["source"] == "team.kostyor:13"
 

@@ -179,7 +179,7 @@ def _unbounded_max(chosen: StrategyDef, budgets) -> list[Diagnostic]:
     """`batch max` with no budget to bound it takes a whole group at once: say so."""
     return [
         warning(
-            "K053",
+            "K063",
             f"hosts {group.name}: `batch max` is bounded by no budget (the strategy has none), "
             "so one batch takes all its hosts at once",
             group.batch_span or group.span,

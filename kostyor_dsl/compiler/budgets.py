@@ -105,7 +105,7 @@ def resolve_budgets(
     ]
     problems = [
         warning(
-            "K051",
+            "K061",
             f"budget {budget.name} selects no host of the inventory",
             budget.span,
             hints=("selectors: TIER, tier=T, name=GLOB, service=GLOB, LABEL=GLOB; all must match",),
@@ -172,7 +172,7 @@ def _waves(hosts: Sequence[str], availability: Availability) -> list[list[str]]:
         while run:
             room = min(allowed[b] - down[b] for b in mine)
             if room <= 0:
-                if not waves[-1]:  # allows nothing: one host a wave (K052 says why)
+                if not waves[-1]:  # allows nothing: one host a wave (K062 says why)
                     room = 1
                 else:
                     waves.append([])
@@ -240,7 +240,7 @@ def check_stages(
     for stage in plan_stages(steps):
         hosts = stage.hosts
         if len(hosts) == 1 and stage.group is None:
-            # One host down: it can break only a budget that allows none (K052).
+            # One host down: it can break only a budget that allows none (K062).
             for b in of.get(hosts[0], ()):
                 upgraded[b] += 1
                 most[b] = most[b] or 1
@@ -283,7 +283,7 @@ def _names(hosts: Sequence[str]) -> str:
 
 def _impossible(budget: ResolvedBudget) -> Diagnostic:
     return error(
-        "K052",
+        "K062",
         f"budget {budget.name} allows no host down ({budget.rule_text()}), "
         "but the plan upgrades its hosts",
         budget.budget.span,
@@ -312,7 +312,7 @@ def _breach(
         hint = "hosts in a rollout batch or in waves fit budgets: give them a hosts block"
     more = f" (and {breach.more} more stages of it)" if breach.more else ""
     return error(
-        "K050",
+        "K060",
         f"{where} takes down {len(down)} hosts of budget {budget.name} at once{more}: "
         f"{_names(down)}; it allows {budget.allowed} ({budget.rule_text()})",
         span,
