@@ -9,9 +9,10 @@ dump_plan(plan, "yaml"|"json")  -> str
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from kostyor_dsl.compiler import ast
+from kostyor_dsl.compiler.budgets import check_stages, resolve_budgets, split_waves
 from kostyor_dsl.compiler.diagnostics import CompileError, Diagnostic, error, warning
 from kostyor_dsl.compiler.engines import EngineResult, find_engine, iter_node_by_node, node_by_node
 from kostyor_dsl.compiler.inventory import Inventory, check_against_order, read_inventory
@@ -37,6 +38,8 @@ class Report:
     spec: Spec | None = None
     strategy: StrategyDef | None = None
     inventory: Inventory | None = None
+    # With budgets, `check` rolls the plan out to prove them; compile reuses it.
+    rolled_out: _RolledOut | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -134,7 +137,57 @@ def _check(
         inv, problems = _limit(inv, order, model.tiers, limit)
         diagnostics.extend(problems)
     diagnostics.extend(_empty_groups(chosen, order, model.tiers, inv))
-    return Report(tuple(diagnostics), sources, model, chosen, inv)
+    report = Report(tuple(diagnostics), sources, model, chosen, inv)
+    if chosen.budgets and report.ok:
+        # Budgets are proven on the rolled-out steps: `check` runs the engine too.
+        rolled = _roll_out(report)
+        report = replace(
+            report, diagnostics=(*report.diagnostics, *rolled.diagnostics), rolled_out=rolled
+        )
+    return report
+
+
+@dataclass(frozen=True)
+class _RolledOut:
+    result: EngineResult
+    steps: list[dict] | None
+    groups: list[dict]
+    budgets: list[dict]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def _roll_out(report: Report) -> _RolledOut:
+    """The engine's steps with the strategy's rollout and budgets applied."""
+    chosen = report.strategy
+    engine = find_engine(chosen.engine)
+    order = report.spec.orders[chosen.order]
+    tiers = report.spec.tiers
+    hosts = report.inventory.hosts
+    result = engine(order, tiers, hosts)
+    if not chosen.budgets:
+        steps, groups = apply_rollout(chosen, order, tiers, hosts, result)
+        return _RolledOut(result, steps, groups, [], tuple(_unbounded_max(chosen, ())))
+    availability, problems = resolve_budgets(chosen.budgets, hosts, HostTiers(order, tiers))
+    problems.extend(_unbounded_max(chosen, availability.budgets))
+    steps, groups = apply_rollout(chosen, order, tiers, hosts, result, availability)
+    steps = split_waves(list(steps), availability)
+    breaches, entries = check_stages(steps, availability, chosen)
+    return _RolledOut(result, steps, groups, entries, (*problems, *breaches))
+
+
+def _unbounded_max(chosen: StrategyDef, budgets) -> list[Diagnostic]:
+    """`batch max` with no budget to bound it takes a whole group at once: say so."""
+    return [
+        warning(
+            "K063",
+            f"hosts {group.name}: `batch max` is bounded by no budget (the strategy has none), "
+            "so one batch takes all its hosts at once",
+            group.batch_span or group.span,
+            hints=("add a budget: budget compute {\\n  min-available 80%\\n}",),
+        )
+        for group in chosen.groups
+        if "max" in group.batches and not budgets
+    ]
 
 
 def _limit(inv: Inventory, order, tiers, limit: str) -> tuple[Inventory, list[Diagnostic]]:
@@ -247,17 +300,26 @@ def _compile_plan(
     engine = find_engine(chosen.engine)
     order = report.spec.orders[chosen.order]
     hosts = report.inventory.hosts
-    if lazy and engine is node_by_node and not changes_steps(chosen):
+    budgets: list[dict] = []
+    rolled = None
+    if lazy and engine is node_by_node and not changes_steps(chosen) and not chosen.budgets:
         # Iterators, written as they are made (plan.iter_plan_json): the same steps.
         host_order, lazy_steps = iter_node_by_node(order, report.spec.tiers, hosts)
         result = EngineResult(lazy_steps, host_order)
         steps, groups = None, []
     else:
-        result = engine(order, report.spec.tiers, hosts)
-        steps, groups = apply_rollout(chosen, order, report.spec.tiers, hosts, result)
+        # With budgets `check` rolled out already, and its diagnostics are in the report.
+        rolled = (
+            _roll_out(report)
+            if report.rolled_out is None
+            else replace(report.rolled_out, diagnostics=())
+        )
+        result, steps, groups, budgets = rolled.result, rolled.steps, rolled.groups, rolled.budgets
+    if rolled is not None and rolled.diagnostics:
+        report = replace(report, diagnostics=(*report.diagnostics, *rolled.diagnostics))
     warnings = [d for d in report.diagnostics if not d.is_error]
     limits = [limit] if limit is not None else None
     plan = build_plan(
-        report.spec, chosen, report.inventory, result, warnings, steps, groups, limits
+        report.spec, chosen, report.inventory, result, warnings, steps, groups, limits, budgets
     )
     return Compiled(plan, tuple(warnings), report.sources)

@@ -58,12 +58,25 @@ class HostGroup:
 
     name: str  # the selectors as written, e.g. "compute" or "compute,rack=r1"
     selectors: tuple  # tuple[Selector, ...]
-    batches: tuple[int | str, ...]  # sizes or percentages ("20%"); the last repeats
+    batches: tuple[int | str, ...]  # sizes, percentages ("20%") or "max"; the last repeats
     max_failed_hosts: int | str  # count or "P%" of the group's hosts
     max_failed_hosts_per_batch: int | str | None
     before: tuple[Action, ...]
     after: tuple[Action, ...]
     pause_after_batches: tuple[int, ...]
+    span: Span = field(compare=False, repr=False)
+    batch_span: Span | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A `budget SELECTOR... { max-unavailable N | min-available N }` block: how many
+    of the hosts it selects may be down at once (see compiler/budgets.py)."""
+
+    name: str  # for messages: its `name`, else the selectors as written
+    selectors: tuple  # tuple[Selector, ...]
+    rule: str  # "max-unavailable" or "min-available"
+    amount: int | str  # a count, or "P%" of the hosts it selects
     span: Span = field(compare=False, repr=False)
 
 
@@ -90,6 +103,8 @@ class StrategyDef:
     groups: tuple[HostGroup, ...] = ()
     service_hooks: tuple[ServiceHooks, ...] = ()
     post_upgrade: tuple[Action, ...] = ()
+    budgets: tuple[Budget, ...] = ()
+    engine_span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ def build_plan(
     steps: list[dict] | None = None,
     groups: list[dict] | None = None,
     limit: list[str] | None = None,
+    budgets: list[dict] | None = None,
 ) -> dict:
     """`steps` (the rolled-out steps) default to the engine's own."""
     inventory_digest = {"file": inventory.display, "sha256": inventory.sha256}
@@ -68,6 +69,8 @@ def build_plan(
         plan["warnings"] = [_warning_text(d) for d in warnings]
     if groups:
         plan["groups"] = groups
+    if budgets:
+        plan["budgets"] = budgets
     if result.host_order is not None:
         plan["host_order"] = result.host_order
     main_steps = result.steps if steps is None else steps

@@ -113,7 +113,7 @@ MIRRORED_DEFS = (
     "gate_step",
     "host_placement",
 )
-MIRRORED_DEFS_SHA256 = "b840e5bd33da2b98405fa93b8ef5bb3c6eca5ef47c181c605fd06a611c38dc28"
+MIRRORED_DEFS_SHA256 = "525555d408b82320045291b1d787ba7b15b51171860139f61dbabe2dc8148ea8"
 _SOURCE = re.compile(r"^.+:[0-9]+$")
 # kind -> (required keys, optional keys, id pattern or None)
 _STEP_SHAPES = {

@@ -33,8 +33,10 @@ from kostyor_dsl.compiler.model import (
     StrategyDef,
 )
 from kostyor_dsl.compiler.strategy_blocks import (
+    build_budget,
     build_group,
     build_service_hooks,
+    check_budget,
     check_hosts,
     check_service,
     parameters,
@@ -91,9 +93,10 @@ STRATEGY_KEYS = (
     "unknown-services",
     "hosts",
     "service",
+    "budget",
 )
 # Keys that may appear once per distinct value (`hosts compute`, `hosts storage`).
-REPEATABLE_KEYS = ("hosts", "service")
+REPEATABLE_KEYS = ("hosts", "service", "budget")
 
 
 def setting_key(setting: ast.Setting) -> str:
@@ -381,6 +384,8 @@ class _Resolver:
             check_hosts(setting, self.sink)
         elif key == "service":
             check_service(setting, self.sink)
+        elif key == "budget":
+            check_budget(setting, self.sink)
         elif key in ("pre-upgrade", "post-upgrade"):
             if n or setting.block is None:
                 self.sink.add(
@@ -512,6 +517,11 @@ class _Resolver:
             for k, s in settings.items()
             if k.startswith("service ") and s.block is not None and len(s.values) == 1
         )
+        budgets = tuple(
+            b
+            for k, s in settings.items()
+            if k.startswith("budget ") and (b := build_budget(s)) is not None
+        )
         self._check_rollout(engine, groups, hooks, orders.get(order or ""))
         policy, _ = one("unknown-services", "error")
         return StrategyDef(
@@ -526,6 +536,8 @@ class _Resolver:
             groups=groups,
             service_hooks=hooks,
             post_upgrade=post,
+            budgets=budgets,
+            engine_span=engine_span,
         )
 
     def _phase_actions(self, settings, key: str) -> tuple[Action, ...]:

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from kostyor_dsl.compiler.budgets import Availability
 from kostyor_dsl.compiler.engines import EngineResult, Host
 from kostyor_dsl.compiler.model import Action, HostGroup, OrderDef, ServiceHooks, StrategyDef
 from kostyor_dsl.compiler.selectors import HostTiers, matches_all
-from kostyor_dsl.compiler.strategy_blocks import batch_sizes
+from kostyor_dsl.compiler.strategy_blocks import BATCH_MAX, batch_sizes
 
 
 def assign_groups(
@@ -84,8 +85,10 @@ def apply_rollout(
     tiers: Sequence[str],
     hosts: Sequence[Host],
     result: EngineResult,
+    availability: Availability | None = None,
 ) -> tuple[list[dict], list[dict]]:
-    """Return (steps, group summaries for the plan)."""
+    """Return (steps, group summaries for the plan).  `availability` (the
+    strategy's budgets) sizes the batches of `batch max`."""
     if not changes_steps(strategy):
         return result.steps, []
     groups = strategy.groups
@@ -94,9 +97,9 @@ def apply_rollout(
     member = assign_groups(groups, hosts, tier_of)
     if strategy.engine == "node-by-node":
         ranks = {h["name"]: h["rank"] for h in result.host_order or ()}
-        steps = _node_by_node(result.steps, groups, member, hooks, ranks)
+        steps = _node_by_node(result.steps, groups, member, hooks, ranks, availability)
     else:
-        steps = _per_step(result.steps, groups, member, hooks)
+        steps = _per_step(result.steps, groups, member, hooks, availability)
     counts = [0] * len(groups)
     for index in member.values():
         counts[index] += 1
@@ -130,7 +133,7 @@ def _wrap_service(step: dict, hooks: dict[str, ServiceHooks], target: str) -> li
     return [*before, step, *after]
 
 
-def _node_by_node(steps, groups, member, hooks, ranks) -> list[dict]:
+def _node_by_node(steps, groups, member, hooks, ranks, availability=None) -> list[dict]:
     # The engine's steps, cut into runs of one host each.
     runs: list[tuple[str, list[dict]]] = []
     for step in steps:
@@ -150,6 +153,8 @@ def _node_by_node(steps, groups, member, hooks, ranks) -> list[dict]:
     out: list[dict] = []
     current: int | None = None  # group index of the open batch
     room = 0
+    by_budget = False  # `batch max`: the open batch grows while the budgets allow
+    down: list[int] = []
 
     def close_batch() -> None:
         if current is None:
@@ -170,16 +175,25 @@ def _node_by_node(steps, groups, member, hooks, ranks) -> list[dict]:
 
     for host, host_steps in runs:
         index = member.get(host)
-        if index is None or index != current or room == 0:
+        if (
+            index is None
+            or index != current
+            or room == 0
+            or (by_budget and not availability.fits(down, host))
+        ):
             close_batch()
             current = index
             if index is not None:
                 batch_no[index] += 1
-                room = next(sizes[index])
+                room, by_budget = next(sizes[index])
+                by_budget = by_budget and availability is not None
+                down = availability.counter() if by_budget else []
         group = groups[index] if index is not None else None
         batch = batch_no[index] if index is not None else None
         if index is not None:
             room -= 1
+            if by_budget:
+                availability.add(down, host)
         if group is not None:
             out.extend(
                 _tag(_hook_step(a, "before", host, [host]), group, batch) for a in group.before
@@ -220,15 +234,40 @@ def _gather_groups(runs, member, ranks):
 
 
 def _ramp(group: HostGroup, count: int):
-    """Batch sizes for a group; a batch cut short by another group's host does not
-    shorten the ramp, so sizes go on with the ramp's last size."""
+    """(size, sized by the budgets) for each batch of a group; a batch cut short by
+    another group's host does not shorten the ramp, so sizes go on with the ramp's
+    last size.  A `max` batch is bounded by the group's size and by the budgets."""
     sizes = batch_sizes(group.batches, count) or [1]
-    yield from sizes
+    ramp = group.batches
+    flags = [ramp[min(i, len(ramp) - 1)] == BATCH_MAX for i in range(len(sizes))]
+    yield from zip(sizes, flags, strict=True)
     while True:
-        yield sizes[-1]
+        yield sizes[-1], flags[-1]
 
 
-def _per_step(steps, groups, member, hooks) -> list[dict]:
+def _chunks(group: HostGroup, hosts: list[str], availability) -> list[list[str]]:
+    """A group's hosts cut into batches by its ramp (and budgets, for `batch max`)."""
+    ramp = _ramp(group, len(hosts))
+    out: list[list[str]] = []
+    start = 0
+    while start < len(hosts):
+        size, by_budget = next(ramp)
+        chunk = hosts[start : start + size]
+        if by_budget and availability is not None:
+            down = availability.counter()
+            kept: list[str] = []
+            for host in chunk:
+                if kept and not availability.fits(down, host):
+                    break
+                kept.append(host)
+                availability.add(down, host)
+            chunk = kept
+        out.append(chunk)
+        start += len(chunk)
+    return out
+
+
+def _per_step(steps, groups, member, hooks, availability=None) -> list[dict]:
     """Engines whose steps hold many hosts: split each step's hosts by group and
     batch (`SERVICE#2`), each part one step whose hosts run in parallel."""
     out: list[dict] = []
@@ -242,10 +281,7 @@ def _per_step(steps, groups, member, hooks) -> list[dict]:
                 pieces.append((dict(step, hosts=part_hosts), None, None))
                 continue
             group = groups[index]
-            start = 0
-            for number, size in enumerate(batch_sizes(group.batches, len(part_hosts)), start=1):
-                chunk = part_hosts[start : start + size]
-                start += size
+            for number, chunk in enumerate(_chunks(group, part_hosts, availability), start=1):
                 pieces.append((dict(step, hosts=chunk), group, number))
         for n, (piece, group, batch) in enumerate(pieces, start=1):
             if len(pieces) > 1:

@@ -68,6 +68,10 @@ RULE_TITLES = {
     "K057": "a bad importer option or file: `--names`, `--map`, `--globals`, `--neutron-plugin`",
     "K058": "an imported host runs nothing the tables map: left out of the inventory",
     "K059": "a Kolla-Ansible declaration that cannot be evaluated, or whose group the inventory lacks",
+    "K060": "a stage (a batch, a step) takes down more hosts of a budget than it allows",
+    "K061": "a budget selects no host of the inventory",
+    "K062": "a budget allows no host down, but the plan upgrades its hosts",
+    "K063": "`batch max` with no budget to bound it: one batch takes the whole group",
 }
 
 

@@ -11,7 +11,7 @@ import math
 
 from kostyor_dsl.compiler import ast
 from kostyor_dsl.compiler.diagnostics import DiagnosticSink, Label, error
-from kostyor_dsl.compiler.model import Action, HostGroup, ServiceHooks
+from kostyor_dsl.compiler.model import Action, Budget, HostGroup, ServiceHooks
 from kostyor_dsl.compiler.selectors import Selector
 from kostyor_dsl.compiler.suggest import did_you_mean
 
@@ -24,6 +24,10 @@ HOSTS_KEYS = (
     "pause-after-batch",
 )
 SERVICE_KEYS = ("before", "after")
+BUDGET_RULES = ("max-unavailable", "min-available")
+BUDGET_KEYS = (*BUDGET_RULES, "name")
+# `batch max`: each batch as large as the strategy's budgets allow.
+BATCH_MAX = "max"
 
 
 def _bad(sink: DiagnosticSink, code: str, message: str, span, *hints: str) -> None:
@@ -75,7 +79,7 @@ def check_hosts(setting: ast.Setting, sink: DiagnosticSink) -> None:
                 continue
             seen[key] = item
         if key == "batch":
-            _check_sizes(item, sink, allow_zero=False)
+            _check_sizes(item, sink, allow_zero=False, allow_max=True)
         elif key.startswith("max-failed-hosts"):
             if len(item.values) != 1:
                 _bad(sink, "K025", f"'{key}' takes one count or percentage", item.key.span)
@@ -139,10 +143,14 @@ def _check_hook(item: ast.Setting, sink: DiagnosticSink) -> None:
             )
 
 
-def _check_sizes(item: ast.Setting, sink: DiagnosticSink, allow_zero: bool) -> None:
+def _check_sizes(
+    item: ast.Setting, sink: DiagnosticSink, allow_zero: bool, allow_max: bool = False
+) -> None:
     if not item.values:
         _bad(sink, "K025", f"'{item.key.value}' takes a number or a percentage", item.key.span)
     for value in item.values:
+        if allow_max and value.kind == "name" and value.raw == BATCH_MAX:
+            continue
         if value.kind == "number":
             if not value.raw.isdigit():
                 _bad(sink, "K030", f"'{value.raw}' is not a whole number of hosts", value.span)
@@ -171,7 +179,7 @@ def _check_sizes(item: ast.Setting, sink: DiagnosticSink, allow_zero: bool) -> N
 
 
 def _size(value: ast.Value) -> int | str:
-    return value.raw if value.kind == "percent" else int(value.raw)
+    return value.raw if value.kind in ("percent", "name") else int(value.raw)
 
 
 def _actions(block, when: str) -> tuple[Action, ...]:
@@ -203,6 +211,85 @@ def build_group(setting: ast.Setting) -> HostGroup:
         after=_actions(block, "after"),
         pause_after_batches=tuple(sorted({int(v.raw) for v in pauses.values})) if pauses else (),
         span=setting.key.span,
+        batch_span=by_key["batch"].key.span if "batch" in by_key else None,
+    )
+
+
+def check_budget(setting: ast.Setting, sink: DiagnosticSink) -> None:
+    span = setting.key.span
+    example = "write: budget service=nova-api {\\n  max-unavailable 1\\n}"
+    if not setting.values or setting.block is None:
+        _bad(sink, "K025", "'budget' takes one or more selectors and a block", span, example)
+        return
+    for value in setting.values:
+        if value.kind not in ("name", "pair"):
+            _bad(
+                sink,
+                "K025",
+                f"{value.raw} is not a host selector",
+                value.span,
+                "selectors: TIER, tier=T, name=GLOB, service=GLOB, LABEL=GLOB",
+            )
+    rules = []
+    seen: dict[str, ast.Setting] = {}
+    for item in setting.block:
+        key = item.key.value
+        if key not in BUDGET_KEYS:
+            _bad(
+                sink,
+                "K023",
+                f"unknown setting '{key}' in a budget block",
+                item.key.span,
+                *(
+                    did_you_mean(key, BUDGET_KEYS)
+                    or ("budget settings: " + ", ".join(BUDGET_KEYS),)
+                ),
+            )
+            continue
+        if key in seen:
+            sink.add(
+                error(
+                    "K025",
+                    f"setting '{key}' is given twice",
+                    item.key.span,
+                    labels=(Label(seen[key].key.span, "first given here"),),
+                )
+            )
+            continue
+        seen[key] = item
+        if key == "name":
+            if len(item.values) != 1 or item.values[0].kind not in ("string", "name"):
+                _bad(sink, "K025", "'name' takes one name or string", item.key.span)
+            continue
+        rules.append(item)
+        if len(item.values) != 1 or item.block is not None:
+            _bad(sink, "K025", f"'{key}' takes one count or percentage", item.key.span)
+        else:
+            _check_sizes(item, sink, allow_zero=True)
+    if len(rules) != 1 and not sink.has_errors:
+        _bad(
+            sink,
+            "K025",
+            "a budget takes one of max-unavailable or min-available"
+            + (" (not both)" if rules else ""),
+            span,
+            example,
+        )
+
+
+def build_budget(setting: ast.Setting) -> Budget | None:
+    by_key = {item.key.value: item for item in setting.block or ()}
+    rule = next((key for key in BUDGET_RULES if key in by_key), None)
+    if rule is None or len(by_key[rule].values) != 1:
+        return None
+    named = by_key.get("name")
+    selectors = ",".join(v.raw for v in setting.values)
+    return Budget(
+        name=named.values[0].text if named and named.values else selectors,
+        selectors=tuple(Selector.parse(v.raw) for v in setting.values),
+        rule=rule,
+        amount=_size(by_key[rule].values[0]),
+        span=setting.key.span,
     )
 
 
@@ -224,6 +311,9 @@ def batch_sizes(ramp: tuple[int | str, ...], hosts: int) -> list[int]:
     i = 0
     while left > 0:
         entry = ramp[min(i, len(ramp) - 1)]
+        if entry == BATCH_MAX:  # sized by the budgets, in rollout; unbounded here
+            sizes.append(left)
+            break
         size = (
             entry if isinstance(entry, int) else max(1, math.ceil(float(entry[:-1]) * hosts / 100))
         )

@@ -262,7 +262,44 @@ def _settings(old: dict, new: dict) -> list[Change]:
             changes.extend(
                 _dict_changes(f"group {name}.", _without(a, "name"), _without(b, "name"))
             )
+    changes.extend(_budgets(old, new))
     return changes
+
+
+# A budget's hosts and per-stage use follow from hosts and steps, which the
+# diff shows on their own; what it adds is its resolved numbers.
+_BUDGET_FIELDS = ("rule", "amount", "selected", "allowed", "most_down", "source")
+
+
+def _budgets(old: dict, new: dict) -> list[Change]:
+    old_budgets = {b["name"]: b for b in old.get("budgets", ())}
+    new_budgets = {b["name"]: b for b in new.get("budgets", ())}
+    changes: list[Change] = []
+    for name in [*old_budgets, *(n for n in new_budgets if n not in old_budgets)]:
+        a, b = old_budgets.get(name), new_budgets.get(name)
+        if a is None or b is None:
+            shown = {k: (a or b)[k] for k in _BUDGET_FIELDS}
+            changes.append(Change(f"budget {name}", shown if a else ABSENT, shown if b else ABSENT))
+            continue
+        for key in _BUDGET_FIELDS:
+            if a.get(key) != b.get(key):
+                changes.append(Change(f"budget {name}.{key}", a.get(key), b.get(key)))
+        # How many more hosts the worst stage could take down: what reviewers watch.
+        room_a, room_b = a["allowed"] - a["most_down"], b["allowed"] - b["most_down"]
+        if room_a != room_b:
+            changes.append(Change(f"budget {name}.headroom", room_a, room_b))
+    return changes
+
+
+def budget_margins(diff_settings) -> list[str]:
+    """The budgets whose headroom (allowed minus the most down at once) shrank."""
+    return [
+        change.field[len("budget ") : -len(".headroom")]
+        for change in diff_settings
+        if change.field.startswith("budget ")
+        and change.field.endswith(".headroom")
+        and change.new < change.old
+    ]
 
 
 def _without(mapping: dict, key: str) -> dict:
@@ -448,9 +485,15 @@ def summary(diff: PlanDiff) -> str:
     parts: list[str] = []
     for change in diff.settings:
         name = change.field
-        if name.startswith(("driver.parameters.", "group ")):
+        if name.startswith(("driver.parameters.", "group ", "budget ")):
             continue
         parts.append(f"{name} changed")
+    closer = budget_margins(diff.settings)
+    if closer:
+        parts.append(f"{_plural(len(closer), 'budget')} closer to its limit")
+    budgets = {c.field.split(".")[0] for c in diff.settings if c.field.startswith("budget ")}
+    if len(budgets) > len(closer):
+        parts.append(f"{_plural(len(budgets) - len(closer), 'budget')} changed")
     groups = {c.field.split(".")[0] for c in diff.settings if c.field.startswith("group ")}
     if groups:
         parts.append(f"{_plural(len(groups), 'host group')} changed")

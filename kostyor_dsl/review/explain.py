@@ -141,6 +141,8 @@ def explain_host(plan: dict, host: str) -> str:
     if batched is not None:
         out.append(_batch_words(plan, batched))
     if mine:
+        out.extend(_budget_words(plan, mine[0][1]))
+    if mine:
         first, last = mine[0][0], mine[-1][0]
         span = f"step {first}" if first == last else f"steps {first} to {last}"
         out.append(f"Its {_plural(len(mine), 'step')} ({span} of {len(steps)}):")
@@ -148,6 +150,37 @@ def explain_host(plan: dict, host: str) -> str:
     else:
         out.append("It has no steps: none of its services is in the order.")
     return "\n".join(out) + "\n"
+
+
+def _stage_hosts(plan: dict, step: dict) -> list[str]:
+    """The hosts down together with this step (compiler/budgets.py's stages)."""
+    if step.get("group") is None:
+        return list(step.get("hosts") or ())[: 1 if step["kind"] == "hook" else None]
+    hosts: dict[str, None] = {}
+    for other in plan["steps"]:
+        if other.get("group") == step["group"] and other.get("batch") == step["batch"]:
+            hosts.update(dict.fromkeys(other.get("hosts") or ()))
+    return list(hosts)
+
+
+def _budget_words(plan: dict, step: dict) -> list[str]:
+    budgets = plan.get("budgets") or ()
+    if not budgets or not step.get("hosts"):
+        return []
+    down = _stage_hosts(plan, step)
+    out = []
+    for budget in budgets:
+        members = set(budget["hosts"])
+        if not members.intersection(step["hosts"]):
+            continue
+        count = sum(h in members for h in down)
+        out.append(
+            f"It counts against budget {budget['name']} ({budget['rule']} {budget['amount']} "
+            f"of {_plural(budget['selected'], 'host')}: at most {budget['allowed']} down at once, "
+            f"declared at {budget['source']}): its stage takes down {count} of them; "
+            f"the plan takes down at most {budget['most_down']} at once."
+        )
+    return out
 
 
 def _tie(first: dict, second: dict) -> str:
@@ -194,6 +227,11 @@ def explain_step(plan: dict, step_id: str) -> str:
             f"the service is declared at {step['source']}."
         )
         out.append(_strategy_line(plan))
+        if step.get("wave") is not None:
+            out.append(
+                f"It is wave {step['wave']} of {step['service']}: the strategy's budgets do not "
+                "allow all its hosts down at once, so they are upgraded in waves, one after another."
+            )
         placement = next(
             (p for p in plan.get("host_order") or () if len(hosts) == 1 and p["name"] == hosts[0]),
             None,
@@ -208,6 +246,7 @@ def explain_step(plan: dict, step_id: str) -> str:
     batch = _batch_words(plan, step)
     if batch:
         out.append(batch)
+    out.extend(_budget_words(plan, step))
     if index > 0:
         out.append(f"Before it: step {number - 1}, {steps[index - 1]['id']}.")
     else:

@@ -27,6 +27,7 @@ import logging
 import time
 from dataclasses import replace
 
+from kostyor_dsl.runtime import budget_guard
 from kostyor_dsl.runtime.canvas import signatures, tail_from
 from kostyor_dsl.runtime.run_context import RunContext, run_context
 from kostyor_dsl.runtime.run_store import LANE_DONE_STATES
@@ -135,7 +136,17 @@ def advance(app, store, context: RunContext, run_id: str, stage: int) -> None:
             return record
         moved.append(True)
         record = replace(record, stage=following)
-        return _finished(record) if following >= count else record
+        if following >= count:
+            return _finished(record)
+        reason = budget_guard.breach(
+            context.plan,
+            budget_guard.failed_hosts(record.failed_hosts),
+            context.stages[following],
+            context.units,
+        )
+        if reason is not None and record.state == "running":
+            return replace(record, state="paused", pause_reason=reason)
+        return record
 
     run = store.update_run(run_id, change)
     if moved and following < count and run.state == "running":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from kostyor_dsl.runtime.budget_guard import budget_use, failed_hosts
 from kostyor_dsl.runtime.canvas import stages_of, task_id, units_of
 from kostyor_dsl.runtime.failure_policy import policies_of
 
@@ -125,6 +126,7 @@ def status_document(store, run_id: str) -> dict[str, Any]:
         "stage": run.stage,
         "summary": {"total": len(steps), **dict(sorted(counts.items()))},
         "groups": groups,
+        "budgets": budget_use(plan, failed_hosts(run.failed_hosts)),
         "batches": batches,
         "steps": steps,
     }
@@ -168,6 +170,13 @@ def render_status(document: dict[str, Any], *, tty: bool) -> str:
                 f"group {group['name']}: {len(group['failed_hosts'])} failed hosts of "
                 f"{group['hosts']}, tolerates {group['tolerates']}: {failed}"
             )
+    for budget in document.get("budgets", []):
+        down = budget["failed_hosts"]
+        lines.append(
+            f"budget {budget['name']}: {len(down)} of {budget['selected']} hosts down "
+            f"(failed), allows {budget['allowed']} ({budget['rule']} {budget['amount']})"
+            + (f": {', '.join(down)}" if down else "")
+        )
     starts = {batch["first"]: batch for batch in document.get("batches", [])}
     width = len(str(len(document["steps"])))
     for step in document["steps"]:
