@@ -270,3 +270,21 @@ def test_explain_step_names_the_budgets_it_counts_against(write):
         "declared at team.kostyor:7): its stage takes down 3 of them; "
         "the plan takes down at most 3 at once."
     ) in text
+
+
+@pytest.mark.parametrize("strategy", ["node-by-node", "service-by-service", "rolling-computes"])
+def test_the_shipped_openstack_strategies_keep_their_budgets(strategy):
+    from support import EXAMPLES
+
+    compiled = compile_plan(
+        "openstack", str(EXAMPLES / "kolla-multinode" / "inventory.yaml"), strategy
+    )
+    plan = compiled.plan
+    jsonschema.validate(plan, load_schema("plan"))
+    by_name = {b["name"]: b for b in plan["budgets"]}
+    assert by_name["service=mariadb"]["allowed"] == 1
+    assert by_name["API nodes"]["allowed"] == 1
+    assert all(b["most_down"] <= b["allowed"] for b in plan["budgets"])
+    # Budgets for services this cloud does not run (mysql-innodb-cluster) stay quiet.
+    assert by_name["service=mysql-innodb-cluster"]["selected"] == 0
+    assert not [d for d in compiled.warnings if d.code == "K061"]

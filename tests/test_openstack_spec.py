@@ -94,7 +94,7 @@ def test_strategies_and_their_actions():
     assert spec.strategies["service-by-service"].pre_upgrade == nbn.pre_upgrade
     rolling = spec.strategies["rolling-computes"]
     compute = next(g for g in rolling.groups if g.name == "compute")
-    assert compute.batches == (1, 5, "20%") and compute.pause_after_batches == (1,)
+    assert compute.batches == (1, "max") and compute.pause_after_batches == (1,)
     assert [a.name for a in compute.before] == ["disable-scheduling", "evacuate"]
     assert [a.name for a in compute.after] == ["enable-scheduling"]
 

@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 from kostyor_dsl.compiler.diagnostics import Diagnostic, Label, error, warning
 from kostyor_dsl.compiler.engines import Host
+from kostyor_dsl.compiler.imports import SHIPPED_PREFIX
 from kostyor_dsl.compiler.model import Budget, HostGroup, StrategyDef
 from kostyor_dsl.compiler.selectors import HostTiers, matches_all
 
@@ -111,7 +112,8 @@ def resolve_budgets(
             hints=("selectors: TIER, tier=T, name=GLOB, service=GLOB, LABEL=GLOB; all must match",),
         )
         for budget, names in zip(budgets, members, strict=True)
-        if not names
+        # A shipped spec's budgets cover services a given cloud may not run.
+        if not names and not budget.span.file.startswith(SHIPPED_PREFIX + "/")
     ]
     return Availability(resolved, of), problems
 

@@ -109,7 +109,9 @@ def test_host_selectors_work_on_the_imported_az_labels(tmp_path, write):
     spec = write(
         "team.kostyor",
         "import openstack\n\nstrategy by-zone extends node-by-node {\n"
-        "  hosts az=az1 {\n    batch  3\n  }\n  hosts az=az2 {\n    batch  1\n  }\n}\n",
+        "  hosts az=az1 {\n    batch  3\n  }\n  hosts az=az2 {\n    batch  1\n  }\n"
+        # The shipped compute budget (20%: 1 of 6) would refuse a batch of 3.
+        "  budget compute {\n    max-unavailable  3\n  }\n}\n",
     )
     plan = compile_plan(str(spec), str(inventory)).plan
     assert {g["name"]: g["hosts"] for g in plan["groups"]} == {"az=az1": 3, "az=az2": 3}
