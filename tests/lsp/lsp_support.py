@@ -1,0 +1,52 @@
+"""Helpers of the language server tests: open and change documents, wait for diagnostics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+# Long enough for a slow machine to get there, never waited out when all is well.
+PATIENCE = 20
+
+
+async def diagnostics_for(client: LanguageClient, uri: str, version: int | None = None):
+    """Wait for the next diagnostics of `uri` (of that document version, when given) not
+    yet returned by an earlier call; returns them."""
+    seen = client.seen  # uri -> index in `published` after the last one returned
+
+    async def wait():
+        while True:
+            start = seen.get(uri, 0)
+            for i, params in enumerate(client.published[start:], start=start):
+                if params.uri == uri and (version is None or params.version == version):
+                    seen[uri] = i + 1
+                    return list(params.diagnostics)
+            client.arrived.clear()
+            await client.arrived.wait()
+
+    return await asyncio.wait_for(wait(), PATIENCE)
+
+
+async def open_spec(client: LanguageClient, path, text: str | None = None, version: int = 1):
+    """didOpen a spec (its file's text by default); returns (uri, its diagnostics)."""
+    if text is None:
+        text = path.read_text(encoding="utf-8")
+    uri = path.as_uri()
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            types.TextDocumentItem(uri=uri, language_id="kostyor", version=version, text=text)
+        )
+    )
+    return uri, await diagnostics_for(client, uri, version)
+
+
+async def change_spec(client: LanguageClient, uri: str, text: str, version: int):
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            [types.TextDocumentContentChangeWholeDocument(text=text)],
+        )
+    )
+    return await diagnostics_for(client, uri, version)
