@@ -11,6 +11,7 @@ buffer is newer than the saved copy its importers read).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from dataclasses import dataclass, replace
@@ -170,7 +171,10 @@ class KostyorLanguageServer(LanguageServer):
                 "this is a bug of kostyorc, please report it with the file"
             )
             start = types.Range(types.Position(0, 0), types.Position(0, 0))
-            diagnostics = {uri: [types.Diagnostic(start, message, source=SOURCE)]}
+            failed = types.Diagnostic(
+                start, message, severity=types.DiagnosticSeverity.Error, source=SOURCE
+            )
+            diagnostics = {uri: [failed]}
         else:
             conv = self.converter(uri, done.check)
             anchor = comment_settings(done.text, spans=True).get("inventory")
@@ -231,6 +235,34 @@ class KostyorLanguageServer(LanguageServer):
 server = KostyorLanguageServer()
 
 
+def _no_completions() -> types.CompletionList:
+    return types.CompletionList(is_incomplete=False, items=[])
+
+
+def guarded(default):
+    """A request that meets a bug answers `default` and logs it, rather than an error
+    popping up in the editor at every keystroke."""
+
+    def wrap(handler):
+        @functools.wraps(handler)
+        def run(ls: KostyorLanguageServer, params):
+            try:
+                return handler(ls, params)
+            except Exception as exc:
+                log.exception("%s failed", handler.__name__)
+                ls.window_log_message(
+                    types.LogMessageParams(
+                        types.MessageType.Error,
+                        f"kostyorc lsp: {handler.__name__} failed: {type(exc).__name__}: {exc}",
+                    )
+                )
+                return default() if callable(default) else default
+
+        return run
+
+    return wrap
+
+
 @server.feature(types.INITIALIZE)
 def initialize(ls: KostyorLanguageServer, params: types.InitializeParams) -> None:
     ls.settings = Settings.from_options(params.initialization_options)
@@ -267,6 +299,7 @@ def did_close(ls: KostyorLanguageServer, params: types.DidCloseTextDocumentParam
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
+@guarded(None)
 def hover(ls: KostyorLanguageServer, params: types.HoverParams) -> types.Hover | None:
     uri = params.text_document.uri
     done, sym = ls.symbol(uri, params.position)
@@ -282,6 +315,7 @@ def hover(ls: KostyorLanguageServer, params: types.HoverParams) -> types.Hover |
 
 
 @server.feature(types.TEXT_DOCUMENT_DEFINITION)
+@guarded(None)
 def goto_definition(
     ls: KostyorLanguageServer, params: types.DefinitionParams
 ) -> types.Location | None:
@@ -304,6 +338,7 @@ def goto_definition(
 
 
 @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["="]))
+@guarded(_no_completions)
 def complete(ls: KostyorLanguageServer, params: types.CompletionParams) -> types.CompletionList:
     uri = params.text_document.uri
     done = ls.current(uri)
@@ -328,6 +363,7 @@ def complete(ls: KostyorLanguageServer, params: types.CompletionParams) -> types
 
 
 @server.feature(types.TEXT_DOCUMENT_FORMATTING)
+@guarded(None)
 def formatting(
     ls: KostyorLanguageServer, params: types.DocumentFormattingParams
 ) -> list[types.TextEdit] | None:
@@ -345,6 +381,7 @@ def formatting(
 
 
 @server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
+@guarded(list)
 def document_symbols(
     ls: KostyorLanguageServer, params: types.DocumentSymbolParams
 ) -> list[types.DocumentSymbol]:
@@ -361,6 +398,7 @@ def document_symbols(
     types.TEXT_DOCUMENT_CODE_ACTION,
     types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]),
 )
+@guarded(list)
 def code_actions(
     ls: KostyorLanguageServer, params: types.CodeActionParams
 ) -> list[types.CodeAction]:
