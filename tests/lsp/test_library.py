@@ -58,7 +58,7 @@ def test_paths_behind_display_names(tmp_path: Path):
         "team/common.kostyor",
         "<shipped>/kostyor.kostyor",
     ]
-    assert result.path_of("team/common.kostyor") == str((tmp_path / "team" / "common.kostyor"))
+    assert result.path_of("team/common.kostyor") == str(tmp_path / "team" / "common.kostyor")
     assert result.path_of("<shipped>/kostyor.kostyor") == shipped_spec_path("kostyor")
     assert Path(shipped_spec_path("kostyor")).read_text(encoding="utf-8").startswith("#")
     root, common, shipped = result.units
