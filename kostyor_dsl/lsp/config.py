@@ -19,8 +19,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from kostyor_dsl.compiler.diagnostics import Span
-
 _COMMENT = re.compile(r"^[ \t]*#[ \t]*kostyor:[ \t]*([a-z-]+)[ \t]*=[ \t]*(\S+)[ \t]*$")
 KEYS = ("inventory", "strategy")
 
@@ -50,7 +48,8 @@ class Settings:
 
 
 def comment_settings(text: str, spans: bool = False) -> dict:
-    """`# kostyor: KEY=VALUE` comments: KEY -> VALUE (or, with spans, -> the comment's Span)."""
+    """`# kostyor: KEY=VALUE` comments: KEY -> VALUE (or, with spans, -> the VALUE's
+    1-based line, column and end column)."""
     found: dict = {}
     for number, line in enumerate(text.split("\n"), start=1):
         if "kostyor:" not in line:
@@ -58,7 +57,7 @@ def comment_settings(text: str, spans: bool = False) -> dict:
         m = _COMMENT.match(line)
         if m and m.group(1) in KEYS and m.group(1) not in found:
             if spans:
-                found[m.group(1)] = Span("", number, m.start(2) + 1, number, m.end(2) + 1)
+                found[m.group(1)] = (number, m.start(2) + 1, m.end(2) + 1)
             else:
                 found[m.group(1)] = m.group(2)
     return found
