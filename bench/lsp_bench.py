@@ -1,7 +1,7 @@
 """Language server benchmark (issue 14): start-up, and diagnostics after a change.
 
     .venv/bin/python bench/lsp_bench.py            # best of 5 start-ups, 40 changes
-    .venv/bin/python bench/lsp_bench.py --smoke    # 2 start-ups, 6 changes (tests)
+    .venv/bin/python bench/lsp_bench.py --smoke    # 1 start-up, 4 changes (tests)
     options: --json FILE  --repeat K  --changes N
 
 Measured side by side, on this machine as it is:
@@ -212,8 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changes", type=int, default=None, help="changes to time")
     parser.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     args = parser.parse_args(argv)
-    repeat = args.repeat or (2 if args.smoke else 5)
-    count = args.changes or (6 if args.smoke else 40)
+    repeat = args.repeat or (1 if args.smoke else 5)
+    count = args.changes or (4 if args.smoke else 40)
 
     folder = Path(tempfile.mkdtemp(prefix="kostyor-lsp-bench-"))
     env = {**os.environ, "XDG_CACHE_HOME": os.environ.get("XDG_CACHE_HOME", str(folder))}
