@@ -6,9 +6,15 @@ const { LanguageClient, TransportKind } = require("vscode-languageclient/node");
 
 let client;
 
+// `${workspaceFolder}` in a setting: VS Code leaves expanding it to the extension.
+function expand(value) {
+  const folder = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? "";
+  return value.replace(/\$\{workspaceFolder\}/g, folder);
+}
+
 function activate(context) {
   const config = vscode.workspace.getConfiguration("kostyor");
-  const command = config.get("server.path") || "kostyorc";
+  const command = expand(config.get("server.path") || "kostyorc");
   const server = { command, args: ["lsp"], transport: TransportKind.stdio };
   const options = {
     documentSelector: [
