@@ -43,7 +43,7 @@ class Settings:
                 changes[key] = str(value) if value else None
         delay = options.get("debounce_ms")
         if isinstance(delay, (int, float)) and not isinstance(delay, bool) and delay >= 0:
-            changes["debounce"] = min(float(delay), 10_000.0) / 1000
+            changes["debounce"] = min(float(delay), 60_000.0) / 1000
         return replace(settings, **changes)
 
 

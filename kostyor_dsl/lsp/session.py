@@ -263,9 +263,7 @@ def hover(ls: Session, params: types.HoverParams) -> types.Hover | None:
     )
 
 
-def goto_definition(
-    ls: Session, params: types.DefinitionParams
-) -> types.Location | None:
+def goto_definition(ls: Session, params: types.DefinitionParams) -> types.Location | None:
     uri = params.text_document.uri
     done, sym = ls.symbol(uri, params.position)
     check = done.check
@@ -307,9 +305,7 @@ def complete(ls: Session, params: types.CompletionParams) -> types.CompletionLis
     return types.CompletionList(is_incomplete=False, items=items)
 
 
-def formatting(
-    ls: Session, params: types.DocumentFormattingParams
-) -> list[types.TextEdit] | None:
+def formatting(ls: Session, params: types.DocumentFormattingParams) -> list[types.TextEdit] | None:
     uri = params.text_document.uri
     text = ls.text_of(uri)
     try:
@@ -323,9 +319,7 @@ def formatting(
     return [types.TextEdit(types.Range(types.Position(0, 0), end), formatted)]
 
 
-def document_symbols(
-    ls: Session, params: types.DocumentSymbolParams
-) -> list[types.DocumentSymbol]:
+def document_symbols(ls: Session, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol]:
     uri = params.text_document.uri
     done = ls.current(uri)
     check = done.check
@@ -335,8 +329,6 @@ def document_symbols(
     return outline.document_symbols(check.root.tree, lambda span: ls.range_of(span, lines))
 
 
-def code_actions(
-    ls: Session, params: types.CodeActionParams
-) -> list[types.CodeAction]:
+def code_actions(ls: Session, params: types.CodeActionParams) -> list[types.CodeAction]:
     uri = params.text_document.uri
     return actions.quick_fixes(uri, ls.lines(uri), params.context.diagnostics, ls.workspace)

@@ -3,12 +3,51 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 
 from lsprotocol import types
-from pytest_lsp import LanguageClient
+from pygls.protocol import default_converter
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 # Long enough for a slow machine to get there, never waited out when all is well.
-PATIENCE = 20
+PATIENCE = 60
+
+SERVER = [sys.executable, "-m", "kostyor_dsl", "lsp"]
+
+
+def make_client() -> LanguageClient:
+    """pytest-lsp's client, also keeping every publishDiagnostics in order (`published`)."""
+    client = LanguageClient(converter_factory=default_converter)
+    client.published = []
+    client.seen = {}
+    client.arrived = asyncio.Event()
+
+    def publish(c: LanguageClient, params: types.PublishDiagnosticsParams) -> None:
+        c.diagnostics[params.uri] = params.diagnostics
+        c.published.append(params)
+        c.arrived.set()
+
+    features = dict(DEFAULT_CLIENT_FEATURES)
+    features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish
+    register_lsp_features(client, features)
+    return client
+
+
+CONFIG = ClientServerConfig(
+    server_command=SERVER, server_env=dict(os.environ), client_factory=make_client
+)
+
+
+async def initialize(client: LanguageClient, root, debounce_ms: int = 0) -> None:
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=client_capabilities("visual-studio-code"),
+            root_uri=root.as_uri(),
+            initialization_options={"debounce_ms": debounce_ms},
+        )
+    )
 
 
 async def diagnostics_for(client: LanguageClient, uri: str, version: int | None = None):

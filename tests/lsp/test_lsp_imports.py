@@ -13,8 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_client
-from lsp_support import open_spec
+from lsp_support import make_client, open_spec
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, client_capabilities
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lsp_support import change_spec, diagnostics_for, open_spec
+from lsp_support import change_spec, diagnostics_for, initialize, open_spec
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
@@ -381,3 +381,63 @@ async def test_imported_file_open_and_edited(client: LanguageClient, tmp_path: P
     await change_spec(client, common_uri, "actions backup-databases\n", version=3)
     client.text_document_did_close(types.DidCloseTextDocumentParams(doc(common_uri)))
     assert await diagnostics_for(client, common_uri) == []
+
+
+@pytest.mark.asyncio
+async def test_the_inventory_from_the_editors_settings(client: LanguageClient, tmp_path: Path):
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text(INVENTORY, encoding="utf-8")
+    spec = tmp_path / "team.kostyor"
+    spec.write_text(TEAM, encoding="utf-8")
+    uri, found = await open_spec(client, spec)
+    assert found == []
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"kostyor": {"inventory": "inv.yaml"}})
+    )
+    (summary,) = await diagnostics_for(client, uri, 1)
+    assert summary.message == "inv.yaml: 1 error"
+    (there,) = await diagnostics_for(client, inventory.as_uri())
+    assert there.code == "K042"
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"kostyor": {"inventory": None}})
+    )
+    assert await diagnostics_for(client, uri, 1) == []
+    assert await diagnostics_for(client, inventory.as_uri()) == []  # cleared there too
+
+
+@pytest.mark.asyncio
+async def test_saving_an_imported_file_checks_its_importers(client: LanguageClient, tmp_path):
+    common = tmp_path / "common.kostyor"
+    common.write_text("actions backup-databases\n", encoding="utf-8")
+    spec = tmp_path / "team.kostyor"
+    spec.write_text('import "common.kostyor"\n', encoding="utf-8")
+    uri, _ = await open_spec(client, spec)
+    common_uri, _ = await open_spec(client, common)
+    common.write_text("actions backup-databases,\n", encoding="utf-8")
+    await change_spec(client, common_uri, "actions backup-databases,\n", version=2)
+    client.text_document_did_save(types.DidSaveTextDocumentParams(doc(common_uri)))
+    (summary,) = await diagnostics_for(client, uri, 1)
+    assert summary.message == "common.kostyor: 1 error"
+    assert summary.range.start == at(0, 7)
+
+
+@pytest.mark.asyncio
+async def test_typing_is_checked_once_it_pauses(bare_client: LanguageClient, tmp_path: Path):
+    """With a long debounce, two quick changes are checked once, as the last one; a
+    request (hover) does not wait for the pause: it checks the text it answers on."""
+    await initialize(bare_client, tmp_path, debounce_ms=60_000)
+    client = bare_client
+    spec = tmp_path / "team.kostyor"
+    spec.write_text(TEAM, encoding="utf-8")
+    uri, _ = await open_spec(client, spec)
+    for version, text in ((2, TYPO), (3, TYPO.replace("order  openstak", "order  openstac"))):
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                [types.TextDocumentContentChangeWholeDocument(text=text)],
+            )
+        )
+    await client.text_document_hover_async(types.HoverParams(doc(uri), at(0, 0)))
+    (d,) = await diagnostics_for(client, uri, 3)
+    assert "unknown order 'openstac'" in d.message
+    assert [p.version for p in client.published if p.uri == uri] == [1, 3]
