@@ -25,10 +25,11 @@ def run_lsp(args) -> int:
     try:
         from kostyor_dsl.lsp.server import server
     except ModuleNotFoundError as exc:
-        if (exc.name or "").split(".")[0] not in ("pygls", "lsprotocol", "cattrs", "attrs"):
+        package = (exc.name or "").split(".")[0]
+        if package not in ("pygls", "lsprotocol", "cattrs", "attrs"):
             raise
         raise CliError(
-            f"the language server needs {exc.name}: pip install 'kostyor-dsl[lsp]'"
+            f"the language server needs {package}: pip install 'kostyor-dsl[lsp]'"
         ) from None
     server.start_io()
     return 0

@@ -91,7 +91,7 @@ def cursor_at(text: str, line: int, column: int) -> Cursor:
     lines = text.split("\n")
     blocks: list[tuple[str, ...]] = []
     for raw in lines[: max(0, line - 1)]:
-        code = _code(raw)
+        code = _CODE_RE.sub(lambda m: "" if m.group(1) else '""', raw)  # no braces in strings
         if "{" in code:
             blocks.append(tuple(_WORDS_RE.findall(code.split("{", 1)[0])))
         elif "}" in code and blocks:

@@ -69,7 +69,7 @@ class Converter:
             code=d.code,
             source=SOURCE,
             related_information=related or None,
-            data={"hints": list(d.hints), "span_file": d.span.file if d.span else None},
+            data={"hints": list(d.hints)},
         )
 
 

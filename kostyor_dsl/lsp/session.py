@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
-from kostyor_dsl.compiler.completion import completions
+from kostyor_dsl.compiler.completion import completions, cursor_at
 from kostyor_dsl.compiler.diagnostics import CompileError, Span
 from kostyor_dsl.compiler.model import Spec
 from kostyor_dsl.compiler.navigation import Symbol, definition, symbol_at
@@ -33,6 +33,7 @@ from kostyor_dsl.lsp.diagnostics import SOURCE, Converter, publishable
 from kostyor_dsl.lsp.hover import hover_text
 from kostyor_dsl.lsp.positions import client_position, span_range, split_lines
 from kostyor_dsl.review.fmt import format_spec
+from kostyor_dsl.runtime.drivers import available_drivers
 
 log = logging.getLogger(__name__)
 
@@ -287,12 +288,18 @@ def complete(ls: Session, params: types.CompletionParams) -> types.CompletionLis
     done = ls.current(uri)
     model = ls.models.get(uri) or (done.check.partial if done.check else None)
     line, column = ls.position(uri, params.position)
-    from kostyor_dsl.runtime.drivers import available_drivers
-
     found = completions(done.text, line, column, model, available_drivers())
+    # Replace the word being typed (names hold `-` and `.`, which clients may not count
+    # as word characters: `nova-` must not become `nova-nova-compute`).
+    lines = ls.lines(uri)
+    typed = len(cursor_at(done.text, line, column).prefix)
+    codec = ls.workspace.position_codec
+    start = codec.position_to_client_units(lines, types.Position(line - 1, column - 1 - typed))
+    replace = types.Range(start, params.position)
     items = [
         types.CompletionItem(
             label=c.label,
+            text_edit=types.TextEdit(replace, c.label),
             kind=COMPLETION_KINDS.get(c.kind),
             detail=c.detail or None,
             documentation=types.MarkupContent(types.MarkupKind.Markdown, c.documentation)
@@ -315,7 +322,9 @@ def formatting(ls: Session, params: types.DocumentFormattingParams) -> list[type
     if formatted == text:
         return []
     lines = ls.lines(uri)
-    end = types.Position(len(lines), 0)
+    end = ls.workspace.position_codec.position_to_client_units(
+        lines, types.Position(len(lines) - 1, len(lines[-1]))
+    )
     return [types.TextEdit(types.Range(types.Position(0, 0), end), formatted)]
 
 

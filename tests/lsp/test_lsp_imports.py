@@ -81,3 +81,26 @@ async def test_the_server_does_not_import_celery(tmp_path: Path):
     finally:
         await client.stop()
     assert record.read_text(encoding="utf-8").strip() == ""
+
+
+def test_without_the_lsp_extra_kostyorc_lsp_says_how_to_get_it():
+    # pygls made unimportable, as in an install without the `lsp` extra
+    code = "import sys; sys.modules['pygls'] = None\nfrom kostyor_dsl.cli import main\nsys.exit(main(['lsp']))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "kostyorc: error: the language server needs pygls: pip install 'kostyor-dsl[lsp]'\n"
+    )
+
+
+def test_kostyorc_lsp_help():
+    result = subprocess.run(
+        [sys.executable, "-m", "kostyor_dsl", "lsp", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0
+    assert "Language Server Protocol" in result.stdout and "docs/editors.md" in result.stdout

@@ -247,6 +247,12 @@ async def test_completion(client: LanguageClient, tmp_path: Path):
     services = await _labels(client, uri, typing, "nova-\n", 5)
     assert "nova-compute" in services and "keystone-wsgi-admin" in services
     assert services["nova-compute"].detail == "nova, rank 50 in openstack"
+    # the edit replaces what was typed, `-` and all
+    replaced = services["nova-compute"].text_edit
+    assert replaced.range == types.Range(
+        position_of(typing, "nova-\n"), position_of(typing, "nova-\n", 5)
+    )
+    assert replaced.new_text == "nova-compute"
 
     actions = await _labels(client, uri, typing, "  drain", 2)
     assert {"drain", "evacuate", "backup-databases"} <= set(actions)
@@ -265,7 +271,7 @@ async def test_formatting(client: LanguageClient, tmp_path: Path):
         types.DocumentFormattingParams(doc(uri), types.FormattingOptions(2, True))
     )
     (edit,) = edits
-    assert edit.range.start == at(0, 0)
+    assert edit.range == types.Range(at(0, 0), at(7, 0))  # the whole document
     assert edit.new_text == format_spec(messy)
     await change_spec(client, uri, edit.new_text, version=2)
     again = await client.text_document_formatting_async(
