@@ -133,6 +133,8 @@ def definition(trees: Iterable[ast.SpecFile], spec: Spec | None, symbol: Symbol)
             for n in a.names
             if n.value == symbol.name
         )
+    if symbol.kind == "selector" and "=" not in symbol.name:  # `hosts compute`: a tier
+        symbol = Symbol("tier", symbol.name, symbol.span)
     if symbol.kind == "tier":
         for tree in trees:  # the root's declaration wins
             for tiers in (i for i in tree.items if isinstance(i, ast.Tiers)):
@@ -141,7 +143,7 @@ def definition(trees: Iterable[ast.SpecFile], spec: Spec | None, symbol: Symbol)
     if symbol.kind == "service":
         if symbol.is_definition:
             return symbol.span
-        order = _order_of(spec, symbol.container, items)
+        order = _order_of(spec, symbol.container)
         orders = [o for o in items if isinstance(o, ast.Order)]
         if order is not None:
             orders = [o for o in orders if o.name.value == order]
@@ -163,7 +165,7 @@ def _first(spans: Iterable[Span]) -> Span | None:
     return next(iter(spans), None)
 
 
-def _order_of(spec: Spec | None, strategy: str | None, items) -> str | None:
+def _order_of(spec: Spec | None, strategy: str | None) -> str | None:
     """The order a strategy follows, as resolved; None when it is not known."""
     if spec is None or strategy is None:
         return None

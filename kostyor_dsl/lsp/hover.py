@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kostyor_dsl.compiler import ast
 from kostyor_dsl.compiler.completion import SETTING_DOCS
 from kostyor_dsl.compiler.engines import service_ranks
 from kostyor_dsl.compiler.model import BUILTIN_ACTIONS, Action, Spec, StrategyDef
@@ -20,6 +21,8 @@ def hover_text(check: TextCheck, symbol: Symbol) -> str | None:
     if kind == "setting":
         doc = SETTING_DOCS.get((symbol.scope or "", symbol.name))
         return f"**{symbol.name}** ({symbol.scope} setting)\n\n{doc}" if doc else None
+    if kind == "import":
+        return _import(check, symbol)
     if spec is None:
         return None
     if kind == "service":
@@ -53,6 +56,25 @@ def hover_text(check: TextCheck, symbol: Symbol) -> str | None:
     if kind in ("engine", "driver"):
         return f"**{kind} {symbol.name}**"
     return None
+
+
+def _import(check: TextCheck, symbol: Symbol) -> str | None:
+    root = check.root
+    if root is None or root.tree is None:
+        return None
+    item = next(
+        (i for i in root.tree.items if isinstance(i, ast.Import) and i.span == symbol.span), None
+    )
+    unit = check.imported_unit(root, item) if item is not None else None
+    if unit is None or unit.tree is None:
+        return None
+    names = {
+        kind: [i.name.value for i in unit.tree.items if isinstance(i, node)]
+        for kind, node in (("orders", ast.Order), ("strategies", ast.Strategy))
+    }
+    lines = [f"**import** `{unit.display}`", ""]
+    lines += [f"- {kind}: {', '.join(found)}" for kind, found in names.items() if found]
+    return "\n".join(lines)
 
 
 def _service(spec: Spec, symbol: Symbol) -> str | None:

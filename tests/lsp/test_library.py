@@ -97,6 +97,9 @@ strategy s {
   service b {
     before  drain-l3
   }
+  hosts compute {
+    batch  1
+  }
 }
 """
 
@@ -117,6 +120,7 @@ def test_symbols_and_their_definitions(tmp_path: Path):
     assert where(15, 15) == ("action", "drain-l3", (3, 9))
     assert where(8, 12) == ("tier", "compute", (1, 19))
     assert where(14, 4) == ("setting", "service", None)
+    assert where(17, 10) == ("selector", "compute", (1, 19))
     # the end of a name is still on it (a cursor after typing it)
     assert symbol_at(tree, 13, 14).name == "mine"
     assert symbol_at(tree, 2, 1) is None

@@ -160,6 +160,14 @@ async def test_hover(client: LanguageClient, tmp_path: Path):
     )
     assert "built in" in builtin.contents.value
 
+    imported = await client.text_document_hover_async(
+        types.HoverParams(doc(uri), position_of(text, "kostyor", 1))
+    )
+    assert imported.contents.value == (
+        "**import** `<shipped>/kostyor.kostyor`\n\n- orders: openstack\n"
+        "- strategies: node-by-node, service-by-service, rolling-computes"
+    )
+
     setting = await client.text_document_hover_async(
         types.HoverParams(doc(uri), position_of(text, "pre-upgrade"))
     )
