@@ -127,3 +127,41 @@ async def test_broken_files_never_crash_the_server(client: LanguageClient, tmp_p
     assert await change_spec(client, uri, SEEDS[0], version=1000) == []
     # pygls shows a message when a notification handler raises: none did.
     assert [m.message for m in client.messages] == []
+
+
+def test_the_editor_functions_take_any_text(tmp_path: Path):
+    """In process and many more inputs: names, definitions, hover and completion
+    never raise on what the check of a broken file leaves."""
+    from kostyor_dsl.compiler.completion import completions
+    from kostyor_dsl.compiler.navigation import definition, symbol_at, symbols
+    from kostyor_dsl.compiler.workspace import check_text
+    from kostyor_dsl.lsp.hover import hover_text
+
+    (tmp_path / "team.kostyor").write_text(SEEDS[1], encoding="utf-8")
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text(
+        "hosts:\n  - name: a\n    services: [nova-compute]\n    labels: {rack: r1}\n",
+        encoding="utf-8",
+    )
+    rng = random.Random(7)
+    checked = 0
+    texts = [mutate(rng, rng.choice(SEEDS)) for _ in range(400)]
+    for text in texts:
+        try:
+            result = check_text(text, str(tmp_path / "fuzz.kostyor"), str(inventory))
+        except (RecursionError, ValueError):
+            continue  # the library's own bugs (see the module's docstring)
+        checked += 1
+        trees = [u.tree for u in result.units if u.tree is not None]
+        for tree in trees:
+            for sym in symbols(tree):
+                definition(trees, result.partial, sym)
+                hover_text(result, sym)
+        lines = text.split("\n")
+        for _ in range(5):
+            line = rng.randrange(len(lines)) + 1
+            column = rng.randint(1, len(lines[line - 1]) + 2)
+            completions(text, line, column, result.partial, ("noop",))
+            if result.root is not None and result.root.tree is not None:
+                symbol_at(result.root.tree, line, column)
+    assert checked > 350  # the inputs did reach the editor functions
