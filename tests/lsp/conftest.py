@@ -14,9 +14,10 @@ async def bare_client(lsp_client: LanguageClient):
     await lsp_client.shutdown_session()
 
 
-@pytest_lsp.fixture(config=CONFIG)
-async def client(lsp_client: LanguageClient, tmp_path):
-    """A server initialized with the test's tmp_path as workspace, no debounce."""
-    await initialize(lsp_client, tmp_path)
+@pytest_lsp.fixture(config=CONFIG, scope="module")
+async def client(lsp_client: LanguageClient, tmp_path_factory):
+    """One server for a test module (its tests mark `loop_scope="module"`), initialized
+    with a temporary workspace folder, no debounce.  Each test opens its own files."""
+    await initialize(lsp_client, tmp_path_factory.mktemp("workspace"))
     yield
     await lsp_client.shutdown_session()

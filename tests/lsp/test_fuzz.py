@@ -93,7 +93,7 @@ def inputs() -> list[str]:
     return SPECIAL + [mutate(rng, rng.choice(SEEDS)) for _ in range(MUTATIONS)]
 
 
-@pytest.mark.asyncio
+@pytest.mark.asyncio(loop_scope="module")
 async def test_broken_files_never_crash_the_server(client: LanguageClient, tmp_path: Path):
     spec = tmp_path / "fuzz.kostyor"
     spec.write_text(SEEDS[1], encoding="utf-8")
