@@ -29,7 +29,7 @@ def hover_text(check: TextCheck, symbol: Symbol) -> str | None:
         return _service(spec, symbol)
     if kind == "strategy":
         chosen = spec.strategies.get(symbol.name)
-        return _strategy(chosen) if chosen else None
+        return _strategy(chosen, _extends_chain(trees, symbol.name)) if chosen else None
     if kind == "order":
         order = spec.orders.get(symbol.name)
         if order is None:
@@ -107,10 +107,29 @@ def _params(params) -> str:
     return " {" + ", ".join(f"{k} {v}" for k, v in params) + "}" if params else ""
 
 
-def _strategy(s: StrategyDef) -> str:
+def _extends_chain(trees, name: str) -> list[str]:
+    """The strategies `name` extends, nearest first (the first definition of each)."""
+    nodes: dict[str, ast.Strategy] = {}
+    for tree in trees:
+        for item in tree.items:
+            if isinstance(item, ast.Strategy):
+                nodes.setdefault(item.name.value, item)
+    chain: list[str] = []
+    node = nodes.get(name)
+    while node is not None and node.extends is not None and node.extends.value not in chain:
+        chain.append(node.extends.value)
+        node = nodes.get(node.extends.value)
+    return chain
+
+
+def _strategy(s: StrategyDef, chain: list[str]) -> str:
     lines = [
         f"**strategy {s.name}** (`{s.span.ref}`), settings after `extends`:",
         "",
+    ]
+    if chain:
+        lines.append("- extends: " + " -> ".join(chain))
+    lines += [
         f"- engine: {s.engine}",
         f"- order: {s.order or '(none)'}",
         f"- driver: {s.driver}{_params(s.driver_parameters)}",

@@ -27,7 +27,7 @@ from kostyor_dsl.compiler.diagnostics import CompileError, Span
 from kostyor_dsl.compiler.model import Spec
 from kostyor_dsl.compiler.navigation import Symbol, definition, symbol_at
 from kostyor_dsl.compiler.workspace import TextCheck, check_text
-from kostyor_dsl.lsp import actions, outline
+from kostyor_dsl.lsp import outline, quick_fixes
 from kostyor_dsl.lsp.config import Settings, comment_settings
 from kostyor_dsl.lsp.diagnostics import SOURCE, Converter, publishable
 from kostyor_dsl.lsp.hover import hover_text
@@ -340,4 +340,4 @@ def document_symbols(ls: Session, params: types.DocumentSymbolParams) -> list[ty
 
 def code_actions(ls: Session, params: types.CodeActionParams) -> list[types.CodeAction]:
     uri = params.text_document.uri
-    return actions.quick_fixes(uri, ls.lines(uri), params.context.diagnostics, ls.workspace)
+    return quick_fixes.quick_fixes(uri, ls.lines(uri), params.context.diagnostics, ls.workspace)

@@ -142,6 +142,7 @@ async def test_hover(client: LanguageClient, tmp_path: Path):
         types.HoverParams(doc(uri), position_of(text, "careful"))
     )
     value = strategy.contents.value
+    assert "- extends: rolling-computes -> node-by-node" in value
     assert "engine: node-by-node" in value and "driver: noop" in value
     assert "pre-upgrade: backup-databases" in value
     # inherited from rolling-computes
