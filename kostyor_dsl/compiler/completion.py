@@ -146,8 +146,7 @@ def completions(
         return []
     if len(heads) == 2 and inner in ("pre-upgrade", "post-upgrade"):
         return [] if words else offer.actions()
-    if not words and (inner in ("pre-upgrade", "post-upgrade") or len(heads) == 3):
-        # the parameter block of an action
+    if len(heads) == 3 and not words:  # the parameter block of an action
         return [Completion(k, "setting", "parameter", doc) for k, doc in ACTION_PARAMETERS.items()]
     return []
 

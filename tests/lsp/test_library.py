@@ -149,6 +149,9 @@ def test_completion_in_place(tmp_path: Path):
         "max-failed-hosts",
     ]
     assert "name=" in labels("strategy s {\n  hosts ", 2, 9, model)
+    params = "strategy s {\n  pre-upgrade {\n    backup-databases {\n      "
+    assert labels(params, 4, 7, model) == ["timeout"]
+    assert labels("strategy s {\n  driver shell {\n    ", 3, 5, model) == []
     # nothing inside a comment
     assert labels("# strategy ", 1, 12, model) == []
 
