@@ -23,7 +23,7 @@ def test_smoke_run_reports_every_figure(tmp_path: Path):
     result = json.loads(out.read_text(encoding="utf-8"))
     for key in ("lsp_initialize_s", "python_pass_s", "import_pygls_s", "kostyorc_check_s"):
         assert result["startup"][key] > 0, key
-    for section in ("diagnostics", "diagnostics_inventory"):
+    for section in ("diagnostics", "diagnostics_default_debounce", "diagnostics_inventory"):
         row = result[section]
         assert row["changes"] == 4
         assert 0 < row["median_s"] <= row["p90_s"] <= row["max_s"]
