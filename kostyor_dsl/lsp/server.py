@@ -74,9 +74,31 @@ def initialize(ls: KostyorLanguageServer, params: types.InitializeParams) -> Non
     ls.settings = Settings.from_options(params.initialization_options)
 
 
+WATCHED = "**/*.{kostyor,yaml,yml,json}"  # imported specs and inventories
+
+
 @server.feature(types.INITIALIZED)
 def initialized(ls: KostyorLanguageServer, params: types.InitializedParams) -> None:
+    watching = (
+        ls.client_capabilities.workspace
+        and ls.client_capabilities.workspace.did_change_watched_files
+    )
+    if watching and watching.dynamic_registration:
+        options = types.DidChangeWatchedFilesRegistrationOptions(
+            watchers=[types.FileSystemWatcher(glob_pattern=WATCHED)]
+        )
+        registration = types.Registration(
+            "kostyor-watched-files", types.WORKSPACE_DID_CHANGE_WATCHED_FILES, options
+        )
+        ls.client_register_capability(types.RegistrationParams([registration]))
     ls.session  # noqa: B018 - load the compiler now, before the first document
+
+
+@server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+def did_change_watched_files(
+    ls: KostyorLanguageServer, params: types.DidChangeWatchedFilesParams
+) -> None:
+    ls.session.recheck_dependents(*(change.uri for change in params.changes))
 
 
 @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)

@@ -216,13 +216,18 @@ class Session:
             types.PublishDiagnosticsParams(uri=target, diagnostics=found, version=version)
         )
 
-    def recheck_dependents(self, saved_uri: str) -> None:
-        """Open specs that import a file just saved read it again."""
-        path = os.path.realpath(self.path_of(saved_uri))
+    def recheck_dependents(self, *changed_uris: str) -> None:
+        """Open specs that import a file just saved or changed on disk, or check an
+        inventory that did, read it again."""
+        paths = {os.path.realpath(self.path_of(u)) for u in changed_uris}
         for uri, done in list(self.checked.items()):
-            if uri == saved_uri or done.check is None:
+            if uri in changed_uris or done.check is None:
                 continue
-            if any(unit.key == ("file", path) for unit in done.check.units[1:]):
+            check = done.check
+            imported = {unit.key[1] for unit in check.units[1:] if unit.key[0] == "file"}
+            if check.inventory is not None:
+                imported.add(os.path.realpath(check.inventory))
+            if imported & paths:
                 self.check_now(uri)
 
     # ------------------------------------------------------------ positions

@@ -29,8 +29,13 @@ def make_client() -> LanguageClient:
         c.published.append(params)
         c.arrived.set()
 
+    def register(c: LanguageClient, params: types.RegistrationParams) -> None:
+        c.registrations.extend(params.registrations)  # as an editor does: noted, accepted
+
+    client.registrations = []
     features = dict(DEFAULT_CLIENT_FEATURES)
     features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish
+    features[types.CLIENT_REGISTER_CAPABILITY] = register
     register_lsp_features(client, features)
     return client
 

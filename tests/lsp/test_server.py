@@ -427,3 +427,22 @@ async def test_saving_an_imported_file_checks_its_importers(client: LanguageClie
     (summary,) = await diagnostics_for(client, uri, 1)
     assert summary.message == "common.kostyor: 1 error"
     assert summary.range.start == at(0, 7)
+
+
+async def test_an_inventory_changed_on_disk_is_read_again(client: LanguageClient, tmp_path):
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text(INVENTORY, encoding="utf-8")
+    spec = tmp_path / "team.kostyor"
+    text = "# kostyor: inventory=inv.yaml\n" + TEAM
+    spec.write_text(text, encoding="utf-8")
+    uri, found = await open_spec(client, spec)
+    assert [d.message for d in found] == ["inv.yaml: 1 error"]
+    (watch,) = client.registrations  # the server asked to hear of files changed on disk
+    assert watch.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
+    inventory.write_text(INVENTORY.replace(", nova-apii", ""), encoding="utf-8")
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            [types.FileEvent(inventory.as_uri(), types.FileChangeType.Changed)]
+        )
+    )
+    assert await diagnostics_for(client, uri, 1) == []
