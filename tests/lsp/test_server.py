@@ -446,3 +446,18 @@ async def test_an_inventory_changed_on_disk_is_read_again(client: LanguageClient
         )
     )
     assert await diagnostics_for(client, uri, 1) == []
+
+
+async def test_positions_are_in_the_editors_units(client: LanguageClient, tmp_path):
+    """LSP counts UTF-16 code units; the compiler counts characters."""
+    prefix = '    services: ["\u00e9\U0001f600", '
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text(f"hosts:\n  - name: a\n{prefix}nova-apii]\n", encoding="utf-8")
+    spec = tmp_path / "team.kostyor"
+    spec.write_text("# kostyor: inventory=inv.yaml\n" + TEAM, encoding="utf-8")
+    await open_spec(client, spec)
+    found = {d.message.split(":")[0]: d for d in client.diagnostics[inventory.as_uri()]}
+    typo = found["host 'a', service 'nova-apii'"]
+    utf16 = len(prefix.encode("utf-16-le")) // 2
+    assert utf16 == len(prefix) + 1  # the emoji is two code units
+    assert typo.range == types.Range(at(2, utf16), at(2, utf16 + len("nova-apii")))
