@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "kostyor_dsl.cli.review_commands",
     "kostyor_dsl.cli.runtime_commands",
     "kostyor_dsl.cli.simulate_commands",
+    "kostyor_dsl.cli.lsp_command",
 )
 
 

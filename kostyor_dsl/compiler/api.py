@@ -19,7 +19,7 @@ from kostyor_dsl.compiler.inventory import Inventory, check_against_order, read_
 from kostyor_dsl.compiler.model import Spec, StrategyDef
 from kostyor_dsl.compiler.parser import parse_spec
 from kostyor_dsl.compiler.plan import build_plan, gc_paused, write_plan
-from kostyor_dsl.compiler.resolve import check_spec
+from kostyor_dsl.compiler.resolve import SpecCheck, check_spec
 from kostyor_dsl.compiler.rollout import apply_rollout, assign_groups, changes_steps
 from kostyor_dsl.compiler.selectors import HostTiers, Selector, matches_all
 from kostyor_dsl.compiler.suggest import did_you_mean
@@ -113,6 +113,17 @@ def _check(
         spec_check = check_spec(spec)
     except CompileError as exc:
         return Report(exc.diagnostics, exc.sources)
+    return check_resolved(spec_check, inventory, strategy, allow_unknown_services, limit)
+
+
+def check_resolved(
+    spec_check: SpecCheck,
+    inventory: str | None = None,
+    strategy: str | None = None,
+    allow_unknown_services: bool = False,
+    limit: str | None = None,
+) -> Report:
+    """`check` of a spec already resolved (editors resolve unsaved text: compiler.workspace)."""
     diagnostics = list(spec_check.diagnostics)
     sources = dict(spec_check.sources)
     model = spec_check.spec

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kostyor_dsl.compiler import ast
 from kostyor_dsl.compiler.diagnostics import (
@@ -52,6 +52,10 @@ class SpecCheck:
     spec: Spec | None
     diagnostics: tuple[Diagnostic, ...]
     sources: dict[str, str]
+    # For editors (kostyor_dsl.compiler.workspace): the files as loaded, root first,
+    # and the model resolved so far even when there are errors.
+    units: tuple[Unit, ...] = field(default=(), compare=False, repr=False)
+    partial: Spec | None = field(default=None, compare=False, repr=False)
 
 
 def check_spec(spec: str) -> SpecCheck:
@@ -68,7 +72,9 @@ def resolve_text(key: tuple[str, str], text: str) -> SpecCheck:
     units = [loader.units[k] for k in loader.order]
     spec = _Resolver(sink, units).resolve()
     diagnostics = tuple(_dedupe(sink.items))
-    return SpecCheck(None if sink.has_errors else spec, diagnostics, loader.sources)
+    return SpecCheck(
+        None if sink.has_errors else spec, diagnostics, loader.sources, tuple(units), spec
+    )
 
 
 def _dedupe(items: list[Diagnostic]) -> list[Diagnostic]:

@@ -1,0 +1,3 @@
+from kostyor_dsl.lsp.server import main
+
+main()
