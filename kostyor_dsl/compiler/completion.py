@@ -20,7 +20,7 @@ from kostyor_dsl.compiler.imports import shipped_specs
 from kostyor_dsl.compiler.model import BUILTIN_ACTIONS, Spec
 from kostyor_dsl.compiler.resolve import STRATEGY_KEYS, UNKNOWN_SERVICE_POLICIES
 from kostyor_dsl.compiler.selectors import SELECTOR_KEYS
-from kostyor_dsl.compiler.strategy_blocks import HOSTS_KEYS, SERVICE_KEYS
+from kostyor_dsl.compiler.strategy_blocks import BUDGET_KEYS, HOSTS_KEYS, SERVICE_KEYS
 
 TOP_KEYWORDS = ("import", "tiers", "actions", "order", "strategy", "default")
 
@@ -42,8 +42,16 @@ SETTING_DOCS: dict[tuple[str, str], str] = {
     "the first group that matches it.",
     ("strategy", "service"): "`service NAME { before ACTION  after ACTION }`: actions around "
     "every step of one service.",
-    ("hosts", "batch"): "The ramp: sizes and percentages (`1, 5, 20%`); the last size repeats. "
-    "Default 1.",
+    ("strategy", "budget"): "`budget SELECTOR[, SELECTOR] { max-unavailable N }` (or "
+    "`min-available N`): how many of the hosts the selectors match may be down at once; the "
+    "compiler proves every stage keeps it (K060).",
+    ("budget", "max-unavailable"): "A count or a percentage (rounded down, at least 1) of the "
+    "budget's hosts that may be down at once.",
+    ("budget", "min-available"): "A count or a percentage (rounded up) of the budget's hosts "
+    "that must stay up.",
+    ("budget", "name"): "The budget's name in messages (default: its selectors as written).",
+    ("hosts", "batch"): "The ramp: sizes, percentages and `max` (`1, 5, 20%`); the last size "
+    "repeats; `max` is the largest batch the budgets allow. Default 1.",
     ("hosts", "max-failed-hosts"): "A count or a percentage of the group's hosts: how many "
     "failed hosts are tolerated in total (default 0: the first failure pauses the run).",
     ("hosts", "max-failed-hosts-per-batch"): "A count or a percentage: how many failed hosts "
@@ -61,7 +69,12 @@ ACTION_PARAMETERS = {
     "timeout": "A number of seconds or a duration (`30m`): bounds this one step in the "
     "`shell` driver instead of its per-step timeout.",
 }
-KEYS_OF = {"strategy": STRATEGY_KEYS, "hosts": HOSTS_KEYS, "service": SERVICE_KEYS}
+KEYS_OF = {
+    "strategy": STRATEGY_KEYS,
+    "hosts": HOSTS_KEYS,
+    "service": SERVICE_KEYS,
+    "budget": BUDGET_KEYS,
+}
 
 _CODE_RE = re.compile(r'"(?:[^"\\\n]|\\.)*"|(#.*)')
 _WORDS_RE = re.compile(r"[^\s,{}]+")

@@ -56,6 +56,7 @@ def test_the_grammar_knows_every_keyword_setting_and_action(grammar):
         "import",
         "tiers",
         "actions",
+        "ignore",
     }
     assert _keywords() <= keywords
     setting = re.compile(repo["setting"]["match"])

@@ -10,7 +10,7 @@ from kostyor_dsl.compiler import check
 from kostyor_dsl.compiler.completion import SETTING_DOCS, completions, cursor_at
 from kostyor_dsl.compiler.navigation import definition, symbol_at
 from kostyor_dsl.compiler.resolve import STRATEGY_KEYS
-from kostyor_dsl.compiler.strategy_blocks import HOSTS_KEYS, SERVICE_KEYS
+from kostyor_dsl.compiler.strategy_blocks import BUDGET_KEYS, HOSTS_KEYS, SERVICE_KEYS
 from kostyor_dsl.compiler.suggest import did_you_mean, suggested_names
 from kostyor_dsl.compiler.workspace import check_text, shipped_spec_path
 
@@ -77,6 +77,7 @@ def test_suggested_names_read_did_you_mean_back():
 def test_every_setting_key_has_its_documentation():
     keys = {("strategy", k) for k in STRATEGY_KEYS}
     keys |= {("hosts", k) for k in HOSTS_KEYS} | {("service", k) for k in SERVICE_KEYS}
+    keys |= {("budget", k) for k in BUDGET_KEYS}
     assert set(SETTING_DOCS) == keys
 
 
