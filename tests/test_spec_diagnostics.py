@@ -42,7 +42,24 @@ CASES = {
     ),
     "unclosed block": (
         "order o {\n  project p {\n    nova-api on controller\n  }\n",
-        [("K002", 4, 1, "missing '}' for the block opened on line 1")],
+        [("K002", 1, 1, "the block 'order o' is never closed")],
+    ),
+    "unclosed inner block at end of file": (
+        GOOD_ORDER
+        + "strategy s {\n  driver shell {\n    timeout 5\n  hosts compute {\n    batch 1\n  }\n}\n",
+        [("K002", 8, 3, "the block 'driver shell' is never closed")],
+    ),
+    "unclosed block before the next one": (
+        "order o {\n  project p {\n    a on controller\n  project q {\n    b on controller\n  }\n}\n",
+        [("K002", 4, 3, "unexpected 'project'")],
+    ),
+    "unterminated string": (
+        'strategy s {\n  driver shell {\n    command "ssh\n  }\n}\n',
+        [("K001", 3, 13, "unterminated string")],
+    ),
+    "blocks nested too deep": (
+        "strategy s {\n" + "a {\n" * 40 + "}\n" * 41,
+        [("K005", 33, 3, "nested more than 32 levels deep")],
     ),
     "two syntax errors in one file": (
         "order o {\n  project p {\n    a on\n    b controller\n    c on controller\n  }\n}\n",
@@ -267,3 +284,20 @@ def test_bad_spec_through_the_cli(name, write, cli):
     assert "Traceback" not in err
     code_, line, col, _ = expected[0]
     assert f"bad.kostyor:{line}:{col}: error[{code_}]" in err
+
+
+def test_a_missing_brace_names_the_block_left_open(write):
+    report = check(str(write("bad.kostyor", CASES["unclosed block before the next one"][0])))
+    (d,) = report.diagnostics
+    (label,) = d.labels
+    assert (label.span.line, label.span.column) == (2, 3)
+    assert label.message == "the block 'project p' opened here is not closed"
+    assert "is a '}' missing for 'project p' (line 2) before line 4?" in d.hints
+    assert "'project' 'project'" not in d.message
+
+
+def test_unterminated_string_has_a_hint(write):
+    report = check(str(write("bad.kostyor", CASES["unterminated string"][0])))
+    (d,) = report.diagnostics
+    assert d.message == "unterminated string: no closing '\"' on this line"
+    assert any("one line" in h for h in d.hints)
