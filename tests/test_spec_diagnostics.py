@@ -301,3 +301,73 @@ def test_unterminated_string_has_a_hint(write):
     (d,) = report.diagnostics
     assert d.message == "unterminated string: no closing '\"' on this line"
     assert any("one line" in h for h in d.hints)
+
+
+def test_unknown_driver_is_a_warning_with_did_you_mean(write, cli):
+    path = write("s.kostyor", GOOD_ORDER + "strategy s {\n  driver shel {\n    timeout 5\n  }\n}\n")
+    report = check(str(path))
+    assert report.ok
+    (d,) = report.diagnostics
+    assert (d.code, d.severity.value, d.span.line, d.span.column) == ("K028", "warning", 8, 10)
+    assert d.message == "driver 'shel' is not installed here"
+    assert d.hints[0] == "did you mean 'shell'?"
+    code, _, err = cli("check", path)
+    assert code == 0 and "warning[K028]" in err
+    quiet = write("ok.kostyor", GOOD_ORDER + "strategy s {\n  driver shell\n}\n")
+    assert check(str(quiet)).diagnostics == ()
+
+
+def test_engine_and_driver_names_are_checked_without_importing_them(write, monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    from kostyor_dsl.compiler import entry_points
+
+    def refuse(self):
+        raise AssertionError(f"imported {self.value}")
+
+    monkeypatch.setattr(EntryPoint, "load", refuse)
+    real = entry_points.installed
+    monkeypatch.setattr(
+        entry_points,
+        "installed",
+        lambda group: (
+            (*real(group), "rack-by-rack") if group == entry_points.ENGINE_GROUP else real(group)
+        ),
+    )
+    path = write(
+        "s.kostyor", GOOD_ORDER + "strategy s {\n  engine rack-by-rack\n  driver shell\n}\n"
+    )
+    report = check(str(path))
+    assert report.ok, render_text(report.diagnostics, report.sources)
+    path = write("t.kostyor", GOOD_ORDER + "strategy s {\n  engine rack-by-rak\n}\n")
+    (d,) = check(str(path)).diagnostics
+    assert d.code == "K022" and "did you mean 'rack-by-rack'?" in d.hints
+
+
+def test_an_engine_that_fails_to_load_is_a_diagnostic(monkeypatch):
+    from kostyor_dsl.compiler import engines
+    from kostyor_dsl.compiler.diagnostics import CompileError
+
+    class Broken:
+        name = "broken"
+        value = "broken_pkg:engine"
+
+        def load(self):
+            raise ImportError("No module named 'broken_pkg'")
+
+    monkeypatch.setattr(engines, "_entry_points", lambda: [Broken()])
+    with pytest.raises(CompileError) as info:
+        engines.find_engine("broken")
+    (d,) = info.value.diagnostics
+    assert d.code == "K022" and "cannot be loaded (broken_pkg:engine)" in d.message
+
+
+def test_k033_hint_shows_single_braces(write):
+    path = write(
+        "s.kostyor",
+        "import kostyor\nstrategy s extends service-by-service {\n"
+        "  hosts compute {\n    before evacuate\n  }\n}\n",
+    )
+    (d,) = check(str(path)).diagnostics
+    assert d.code == "K033"
+    assert "`service NAME { before ... }`" in d.hints[0] and "{{" not in d.hints[0]
