@@ -371,3 +371,125 @@ def test_k033_hint_shows_single_braces(write):
     (d,) = check(str(path)).diagnostics
     assert d.code == "K033"
     assert "`service NAME { before ... }`" in d.hints[0] and "{{" not in d.hints[0]
+
+
+# --- what an import may read (issue 15 item 2) ---------------------------------
+
+SECRET = "order SECRET-LINE-42 {\n  project p {\n    oops\n"  # a bad spec: read, it is echoed
+
+
+def _render_all(report) -> str:
+    from kostyor_dsl.compiler.sarif import render_sarif
+
+    return render_text(report.diagnostics, report.sources) + render_sarif(
+        report.diagnostics, report.sources
+    )
+
+
+def _import_cases(tmp_path):
+    import os
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "outside.kostyor").write_text(SECRET)
+    (root / "notes.txt").write_text(SECRET)
+    (root / "link.kostyor").symlink_to(tmp_path / "outside.kostyor")
+    (root / "to-notes.kostyor").symlink_to(root / "notes.txt")
+    (root / "zero.kostyor").symlink_to("/dev/zero")
+    (root / "stdin.kostyor").symlink_to("/dev/stdin")
+    os.mkfifo(root / "fifo.kostyor")
+    (root / "big.kostyor").write_text("#" * (1024 * 1024) + "\n")
+    return root, {
+        "parent folder": ("../outside.kostyor", "K006", "outside the root spec's folder"),
+        "absolute path": (str(tmp_path / "outside.kostyor"), "K006", "outside the root"),
+        "system file": ("/etc/passwd", "K006", "an import names a .kostyor file"),
+        "dotted system file": ("../../../../etc/passwd", "K006", "names a .kostyor file"),
+        "not a spec file": ("notes.txt", "K006", "an import names a .kostyor file"),
+        "symlink out of the folder": ("link.kostyor", "K006", "outside the root"),
+        "symlink to a non-spec file": ("to-notes.kostyor", "K006", "not a .kostyor file"),
+        "symlink to /dev/zero": ("zero.kostyor", "K006", "outside the root"),
+        "symlink to /dev/stdin": ("stdin.kostyor", "K006", "outside the root"),
+        "fifo": ("fifo.kostyor", "K006", "it is not a regular file"),
+        "over 1 MiB": ("big.kostyor", "K006", "it is larger than 1 MiB"),
+        "nul byte": ("a\0b.kostyor", "K006", "a path cannot hold a NUL character"),
+        "name too long": ("a" * 300 + ".kostyor", "K006", "longer than a file system allows"),
+        "missing": ("nope.kostyor", "K003", "no such file"),
+    }
+
+
+IMPORT_CASES = [
+    "parent folder",
+    "absolute path",
+    "system file",
+    "dotted system file",
+    "not a spec file",
+    "symlink out of the folder",
+    "symlink to a non-spec file",
+    "symlink to /dev/zero",
+    "symlink to /dev/stdin",
+    "fifo",
+    "over 1 MiB",
+    "nul byte",
+    "name too long",
+    "missing",
+]
+
+
+@pytest.mark.parametrize("case", IMPORT_CASES)
+def test_imports_read_only_spec_files_in_the_root_folder(case, tmp_path):
+    root, cases = _import_cases(tmp_path)
+    target, code, fragment = cases[case]
+    main = root / "main.kostyor"
+    main.write_text(f'tiers a\nimport "{target}"\n', encoding="utf-8")
+    report = check(str(main))
+    (d,) = report.diagnostics
+    assert (d.code, d.span.file, d.span.line, d.span.column) == (code, "main.kostyor", 2, 8)
+    assert fragment in d.message
+    assert set(report.sources) == {"main.kostyor"}
+    assert "SECRET" not in _render_all(report)
+
+
+def test_the_search_path_extends_where_imports_may_read(tmp_path, monkeypatch):
+    root = tmp_path / "deploy"
+    lib = tmp_path / "common"
+    root.mkdir()
+    lib.mkdir()
+    (lib / "base.kostyor").write_text("import kostyor\n")
+    main = root / "main.kostyor"
+    main.write_text('import "base.kostyor"\nimport "../common/base.kostyor"\n')
+    assert [d.code for d in check(str(main)).diagnostics] == ["K003", "K006"]
+    monkeypatch.setenv("KOSTYOR_PATH", str(lib))
+    report = check(str(main))
+    assert report.ok, [d.message for d in report.diagnostics]
+    assert [f.display for f in report.spec.files] == [
+        "main.kostyor",
+        "<KOSTYOR_PATH>/base.kostyor",
+        "<shipped>/kostyor.kostyor",
+    ]
+
+
+def test_import_chains_of_hundreds_of_files(write):
+    """Issue 15 item 8: a chain of 500 imports was a RecursionError."""
+    for i in range(500):
+        write(f"f{i}.kostyor", f'import "f{i + 1}.kostyor"\n')
+    write("f500.kostyor", "import kostyor\n")
+    report = check(str(write("root.kostyor", 'import "f0.kostyor"\n')))
+    assert report.ok and len(report.spec.files) == 503
+    write("f500.kostyor", 'import "f0.kostyor"\n')
+    (d,) = check(str(write("root.kostyor", 'import "f0.kostyor"\n'))).diagnostics
+    assert d.code == "K004" and (d.span.file, d.span.line) == ("f500.kostyor", 1)
+    assert d.message.startswith("import cycle: f0.kostyor -> f1.kostyor -> ")
+
+
+def test_a_byte_order_mark_is_accepted_and_positions_ignore_it(write):
+    path = write("bom.kostyor", "\ufeff" + CASES["unknown engine"][0])
+    (d,) = check(str(path)).diagnostics
+    assert (d.code, d.span.line, d.span.column) == ("K022", 8, 10)
+    path = write("bom1.kostyor", "\ufefftiers a, a\n")
+    (d,) = check(str(path)).diagnostics
+    assert (d.code, d.span.line, d.span.column) == ("K011", 1, 10)
+    lib = write("lib.kostyor", "\ufeff" + GOOD_ORDER)
+    root = write("root.kostyor", f'import "{lib.name}"\nstrategy s {{\n}}\n')
+    report = check(str(root))
+    assert report.ok
+    assert all(not f.text.startswith("\ufeff") for f in report.spec.files)

@@ -68,7 +68,7 @@ def resolve_text(key: tuple[str, str], text: str) -> SpecCheck:
     sink = DiagnosticSink()
     root_dir = os.path.dirname(key[1]) if key[0] == "file" else None
     loader = Loader(sink, root_dir)
-    loader.load(key, text, ())
+    loader.load(key, text)
     units = [loader.units[k] for k in loader.order]
     spec = _Resolver(sink, units).resolve()
     diagnostics = tuple(_dedupe(sink.items))
