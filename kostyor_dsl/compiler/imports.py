@@ -288,7 +288,9 @@ NOT_REGULAR = "it is not a regular file"
 TOO_LARGE = f"it is larger than {MAX_SPEC_BYTES // (1024 * 1024)} MiB"
 
 
-def read_spec_file(path: str, regular_only: bool) -> tuple[str | None, str | None]:
+def read_spec_file(
+    path: str, regular_only: bool, strip_bom: bool = True
+) -> tuple[str | None, str | None]:
     """(text, None), or (None, why not): UTF-8 text of at most MAX_SPEC_BYTES, without
     its byte order mark.  With `regular_only` (imports), a FIFO or a device is
     refused when opened, without waiting or reading; the root spec named on the
@@ -324,9 +326,10 @@ def read_spec_file(path: str, regular_only: bool) -> tuple[str | None, str | Non
     finally:
         os.close(fd)
     try:
-        return without_bom(b"".join(chunks).decode("utf-8")), None
+        text = b"".join(chunks).decode("utf-8")
     except UnicodeDecodeError:
         return None, "it is not UTF-8 text"
+    return (without_bom(text) if strip_bom else text), None
 
 
 def _reason(exc: Exception) -> str:
