@@ -493,3 +493,44 @@ def test_a_byte_order_mark_is_accepted_and_positions_ignore_it(write):
     report = check(str(root))
     assert report.ok
     assert all(not f.text.startswith("\ufeff") for f in report.spec.files)
+
+
+def test_the_renderer_splits_each_source_once(monkeypatch):
+    """Issue 15 item 5: the source was split per diagnostic (8,000 hosts: 102 s)."""
+    from kostyor_dsl.compiler import diagnostics
+    from kostyor_dsl.compiler.diagnostics import Span, error
+
+    splits = []
+    real = diagnostics.source_lines
+    monkeypatch.setattr(diagnostics, "source_lines", lambda text: splits.append(text) or real(text))
+    inventory = "".join(f"- host-{i}\n" for i in range(2000))
+    found = [error("K042", "m", Span("inv.yaml", i, 3, i, 7)) for i in range(1, 2001)]
+    found.append(error("K010", "n", Span("s.kostyor", 1, 1, 1, 2)))
+    text = render_text(found, {"inv.yaml": inventory, "s.kostyor": "tiers a\n"})
+    assert len(splits) == 2
+    assert text.count("\n     |   ^^^^\n") == 2000 and "- host-1999" in text
+
+
+def test_did_you_mean_is_worked_out_once_per_question(monkeypatch):
+    import difflib
+
+    from kostyor_dsl.compiler.suggest import did_you_mean
+
+    calls = []
+    real = difflib.get_close_matches
+    monkeypatch.setattr(
+        difflib, "get_close_matches", lambda *a, **k: calls.append(a) or real(*a, **k)
+    )
+    for _ in range(1000):
+        assert did_you_mean("nova-computte-x", ["nova-compute-x", "glance"]) == (
+            "did you mean 'nova-compute-x'?",
+        )
+    assert len(calls) == 1
+
+
+def test_excerpts_never_pass_control_characters_to_the_terminal(write):
+    path = write("bad.kostyor", "tiers a, a  # \x1b[2J\x07\u2028\n")
+    report = check(str(path))
+    text = render_text(report.diagnostics, report.sources)
+    assert "\x1b" not in text and "\x07" not in text and "\u2028" not in text
+    assert "   1 | tiers a, a  # \ufffd[2J\ufffd\ufffd\n     |          ^\n" in text
