@@ -70,6 +70,24 @@ SYNTAX_ERRORS: dict[str, list[str]] = {
         "foo\n",
         "nova-api on controller\n",
     ],
+    "a project holds `SERVICE on TIER` lines: is a '}' missing before this project?": [
+        "order o {\nproject p {\nproject q {\n",
+        "order o {\nproject p {\na on x\nproject q {\n",
+    ],
+    "a top-level statement inside a block: is a '}' missing above it?": [
+        *(
+            f"order o {{\n{body}{stmt}\n"
+            for body in ("", "project p {\n}\n", "project p {\n", "project p {\na on x\n")
+            for stmt in (
+                "strategy s {",
+                "default strategy s {",
+                "order q {",
+                "import x",
+                "tiers a",
+                "actions a",
+            )
+        ),
+    ],
     "a setting is one line, `KEY VALUE[, VALUE]` with an optional `{ ... }` block": [
         "strategy s {\nengine x y\n}\n",
         "strategy s {\nengine x {}\n}\n",
