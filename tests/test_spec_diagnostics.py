@@ -534,3 +534,14 @@ def test_excerpts_never_pass_control_characters_to_the_terminal(write):
     text = render_text(report.diagnostics, report.sources)
     assert "\x1b" not in text and "\x07" not in text and "\u2028" not in text
     assert "   1 | tiers a, a  # \ufffd[2J\ufffd\ufffd\n     |          ^\n" in text
+
+
+def test_a_long_source_line_is_shown_as_a_window_around_the_span(write):
+    path = write("w.kostyor", "tiers " + "a" * 200 + ", b, c, b\n")
+    report = check(str(path))
+    lines = render_text(report.diagnostics, report.sources).splitlines()
+    assert lines[0] == "w.kostyor:1:215: error[K011]: tier 'b' is listed twice"
+    shown, caret = lines[1], lines[2]
+    assert shown.startswith("   1 | ...") and shown.endswith("a, b, c, b")
+    assert len(shown) < 140
+    assert shown[caret.index("^")] == "b" and caret.count("^") == 1

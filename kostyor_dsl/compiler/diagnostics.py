@@ -169,19 +169,32 @@ def render_one(
     return "\n".join(out)
 
 
+# Longer source lines are shown as a window around the span (a 4,000-digit number).
+EXCERPT_WIDTH = 120
+
+
 def _excerpt(lines: SourceLines, span: Span, indent: str) -> list[str]:
     line = lines.line(span)
     if line is None:
         return []
     gutter = f"{indent}{span.line:>4} | "
+    start = span.column - 1
     width = (
         max(1, span.end_column - span.column)
         if span.end_line == span.line
         else len(line) - span.column + 1
     )
-    width = max(1, min(width, len(line) - span.column + 1))
+    width = max(1, min(width, len(line) - start))
+    if len(line) > EXCERPT_WIDTH:
+        left = max(0, min(start - 40, len(line) - EXCERPT_WIDTH))
+        shown = line[left : left + EXCERPT_WIDTH]
+        head = "..." if left > 0 else ""
+        tail = "..." if left + EXCERPT_WIDTH < len(line) else ""
+        width = max(1, min(width, len(shown) - (start - left)))
+        start = start - left + len(head)
+        line = head + shown + tail
     pad = " " * (len(gutter) - 2)
-    return [gutter + line, f"{pad}| " + " " * (span.column - 1) + "^" * width]
+    return [gutter + line, f"{pad}| " + " " * start + "^" * width]
 
 
 def render_text(
