@@ -545,3 +545,23 @@ def test_a_long_source_line_is_shown_as_a_window_around_the_span(write):
     assert shown.startswith("   1 | ...") and shown.endswith("a, b, c, b")
     assert len(shown) < 140
     assert shown[caret.index("^")] == "b" and caret.count("^") == 1
+
+
+def test_the_shipped_drivers_are_the_registered_ones():
+    from kostyor_dsl.compiler.entry_points import DRIVER_GROUP, SHIPPED_DRIVERS, installed
+
+    assert set(SHIPPED_DRIVERS) <= set(installed(DRIVER_GROUP))
+
+
+def test_shipped_driver_and_engine_names_need_no_look_at_the_installed_packages(write, monkeypatch):
+    from kostyor_dsl.compiler import entry_points
+
+    def scan(group):
+        raise AssertionError(f"scanned {group}")
+
+    monkeypatch.setattr(entry_points, "installed", scan)
+    assert check("kostyor").ok
+    path = write(
+        "s.kostyor", GOOD_ORDER + "strategy s {\n  engine service-by-service\n  driver shell\n}\n"
+    )
+    assert check(str(path)).ok

@@ -19,8 +19,8 @@ from kostyor_dsl.compiler.diagnostics import (
     error,
     warning,
 )
-from kostyor_dsl.compiler.engines import available_engines
-from kostyor_dsl.compiler.entry_points import DRIVER_GROUP
+from kostyor_dsl.compiler.engines import BUILTIN_ENGINES, available_engines
+from kostyor_dsl.compiler.entry_points import DRIVER_GROUP, SHIPPED_DRIVERS
 from kostyor_dsl.compiler.imports import Loader, Unit, locate_spec
 from kostyor_dsl.compiler.model import (
     BUILTIN_ACTIONS,
@@ -480,10 +480,10 @@ class _Resolver:
             return setting.values[0].raw, setting.values[0].span
 
         engine, engine_span = one("engine", DEFAULT_ENGINE)
-        if self._engines is None:
+        if engine not in BUILTIN_ENGINES and self._engines is None:
             self._engines = available_engines()
-        engines = self._engines
-        if engine not in engines:
+        engines = self._engines or list(BUILTIN_ENGINES)
+        if engine not in BUILTIN_ENGINES and engine not in engines:
             self.sink.add(
                 error(
                     "K022",
@@ -552,6 +552,8 @@ class _Resolver:
     def _check_driver(self, driver: str, span: Span) -> None:
         """A warning only: the deploy host, where `kostyorc run` checks it again,
         may have a driver this machine lacks."""
+        if driver in SHIPPED_DRIVERS:
+            return
         if self._drivers is None:
             self._drivers = entry_points.installed(DRIVER_GROUP)
         if driver in self._drivers:
