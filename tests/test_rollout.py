@@ -446,3 +446,26 @@ def test_extends_chains_of_thousands_resolve_without_recursion(write):
     report = check(str(write("chain.kostyor", "\n".join(lines) + "\n")), strategy="s2000")
     assert report.ok
     assert len(report.strategy.groups) == 2000
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+@pytest.mark.parametrize(
+    "name",
+    ["fractional batch", "fractional failure count", "fractional gate", "batch of 4301 digits"],
+)
+def test_bad_counts_are_located_in_every_diagnostics_format(write, cli, fmt, name):
+    import json
+
+    body, code, line, col = BAD[name]
+    path = spec(write, body)
+    status, out, err = cli("check", path, "--diagnostics-format", fmt, "--color", "never")
+    assert status == 1 and "Traceback" not in err
+    if fmt == "text":
+        assert f"team.kostyor:{line}:{col}: error[{code}]" in err
+    elif fmt == "json":
+        (d,) = json.loads(out)["diagnostics"]
+        assert (d["code"], d["range"]["start"]) == (code, {"line": line, "column": col})
+    else:
+        (result,) = json.loads(out)["runs"][0]["results"]
+        region = result["locations"][0]["physicalLocation"]["region"]
+        assert (result["ruleId"], region["startLine"], region["startColumn"]) == (code, line, col)
