@@ -55,7 +55,7 @@ TOKENS = [
     *"warn error x nova-api nova-compute controller compute storage kostyor".split(),
     "{", "}", "{\n", "}\n", ",", "\n", "\r\n", "\r", " ", "  ", "\t", "#", "# c", "=",
     '"', '"s"', '"a\\"b"', '"base.kostyor"', '"../x.kostyor"', '"/etc/passwd"', "\\",
-    "1", "0", "00", "1.5", "0.5", "20%", "120%", "0%", "30m", "5s", "name=cmp-*", "rack=r1",
+    "1", "0", "00", "0" * 4400 + "1", "1.5", "0.5", "20%", "120%", "0%", "30m", "5s", "name=cmp-*", "rack=r1",
     "\x0c", "\x0b", "\x1c", "\x85", "\u2028", "\u2029", "\ufeff", "\x00", "\x1b[2J",
     "'", ";", ":", "é", BIG, "1" * 16,
 ]  # fmt: skip

@@ -215,6 +215,12 @@ BAD = {
         7,
         15,
     ),
+    "batch of 4400 zeros and a one": (
+        "  hosts compute {\n    batch " + "0" * 4400 + "1\n  }\n",
+        "K025",
+        6,
+        11,
+    ),
     "batch that is a word": ("  hosts compute {\n    batch many\n  }\n", "K025", 6, 11),
     "driver parameter given twice with another type": (
         '  driver shell {\n    timeout 600\n    timeout "10"\n  }\n',

@@ -11,7 +11,14 @@ from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from kostyor_dsl.compiler import ast
-from kostyor_dsl.compiler.diagnostics import CompileError, Diagnostic, Label, Span, error
+from kostyor_dsl.compiler.diagnostics import (
+    CompileError,
+    Diagnostic,
+    Label,
+    Span,
+    error,
+    printable,
+)
 from kostyor_dsl.compiler.source_text import source_lines, without_bom
 
 # Tokens named in words for "expected ..." messages.
@@ -374,7 +381,7 @@ def _scan_braces(text: str) -> _Braces:
         indent = len(line) - len(line.lstrip(" \t"))
         for index, ch in enumerate(code):
             if ch == "{":
-                header = " ".join(code[:index].split()[-6:])
+                header = printable(" ".join(code[:index].split()[-6:]))[:40]
                 block = _OpenBlock(number, indent + 1, index + 2, header)
                 stack.append((block, indent))
                 if len(stack) > MAX_NESTING:

@@ -48,11 +48,11 @@ def is_none(item: ast.Setting) -> bool:
 
 
 def too_large(value: ast.Value) -> bool:
-    """A number, percentage or duration with more than MAX_DIGITS digits before its point."""
+    """A number, percentage or duration with more than MAX_DIGITS digits before its
+    point (leading zeros count: Python's int() refuses 4,300 of them too)."""
     if value.kind not in ("number", "percent", "duration"):
         return False
-    whole = value.raw.split(".", 1)[0].rstrip("%smh")
-    return len(whole.lstrip("0")) > MAX_DIGITS
+    return len(value.raw.split(".", 1)[0].rstrip("%smh")) > MAX_DIGITS
 
 
 def check_numbers(settings, sink: DiagnosticSink) -> None:
@@ -66,7 +66,7 @@ def check_numbers(settings, sink: DiagnosticSink) -> None:
                 _bad(
                     sink,
                     "K025",
-                    f"{shown} is too large: a number has at most {MAX_DIGITS} digits "
+                    f"{shown} has too many digits: a number has at most {MAX_DIGITS} "
                     "before its decimal point",
                     value.span,
                 )
