@@ -135,7 +135,7 @@ def _with_examples(*texts):
 
 
 @settings(
-    max_examples=100,
+    max_examples=80,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -168,7 +168,7 @@ def _kostyorc(*args) -> tuple[int, str, str]:
 
 
 @settings(
-    max_examples=25,
+    max_examples=20,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
