@@ -171,6 +171,82 @@ BAD = {
         22,
     ),
     "gate number 0": ("  hosts compute {\n    pause-after-batch 0\n  }\n", "K030", 6, 23),
+    "fractional batch": ("  hosts compute {\n    batch 1.5\n  }\n", "K030", 6, 11),
+    "fractional failure count": (
+        "  hosts compute {\n    max-failed-hosts 1.5\n  }\n",
+        "K030",
+        6,
+        22,
+    ),
+    "fractional per-batch failure count": (
+        "  hosts compute {\n    max-failed-hosts-per-batch 0.5\n  }\n",
+        "K030",
+        6,
+        32,
+    ),
+    "fractional gate": ("  hosts compute {\n    pause-after-batch 1.5\n  }\n", "K030", 6, 23),
+    "batch of 4301 digits": (
+        "  hosts compute {\n    batch " + "9" * 4301 + "\n  }\n",
+        "K025",
+        6,
+        11,
+    ),
+    "failure count of 4301 digits": (
+        "  hosts compute {\n    max-failed-hosts " + "9" * 4301 + "\n  }\n",
+        "K025",
+        6,
+        22,
+    ),
+    "gate of 4301 digits": (
+        "  hosts compute {\n    pause-after-batch " + "1" * 4301 + "\n  }\n",
+        "K025",
+        6,
+        23,
+    ),
+    "timeout of 4301 digits": (
+        "  driver shell {\n    timeout " + "6" * 4301 + "\n  }\n",
+        "K025",
+        6,
+        13,
+    ),
+    "hook timeout of 4301 digits": (
+        "  hosts compute {\n    before evacuate {\n      timeout " + "6" * 4301 + "\n    }\n  }\n",
+        "K025",
+        7,
+        15,
+    ),
+    "batch of 4400 zeros and a one": (
+        "  hosts compute {\n    batch " + "0" * 4400 + "1\n  }\n",
+        "K025",
+        6,
+        11,
+    ),
+    "batch that is a word": ("  hosts compute {\n    batch many\n  }\n", "K025", 6, 11),
+    "driver parameter given twice with another type": (
+        '  driver shell {\n    timeout 600\n    timeout "10"\n  }\n',
+        "K025",
+        7,
+        5,
+    ),
+    "action parameter given twice": (
+        "  pre-upgrade {\n    wait {\n      timeout 1\n      timeout 2.5\n    }\n  }\n",
+        "K025",
+        8,
+        7,
+    ),
+    "hook given twice": (
+        "  hosts compute {\n    before evacuate\n    before evacuate\n  }\n",
+        "K025",
+        7,
+        5,
+    ),
+    "batch none": ("  hosts compute {\n    batch none\n  }\n", "K025", 6, 11),
+    "before none with parameters": (
+        "  hosts compute {\n    before none {\n      timeout 1\n    }\n  }\n",
+        "K025",
+        6,
+        12,
+    ),
     "service hook for unknown service": (
         "  service nova-comput {\n    before drain\n  }\n",
         "K034",
@@ -232,7 +308,7 @@ def test_shipped_rolling_computes_on_the_example():
     assert controllers == [(1, ["ctl-1"]), (2, ["ctl-2"]), (3, ["ctl-3"])]
 
 
-def test_extends_replaces_a_hosts_block_whole_in_its_place(write):
+def test_extends_merges_a_hosts_block_key_by_key_in_its_place(write):
     path = write(
         "team.kostyor",
         "import kostyor\n\nstrategy mine extends rolling-computes {\n"
@@ -245,4 +321,157 @@ def test_extends_replaces_a_hosts_block_whole_in_its_place(write):
         ("storage", (2,)),
     ]
     compute = rolling.groups[1]
-    assert (compute.before, compute.after, compute.pause_after_batches) == ((), (), ())
+    # What the override does not mention is kept: the evacuation and the canary gate.
+    assert [a.name for a in compute.before] == ["disable-scheduling", "evacuate"]
+    assert compute.before[1].parameters == (("timeout", "30m"),)
+    assert [a.name for a in compute.after] == ["enable-scheduling"]
+    assert compute.pause_after_batches == (1,)
+
+
+def test_overriding_the_ramp_keeps_the_evacuation_in_the_plan(write):
+    """Issue 9 item 3: the natural override used to compile into 0 hooks and 0 gates."""
+    path = write(
+        "gentle.kostyor",
+        "import kostyor\nstrategy gentle extends rolling-computes {\n"
+        "  hosts compute {\n    batch 1, 2, 25%\n  }\n}\n",
+    )
+    plan = compile_plan(str(path), str(EXAMPLES / "small-cloud.yaml"), "gentle").plan
+    cmp1 = [s["id"] for s in plan["steps"] if s.get("hosts") == ["cmp-1"] and s["kind"] == "hook"]
+    assert cmp1 == [
+        "before:disable-scheduling:cmp-1",
+        "before:evacuate:cmp-1",
+        "after:enable-scheduling:cmp-1",
+    ]
+    assert [s["id"] for s in plan["steps"] if s["kind"] == "gate"] == ["gate:compute#1"]
+    assert [(b, h) for g, b, h in batches(plan) if g == "compute"] == [
+        (1, ["cmp-1"]),
+        (2, ["cmp-2", "cmp-3"]),
+        (3, ["cmp-4"]),
+    ]
+
+
+PARENT = (
+    "import kostyor\nactions drain-l3\n\n"
+    "strategy base extends node-by-node {\n"
+    "  hosts compute {\n    batch 1, 5\n    pause-after-batch 1\n"
+    "    max-failed-hosts-per-batch 1\n"
+    "    before disable-scheduling\n    before evacuate {\n      timeout 30m\n    }\n"
+    "    after enable-scheduling\n  }\n"
+    "  service neutron-l3-agent {\n    before drain-l3\n    after health-check\n  }\n"
+    "}\n\n"
+)
+
+
+def _child(write, body: str, parent: str = "base"):
+    path = write("team.kostyor", PARENT + f"strategy child extends {parent} {{\n{body}}}\n")
+    report = check(str(path))
+    assert report.ok, [d.message for d in report.diagnostics]
+    return report.spec.strategies["child"]
+
+
+def _hooks(actions):
+    return [(a.name, a.parameters) for a in actions]
+
+
+def test_a_hook_written_again_replaces_the_inherited_one_in_place(write):
+    child = _child(
+        write, "  hosts compute {\n    before evacuate {\n      timeout 1h\n    }\n  }\n"
+    )
+    (group,) = child.groups
+    assert _hooks(group.before) == [
+        ("disable-scheduling", ()),
+        ("evacuate", (("timeout", "1h"),)),
+    ]
+    assert group.batches == (1, 5) and group.pause_after_batches == (1,)
+
+
+def test_a_new_hook_comes_after_the_inherited_ones(write):
+    child = _child(write, "  hosts compute {\n    before drain\n    after reboot\n  }\n")
+    (group,) = child.groups
+    assert [a.name for a in group.before] == ["disable-scheduling", "evacuate", "drain"]
+    assert [a.name for a in group.after] == ["enable-scheduling", "reboot"]
+
+
+def test_none_drops_inherited_hooks_and_settings(write):
+    child = _child(
+        write,
+        "  hosts compute {\n    before none\n    before drain\n"
+        "    pause-after-batch none\n    max-failed-hosts-per-batch none\n  }\n"
+        "  service neutron-l3-agent {\n    after none\n  }\n",
+    )
+    (group,) = child.groups
+    assert [a.name for a in group.before] == ["drain"]
+    assert [a.name for a in group.after] == ["enable-scheduling"]
+    assert group.pause_after_batches == ()
+    assert group.max_failed_hosts_per_batch is None
+    (hooks,) = child.service_hooks
+    assert [a.name for a in hooks.before] == ["drain-l3"] and hooks.after == ()
+
+
+def test_service_blocks_merge_and_chains_merge_at_every_level(write):
+    text = PARENT + ("strategy middle extends base {\n  hosts compute {\n    batch 2\n  }\n}\n\n")
+    path = write(
+        "team.kostyor",
+        text + "strategy child extends middle {\n  service neutron-l3-agent {\n"
+        "    before wait\n  }\n  hosts compute {\n    after none\n  }\n}\n",
+    )
+    report = check(str(path))
+    assert report.ok, [d.message for d in report.diagnostics]
+    child = report.spec.strategies["child"]
+    (group,) = child.groups
+    assert group.batches == (2,)
+    assert [a.name for a in group.before] == ["disable-scheduling", "evacuate"]
+    assert group.after == ()
+    (hooks,) = child.service_hooks
+    assert [a.name for a in hooks.before] == ["drain-l3", "wait"]
+    assert [a.name for a in hooks.after] == ["health-check"]
+    # The parent is unchanged by what its children do.
+    base = report.spec.strategies["base"]
+    assert [a.name for a in base.groups[0].after] == ["enable-scheduling"]
+
+
+def test_a_strategy_without_parent_may_say_none(write):
+    path = spec(write, "  hosts compute {\n    before none\n    pause-after-batch none\n  }\n")
+    report = check(str(path))
+    assert report.ok
+    (group,) = report.spec.strategies["s"].groups
+    assert (group.before, group.pause_after_batches) == ((), ())
+
+
+def test_extends_chains_of_thousands_resolve_without_recursion(write):
+    """Issue 15 item 8: a chain of 2,000 strategies was a RecursionError."""
+    lines = ["import kostyor", "strategy s0 extends node-by-node {", "}"]
+    for i in range(1, 2001):
+        lines += [
+            f"strategy s{i} extends s{i - 1} {{",
+            f"  hosts name=h{i} {{",
+            "    batch 1",
+            "  }",
+            "}",
+        ]
+    report = check(str(write("chain.kostyor", "\n".join(lines) + "\n")), strategy="s2000")
+    assert report.ok
+    assert len(report.strategy.groups) == 2000
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+@pytest.mark.parametrize(
+    "name",
+    ["fractional batch", "fractional failure count", "fractional gate", "batch of 4301 digits"],
+)
+def test_bad_counts_are_located_in_every_diagnostics_format(write, cli, fmt, name):
+    import json
+
+    body, code, line, col = BAD[name]
+    path = spec(write, body)
+    status, out, err = cli("check", path, "--diagnostics-format", fmt, "--color", "never")
+    assert status == 1 and "Traceback" not in err
+    if fmt == "text":
+        assert f"team.kostyor:{line}:{col}: error[{code}]" in err
+    elif fmt == "json":
+        (d,) = json.loads(out)["diagnostics"]
+        assert (d["code"], d["range"]["start"]) == (code, {"line": line, "column": col})
+    else:
+        (result,) = json.loads(out)["runs"][0]["results"]
+        region = result["locations"][0]["physicalLocation"]["region"]
+        assert (result["ruleId"], region["startLine"], region["startColumn"]) == (code, line, col)

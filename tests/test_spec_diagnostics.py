@@ -42,7 +42,24 @@ CASES = {
     ),
     "unclosed block": (
         "order o {\n  project p {\n    nova-api on controller\n  }\n",
-        [("K002", 4, 1, "missing '}' for the block opened on line 1")],
+        [("K002", 1, 1, "the block 'order o' is never closed")],
+    ),
+    "unclosed inner block at end of file": (
+        GOOD_ORDER
+        + "strategy s {\n  driver shell {\n    timeout 5\n  hosts compute {\n    batch 1\n  }\n}\n",
+        [("K002", 8, 3, "the block 'driver shell' is never closed")],
+    ),
+    "unclosed block before the next one": (
+        "order o {\n  project p {\n    a on controller\n  project q {\n    b on controller\n  }\n}\n",
+        [("K002", 4, 3, "unexpected 'project'")],
+    ),
+    "unterminated string": (
+        'strategy s {\n  driver shell {\n    command "ssh\n  }\n}\n',
+        [("K001", 3, 13, "unterminated string")],
+    ),
+    "blocks nested too deep": (
+        "strategy s {\n" + "a {\n" * 40 + "}\n" * 41,
+        [("K005", 33, 3, "nested more than 32 levels deep")],
     ),
     "two syntax errors in one file": (
         "order o {\n  project p {\n    a on\n    b controller\n    c on controller\n  }\n}\n",
@@ -267,3 +284,284 @@ def test_bad_spec_through_the_cli(name, write, cli):
     assert "Traceback" not in err
     code_, line, col, _ = expected[0]
     assert f"bad.kostyor:{line}:{col}: error[{code_}]" in err
+
+
+def test_a_missing_brace_names_the_block_left_open(write):
+    report = check(str(write("bad.kostyor", CASES["unclosed block before the next one"][0])))
+    (d,) = report.diagnostics
+    (label,) = d.labels
+    assert (label.span.line, label.span.column) == (2, 3)
+    assert label.message == "the block 'project p' opened here is not closed"
+    assert "is a '}' missing for 'project p' (line 2) before line 4?" in d.hints
+    assert "'project' 'project'" not in d.message
+
+
+def test_unterminated_string_has_a_hint(write):
+    report = check(str(write("bad.kostyor", CASES["unterminated string"][0])))
+    (d,) = report.diagnostics
+    assert d.message == "unterminated string: no closing '\"' on this line"
+    assert any("one line" in h for h in d.hints)
+
+
+def test_unknown_driver_is_a_warning_with_did_you_mean(write, cli):
+    path = write("s.kostyor", GOOD_ORDER + "strategy s {\n  driver shel {\n    timeout 5\n  }\n}\n")
+    report = check(str(path))
+    assert report.ok
+    (d,) = report.diagnostics
+    assert (d.code, d.severity.value, d.span.line, d.span.column) == ("K028", "warning", 8, 10)
+    assert d.message == "driver 'shel' is not installed here"
+    assert d.hints[0] == "did you mean 'shell'?"
+    code, _, err = cli("check", path)
+    assert code == 0 and "warning[K028]" in err
+    quiet = write("ok.kostyor", GOOD_ORDER + "strategy s {\n  driver shell\n}\n")
+    assert check(str(quiet)).diagnostics == ()
+
+
+def test_engine_and_driver_names_are_checked_without_importing_them(write, monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    from kostyor_dsl.compiler import entry_points
+
+    def refuse(self):
+        raise AssertionError(f"imported {self.value}")
+
+    monkeypatch.setattr(EntryPoint, "load", refuse)
+    real = entry_points.installed
+    monkeypatch.setattr(
+        entry_points,
+        "installed",
+        lambda group: (
+            (*real(group), "rack-by-rack") if group == entry_points.ENGINE_GROUP else real(group)
+        ),
+    )
+    path = write(
+        "s.kostyor", GOOD_ORDER + "strategy s {\n  engine rack-by-rack\n  driver shell\n}\n"
+    )
+    report = check(str(path))
+    assert report.ok, render_text(report.diagnostics, report.sources)
+    path = write("t.kostyor", GOOD_ORDER + "strategy s {\n  engine rack-by-rak\n}\n")
+    (d,) = check(str(path)).diagnostics
+    assert d.code == "K022" and "did you mean 'rack-by-rack'?" in d.hints
+
+
+def test_an_engine_that_fails_to_load_is_a_diagnostic(monkeypatch):
+    from kostyor_dsl.compiler import engines
+    from kostyor_dsl.compiler.diagnostics import CompileError
+
+    class Broken:
+        name = "broken"
+        value = "broken_pkg:engine"
+
+        def load(self):
+            raise ImportError("No module named 'broken_pkg'")
+
+    monkeypatch.setattr(engines, "_entry_points", lambda: [Broken()])
+    with pytest.raises(CompileError) as info:
+        engines.find_engine("broken")
+    (d,) = info.value.diagnostics
+    assert d.code == "K022" and "cannot be loaded (broken_pkg:engine)" in d.message
+
+
+def test_k033_hint_shows_single_braces(write):
+    path = write(
+        "s.kostyor",
+        "import kostyor\nstrategy s extends service-by-service {\n"
+        "  hosts compute {\n    before evacuate\n  }\n}\n",
+    )
+    (d,) = check(str(path)).diagnostics
+    assert d.code == "K033"
+    assert "`service NAME { before ... }`" in d.hints[0] and "{{" not in d.hints[0]
+
+
+# --- what an import may read (issue 15 item 2) ---------------------------------
+
+SECRET = "order SECRET-LINE-42 {\n  project p {\n    oops\n"  # a bad spec: read, it is echoed
+
+
+def _render_all(report) -> str:
+    from kostyor_dsl.compiler.sarif import render_sarif
+
+    return render_text(report.diagnostics, report.sources) + render_sarif(
+        report.diagnostics, report.sources
+    )
+
+
+def _import_cases(tmp_path):
+    import os
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "outside.kostyor").write_text(SECRET)
+    (root / "notes.txt").write_text(SECRET)
+    (root / "link.kostyor").symlink_to(tmp_path / "outside.kostyor")
+    (root / "to-notes.kostyor").symlink_to(root / "notes.txt")
+    (root / "zero.kostyor").symlink_to("/dev/zero")
+    (root / "stdin.kostyor").symlink_to("/dev/stdin")
+    os.mkfifo(root / "fifo.kostyor")
+    (root / "big.kostyor").write_text("#" * (1024 * 1024) + "\n")
+    return root, {
+        "parent folder": ("../outside.kostyor", "K006", "outside the root spec's folder"),
+        "absolute path": (str(tmp_path / "outside.kostyor"), "K006", "outside the root"),
+        "system file": ("/etc/passwd", "K006", "an import names a .kostyor file"),
+        "dotted system file": ("../../../../etc/passwd", "K006", "names a .kostyor file"),
+        "not a spec file": ("notes.txt", "K006", "an import names a .kostyor file"),
+        "symlink out of the folder": ("link.kostyor", "K006", "outside the root"),
+        "symlink to a non-spec file": ("to-notes.kostyor", "K006", "not a .kostyor file"),
+        "symlink to /dev/zero": ("zero.kostyor", "K006", "outside the root"),
+        "symlink to /dev/stdin": ("stdin.kostyor", "K006", "outside the root"),
+        "fifo": ("fifo.kostyor", "K006", "it is not a regular file"),
+        "over 1 MiB": ("big.kostyor", "K006", "it is larger than 1 MiB"),
+        "nul byte": ("a\0b.kostyor", "K006", "a path cannot hold a NUL character"),
+        "name too long": ("a" * 300 + ".kostyor", "K006", "longer than a file system allows"),
+        "missing": ("nope.kostyor", "K003", "no such file"),
+    }
+
+
+IMPORT_CASES = [
+    "parent folder",
+    "absolute path",
+    "system file",
+    "dotted system file",
+    "not a spec file",
+    "symlink out of the folder",
+    "symlink to a non-spec file",
+    "symlink to /dev/zero",
+    "symlink to /dev/stdin",
+    "fifo",
+    "over 1 MiB",
+    "nul byte",
+    "name too long",
+    "missing",
+]
+
+
+@pytest.mark.parametrize("case", IMPORT_CASES)
+def test_imports_read_only_spec_files_in_the_root_folder(case, tmp_path):
+    root, cases = _import_cases(tmp_path)
+    target, code, fragment = cases[case]
+    main = root / "main.kostyor"
+    main.write_text(f'tiers a\nimport "{target}"\n', encoding="utf-8")
+    report = check(str(main))
+    (d,) = report.diagnostics
+    assert (d.code, d.span.file, d.span.line, d.span.column) == (code, "main.kostyor", 2, 8)
+    assert fragment in d.message
+    assert set(report.sources) == {"main.kostyor"}
+    assert "SECRET" not in _render_all(report)
+
+
+def test_the_search_path_extends_where_imports_may_read(tmp_path, monkeypatch):
+    root = tmp_path / "deploy"
+    lib = tmp_path / "common"
+    root.mkdir()
+    lib.mkdir()
+    (lib / "base.kostyor").write_text("import kostyor\n")
+    main = root / "main.kostyor"
+    main.write_text('import "base.kostyor"\nimport "../common/base.kostyor"\n')
+    assert [d.code for d in check(str(main)).diagnostics] == ["K003", "K006"]
+    monkeypatch.setenv("KOSTYOR_PATH", str(lib))
+    report = check(str(main))
+    assert report.ok, [d.message for d in report.diagnostics]
+    assert [f.display for f in report.spec.files] == [
+        "main.kostyor",
+        "<KOSTYOR_PATH>/base.kostyor",
+        "<shipped>/kostyor.kostyor",
+    ]
+
+
+def test_import_chains_of_hundreds_of_files(write):
+    """Issue 15 item 8: a chain of 500 imports was a RecursionError."""
+    for i in range(500):
+        write(f"f{i}.kostyor", f'import "f{i + 1}.kostyor"\n')
+    write("f500.kostyor", "import kostyor\n")
+    report = check(str(write("root.kostyor", 'import "f0.kostyor"\n')))
+    assert report.ok and len(report.spec.files) == 503
+    write("f500.kostyor", 'import "f0.kostyor"\n')
+    (d,) = check(str(write("root.kostyor", 'import "f0.kostyor"\n'))).diagnostics
+    assert d.code == "K004" and (d.span.file, d.span.line) == ("f500.kostyor", 1)
+    assert d.message.startswith("import cycle: f0.kostyor -> f1.kostyor -> ")
+
+
+def test_a_byte_order_mark_is_accepted_and_positions_ignore_it(write):
+    path = write("bom.kostyor", "\ufeff" + CASES["unknown engine"][0])
+    (d,) = check(str(path)).diagnostics
+    assert (d.code, d.span.line, d.span.column) == ("K022", 8, 10)
+    path = write("bom1.kostyor", "\ufefftiers a, a\n")
+    (d,) = check(str(path)).diagnostics
+    assert (d.code, d.span.line, d.span.column) == ("K011", 1, 10)
+    lib = write("lib.kostyor", "\ufeff" + GOOD_ORDER)
+    root = write("root.kostyor", f'import "{lib.name}"\nstrategy s {{\n}}\n')
+    report = check(str(root))
+    assert report.ok
+    assert all(not f.text.startswith("\ufeff") for f in report.spec.files)
+
+
+def test_the_renderer_splits_each_source_once(monkeypatch):
+    """Issue 15 item 5: the source was split per diagnostic (8,000 hosts: 102 s)."""
+    from kostyor_dsl.compiler import diagnostics
+    from kostyor_dsl.compiler.diagnostics import Span, error
+
+    splits = []
+    real = diagnostics.source_lines
+    monkeypatch.setattr(diagnostics, "source_lines", lambda text: splits.append(text) or real(text))
+    inventory = "".join(f"- host-{i}\n" for i in range(2000))
+    found = [error("K042", "m", Span("inv.yaml", i, 3, i, 7)) for i in range(1, 2001)]
+    found.append(error("K010", "n", Span("s.kostyor", 1, 1, 1, 2)))
+    text = render_text(found, {"inv.yaml": inventory, "s.kostyor": "tiers a\n"})
+    assert len(splits) == 2
+    assert text.count("\n     |   ^^^^\n") == 2000 and "- host-1999" in text
+
+
+def test_did_you_mean_is_worked_out_once_per_question(monkeypatch):
+    import difflib
+
+    from kostyor_dsl.compiler.suggest import did_you_mean
+
+    calls = []
+    real = difflib.get_close_matches
+    monkeypatch.setattr(
+        difflib, "get_close_matches", lambda *a, **k: calls.append(a) or real(*a, **k)
+    )
+    for _ in range(1000):
+        assert did_you_mean("nova-computte-x", ["nova-compute-x", "glance"]) == (
+            "did you mean 'nova-compute-x'?",
+        )
+    assert len(calls) == 1
+
+
+def test_excerpts_never_pass_control_characters_to_the_terminal(write):
+    path = write("bad.kostyor", "tiers a, a  # \x1b[2J\x07\u2028\n")
+    report = check(str(path))
+    text = render_text(report.diagnostics, report.sources)
+    assert "\x1b" not in text and "\x07" not in text and "\u2028" not in text
+    assert "   1 | tiers a, a  # \ufffd[2J\ufffd\ufffd\n     |          ^\n" in text
+
+
+def test_a_long_source_line_is_shown_as_a_window_around_the_span(write):
+    path = write("w.kostyor", "tiers " + "a" * 200 + ", b, c, b\n")
+    report = check(str(path))
+    lines = render_text(report.diagnostics, report.sources).splitlines()
+    assert lines[0] == "w.kostyor:1:215: error[K011]: tier 'b' is listed twice"
+    shown, caret = lines[1], lines[2]
+    assert shown.startswith("   1 | ...") and shown.endswith("a, b, c, b")
+    assert len(shown) < 140
+    assert shown[caret.index("^")] == "b" and caret.count("^") == 1
+
+
+def test_the_shipped_drivers_are_the_registered_ones():
+    from kostyor_dsl.compiler.entry_points import DRIVER_GROUP, SHIPPED_DRIVERS, installed
+
+    assert set(SHIPPED_DRIVERS) <= set(installed(DRIVER_GROUP))
+
+
+def test_shipped_driver_and_engine_names_need_no_look_at_the_installed_packages(write, monkeypatch):
+    from kostyor_dsl.compiler import entry_points
+
+    def scan(group):
+        raise AssertionError(f"scanned {group}")
+
+    monkeypatch.setattr(entry_points, "installed", scan)
+    assert check("kostyor").ok
+    path = write(
+        "s.kostyor", GOOD_ORDER + "strategy s {\n  engine service-by-service\n  driver shell\n}\n"
+    )
+    assert check(str(path)).ok

@@ -5,7 +5,7 @@ call it and write the result.  Imports stay inside the handlers so that
 `kostyorc diff` starts fast and never loads Celery.
 
 Exit codes: `diff` 0 same, 1 different, 2 error (like `diff(1)`);
-`fmt --check` 0 formatted, 1 not formatted, 2 error; the other commands 0 on
+`fmt --check`/`--diff` 0 formatted, 1 not formatted, 2 error; the other commands 0 on
 success and 1 on a user's error (unknown host, invalid plan file).
 """
 
@@ -243,47 +243,64 @@ def _register_fmt(subparsers) -> None:
         description=(
             "Lay out specs canonically (two-space indent, aligned `on` and settings, "
             "comments kept). Rewrites the files unless --check or --diff is given. "
-            "Exit status: 0 formatted, 1 (with --check) some file is not formatted, "
-            "2 an error."
+            "Exit status: 0 every file is formatted (or was rewritten), 1 (with --check "
+            "or --diff) some file is not formatted, 2 an error: a file that cannot be "
+            "read or does not parse, or a formatter bug (then nothing is written)."
         ),
     )
     parser.add_argument("specs", metavar="SPEC", nargs="+", help="spec files (`-` for stdin)")
     parser.add_argument(
-        "--check", action="store_true", help="only report files that are not formatted"
+        "--check", action="store_true", help="only report files that are not formatted (exit 1)"
     )
     parser.add_argument(
-        "--diff", action="store_true", help="print a unified diff instead of rewriting"
+        "--diff",
+        action="store_true",
+        help="print a unified diff instead of rewriting (exit 1 when there is one)",
     )
     parser.set_defaults(func=run_fmt)
+
+
+def _read_spec_text(path: str) -> str:
+    """A spec as it is on disk (byte order mark included: fmt drops it), bounded."""
+    if path == "-":
+        return sys.stdin.read()
+    from kostyor_dsl.compiler.imports import read_spec_file
+
+    text, problem = read_spec_file(path, regular_only=False, strip_bom=False)
+    if text is None:
+        raise CliError(f"{path}: {problem}", 2)
+    return text
 
 
 def run_fmt(args) -> int:
     import difflib
 
     from kostyor_dsl.compiler.diagnostics import CompileError, render_text
+    from kostyor_dsl.compiler.source_text import source_lines
     from kostyor_dsl.review.fmt import format_spec
 
     unformatted = 0
     errors = 0
     for path in args.specs:
         try:
-            if path == "-":
-                text = sys.stdin.read()
-            else:
-                with open(path, encoding="utf-8") as handle:
-                    text = handle.read()
-        except OSError as exc:
-            print(f"kostyorc: error: {path}: {exc.strerror or exc}", file=sys.stderr)
-            errors += 1
-            continue
-        except UnicodeDecodeError:
-            print(f"kostyorc: error: {path}: not a UTF-8 text file", file=sys.stderr)
+            text = _read_spec_text(path)
+        except CliError as exc:
+            print(f"kostyorc: error: {exc.message}", file=sys.stderr)
             errors += 1
             continue
         try:
             formatted = format_spec(text, path)
         except CompileError as exc:
             sys.stderr.write(render_text(exc.diagnostics, exc.sources))
+            errors += 1
+            continue
+        except Exception as exc:  # FormatterBug, or any other bug: never exit 1 or write
+            print(
+                f"kostyorc: internal error: fmt cannot lay out {path} ({exc}); the file is "
+                "left as it was. This is a bug in kostyorc fmt: please report it, "
+                "with the file.",
+                file=sys.stderr,
+            )
             errors += 1
             continue
         if formatted == text:
@@ -294,8 +311,8 @@ def run_fmt(args) -> int:
         if args.diff:
             sys.stdout.writelines(
                 difflib.unified_diff(
-                    text.splitlines(keepends=True),
-                    formatted.splitlines(keepends=True),
+                    source_lines(text, keepends=True),
+                    source_lines(formatted, keepends=True),
                     f"{path} (original)",
                     f"{path} (formatted)",
                 )
@@ -315,4 +332,4 @@ def run_fmt(args) -> int:
                 print(f"formatted {path}", file=sys.stderr)
     if errors:
         return 2
-    return 1 if unformatted and args.check else 0
+    return 1 if unformatted and (args.check or args.diff) else 0

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from kostyor_dsl.compiler.source_text import source_lines
+
 
 class Severity(str, Enum):
     ERROR = "error"
@@ -112,18 +114,41 @@ def sorted_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     return sorted(diagnostics, key=Diagnostic.sort_key)
 
 
-def _source_line(sources: Mapping[str, str], span: Span) -> str | None:
-    text = sources.get(span.file)
-    if text is None:
+class SourceLines:
+    """The lines of each source text, split once per file however many diagnostics
+    point into it (a misspelt service on 8,000 hosts is 8,000 diagnostics)."""
+
+    def __init__(self, sources: Mapping[str, str]):
+        self.sources = sources
+        self._lines: dict[str, list[str] | None] = {}
+
+    def line(self, span: Span) -> str | None:
+        """The span's source line as shown under a message: tabs as one space, control
+        characters as U+FFFD (one column each, so the caret stays under its column)."""
+        if span.file not in self._lines:
+            text = self.sources.get(span.file)
+            self._lines[span.file] = None if text is None else source_lines(text)
+        lines = self._lines[span.file]
+        if lines is not None and 1 <= span.line <= len(lines):
+            return printable(lines[span.line - 1].expandtabs(1))
         return None
-    lines = text.splitlines()
-    if 1 <= span.line <= len(lines):
-        return lines[span.line - 1].expandtabs(1)
-    return None
 
 
-def render_one(diagnostic: Diagnostic, sources: Mapping[str, str], color: bool = False) -> str:
+def printable(text: str) -> str:
+    """`text` with control and format characters (escape sequences, line separators)
+    replaced by U+FFFD, so spec or inventory text never drives the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else "\ufffd" for ch in text)
+
+
+def render_one(
+    diagnostic: Diagnostic,
+    sources: Mapping[str, str] | SourceLines,
+    color: bool = False,
+) -> str:
     """Render like a compiler: `file:line:col: error[K001]: message`, the line, a caret."""
+    lines = sources if isinstance(sources, SourceLines) else SourceLines(sources)
     sev = diagnostic.severity.value
     if color:
         paint = "\x1b[1;31m" if diagnostic.is_error else "\x1b[1;33m"
@@ -135,35 +160,49 @@ def render_one(diagnostic: Diagnostic, sources: Mapping[str, str], color: bool =
         where = f"{where}: {diagnostic.subject}"
     out = [f"{where}: {sev_text}: {diagnostic.message}"]
     if diagnostic.span:
-        out.extend(_excerpt(sources, diagnostic.span, ""))
+        out.extend(_excerpt(lines, diagnostic.span, ""))
     for label in diagnostic.labels:
         out.append(f"  note: {label.span}: {label.message}")
-        out.extend(_excerpt(sources, label.span, "  "))
+        out.extend(_excerpt(lines, label.span, "  "))
     for hint in diagnostic.hints:
         out.append(f"  hint: {hint}")
     return "\n".join(out)
 
 
-def _excerpt(sources: Mapping[str, str], span: Span, indent: str) -> list[str]:
-    line = _source_line(sources, span)
+# Longer source lines are shown as a window around the span (a 4,000-digit number).
+EXCERPT_WIDTH = 120
+
+
+def _excerpt(lines: SourceLines, span: Span, indent: str) -> list[str]:
+    line = lines.line(span)
     if line is None:
         return []
     gutter = f"{indent}{span.line:>4} | "
+    start = span.column - 1
     width = (
         max(1, span.end_column - span.column)
         if span.end_line == span.line
         else len(line) - span.column + 1
     )
-    width = max(1, min(width, len(line) - span.column + 1))
+    width = max(1, min(width, len(line) - start))
+    if len(line) > EXCERPT_WIDTH:
+        left = max(0, min(start - 40, len(line) - EXCERPT_WIDTH))
+        shown = line[left : left + EXCERPT_WIDTH]
+        head = "..." if left > 0 else ""
+        tail = "..." if left + EXCERPT_WIDTH < len(line) else ""
+        width = max(1, min(width, len(shown) - (start - left)))
+        start = start - left + len(head)
+        line = head + shown + tail
     pad = " " * (len(gutter) - 2)
-    return [gutter + line, f"{pad}| " + " " * (span.column - 1) + "^" * width]
+    return [gutter + line, f"{pad}| " + " " * start + "^" * width]
 
 
 def render_text(
     diagnostics: Iterable[Diagnostic], sources: Mapping[str, str], color: bool = False
 ) -> str:
     items = sorted_diagnostics(diagnostics)
-    parts = [render_one(d, sources, color) for d in items]
+    lines = SourceLines(sources)
+    parts = [render_one(d, lines, color) for d in items]
     errors = sum(d.is_error for d in items)
     warnings = len(items) - errors
     if items:

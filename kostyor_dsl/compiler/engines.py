@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from kostyor_dsl.compiler import entry_points as installed_entry_points
+from kostyor_dsl.compiler.entry_points import ENGINE_GROUP
 from kostyor_dsl.compiler.model import OrderDef
-
-ENGINE_GROUP = "kostyor_dsl.engines"
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,17 +198,35 @@ BUILTIN_ENGINES: dict[str, Engine] = {
 
 
 def find_engine(name: str) -> Engine | None:
-    """A built-in engine, else one registered in the entry point group (loaded lazily)."""
+    """A built-in engine, else one registered in the entry point group (loaded lazily).
+
+    An entry point that fails to load is a CompileError (K022), not a traceback."""
     if name in BUILTIN_ENGINES:
         return BUILTIN_ENGINES[name]
     for ep in _entry_points():
         if ep.name == name:
-            return ep.load()
+            try:
+                return ep.load()
+            except Exception as exc:  # a third party's module: any error is possible
+                from kostyor_dsl.compiler.diagnostics import CompileError, error
+
+                raise CompileError(
+                    [
+                        error(
+                            "K022",
+                            f"engine '{name}' cannot be loaded ({ep.value}): "
+                            f"{type(exc).__name__}: {exc}",
+                            subject="engine",
+                            hints=("is the package that provides it installed completely?",),
+                        )
+                    ]
+                ) from None
     return None
 
 
 def available_engines() -> list[str]:
-    return sorted({*BUILTIN_ENGINES, *(ep.name for ep in _entry_points())})
+    """Engine names, built in or registered, without importing any of them."""
+    return sorted({*BUILTIN_ENGINES, *installed_entry_points.installed(ENGINE_GROUP)})
 
 
 def _entry_points():

@@ -5,12 +5,21 @@ from __future__ import annotations
 import functools
 import os
 import re
+from dataclasses import dataclass
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from kostyor_dsl.compiler import ast
-from kostyor_dsl.compiler.diagnostics import CompileError, Diagnostic, Span, error
+from kostyor_dsl.compiler.diagnostics import (
+    CompileError,
+    Diagnostic,
+    Label,
+    Span,
+    error,
+    printable,
+)
+from kostyor_dsl.compiler.source_text import source_lines, without_bom
 
 # Tokens named in words for "expected ..." messages.
 TOKEN_WORDS = {
@@ -69,6 +78,24 @@ SYNTAX_ERRORS: dict[str, list[str]] = {
         "foo\n",
         "nova-api on controller\n",
     ],
+    "a project holds `SERVICE on TIER` lines: is a '}' missing before this project?": [
+        "order o {\nproject p {\nproject q {\n",
+        "order o {\nproject p {\na on x\nproject q {\n",
+    ],
+    "a top-level statement inside a block: is a '}' missing above it?": [
+        *(
+            f"order o {{\n{body}{stmt}\n"
+            for body in ("", "project p {\n}\n", "project p {\n", "project p {\na on x\n")
+            for stmt in (
+                "strategy s {",
+                "default strategy s {",
+                "order q {",
+                "import x",
+                "tiers a",
+                "actions a",
+            )
+        ),
+    ],
     "a setting is one line, `KEY VALUE[, VALUE]` with an optional `{ ... }` block": [
         "strategy s {\nengine x y\n}\n",
         "strategy s {\nengine x {}\n}\n",
@@ -76,6 +103,10 @@ SYNTAX_ERRORS: dict[str, list[str]] = {
 }
 
 _SKIP_LINES_MAX = 20
+# Blocks nest four deep in a meaningful spec (strategy > hosts > hook > parameters);
+# the tree conversion recurses per level, so a limit keeps any input from
+# exhausting Python's stack.  Documented in docs/language.md (K005).
+MAX_NESTING = 32
 
 
 @functools.lru_cache(maxsize=1)
@@ -255,16 +286,34 @@ class _ToAst(Transformer):
 
 
 def parse_spec(text: str, file: str) -> ast.SpecFile:
-    """Parse one spec file.  Raises CompileError with every syntax error found."""
+    """Parse one spec file.  Raises CompileError with every syntax error found.
+
+    A leading byte order mark is dropped first: positions count from the
+    character after it."""
+    text = without_bom(text)
     if not text.endswith("\n"):
         text += "\n"
+    braces = _scan_braces(text)
+    if braces.too_deep is not None:
+        line, column = braces.too_deep
+        raise CompileError(
+            [
+                error(
+                    "K005",
+                    f"blocks are nested more than {MAX_NESTING} levels deep",
+                    Span(file, line, column, line, column + 1),
+                    hints=("a spec needs four levels at most: strategy, hosts, hook, parameters",),
+                )
+            ],
+            {file: text},
+        )
     diagnostics: list[Diagnostic] = []
     attempt = text
     for _ in range(_SKIP_LINES_MAX):
         try:
             tree = spec_parser().parse(attempt)
         except UnexpectedInput as exc:
-            diagnostics.append(_syntax_diagnostic(exc, attempt, file))
+            diagnostics.append(_syntax_diagnostic(exc, attempt, file, braces))
             blanked = _blank_error_line(attempt, exc)
             if blanked is None:
                 break
@@ -284,9 +333,16 @@ def parse_spec(text: str, file: str) -> ast.SpecFile:
 _COMMENT_RE = re.compile(r'"(?:[^"\\\n]|\\.)*"|(#[^\n]*)')
 
 
+def _code(line: str) -> str:
+    """A line without its comment, each string reduced to `""`: where braces count."""
+    if "#" not in line and '"' not in line:
+        return line
+    return _COMMENT_RE.sub(lambda m: "" if m.group(1) else '""', line)
+
+
 def _scan_comments(text: str):
     """Comments with positions, skipping `#` inside strings (the lexer's rule)."""
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(source_lines(text), start=1):
         if "#" not in line:
             continue
         for m in _COMMENT_RE.finditer(line):
@@ -303,6 +359,54 @@ def _scan_comments(text: str):
                 break
 
 
+@dataclass(frozen=True)
+class _OpenBlock:
+    line: int
+    column: int  # of the header's first character
+    end_column: int  # after its `{`
+    header: str  # `project nova`, `hosts compute`: the words before `{`
+
+
+@dataclass(frozen=True)
+class _Braces:
+    """What the braces of a text say, read before parsing it."""
+
+    left_open: _OpenBlock | None  # the block most likely missing its `}`
+    too_deep: tuple[int, int] | None  # (line, column) of a `{` past MAX_NESTING
+
+
+def _scan_braces(text: str) -> _Braces:
+    """Match braces the way a reader does: a `}` closes the open block whose header
+    line is indented as the `}` is, so the block named as left open is the one
+    whose `}` is missing, not the outermost one (which a count would blame).
+    Without such a block (a file not laid out), the innermost open one."""
+    stack: list[tuple[_OpenBlock, int]] = []
+    missing: list[_OpenBlock] = []
+    for number, line in enumerate(source_lines(text), start=1):
+        if "{" not in line and "}" not in line:
+            continue
+        code = _code(line)
+        indent = len(line) - len(line.lstrip(" \t"))
+        for index, ch in enumerate(code):
+            if ch == "{":
+                header = printable(" ".join(code[:index].split()[-6:]))[:40]
+                block = _OpenBlock(number, indent + 1, index + 2, header)
+                stack.append((block, indent))
+                if len(stack) > MAX_NESTING:
+                    return _Braces(None, (number, index + 1))
+            elif ch == "}" and stack:
+                here = len(code) - len(code.lstrip(" \t")) if index == indent else None
+                same = [i for i, (_, ind) in enumerate(stack) if ind == here]
+                if same and same[-1] < len(stack) - 1:
+                    missing.append(stack[same[-1] + 1][0])
+                    del stack[same[-1] :]
+                else:
+                    stack.pop()
+    if missing:
+        return _Braces(missing[0], None)
+    return _Braces(stack[-1][0] if stack else None, None)
+
+
 def _blank_error_line(text: str, exc: UnexpectedInput) -> str | None:
     """Blank the offending line so parsing can go on and find later errors.
 
@@ -316,7 +420,7 @@ def _blank_error_line(text: str, exc: UnexpectedInput) -> str | None:
     if line > len(lines):
         return None
     bad = lines[line - 1]
-    code = _COMMENT_RE.sub(lambda m: "" if m.group(1) else '""', bad)
+    code = _code(bad)
     if "{" in code or "}" in code or not bad.strip():
         return None
     lines[line - 1] = ""
@@ -328,18 +432,6 @@ def _expected_words(expected) -> str:
     if len(words) > 6:
         words = [*words[:6], "..."]
     return ", ".join(words)
-
-
-def _unclosed_brace(text: str) -> int | None:
-    stack: list[int] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        code = _COMMENT_RE.sub(lambda m: "" if m.group(1) else '""', line)
-        for ch in code:
-            if ch == "{":
-                stack.append(lineno)
-            elif ch == "}" and stack:
-                stack.pop()
-    return stack[-1] if stack else None
 
 
 @functools.lru_cache(maxsize=1)
@@ -367,46 +459,84 @@ def _label_for(exc: UnexpectedInput) -> str | None:
     return _example_states().get((exc.state.position, exc.token.type))
 
 
-def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str) -> Diagnostic:
+# Hints for characters that cannot start a token, by what the writer probably meant.
+CHARACTER_HINTS = {
+    "'": 'strings use double quotes: "like this"',
+    ";": "a statement ends at the end of its line: no ';'",
+    ":": "a setting is `KEY VALUE`, without ':'",
+    "=": "a selector is written without spaces: key=value",
+}
+
+
+def _unterminated_string(exc: UnexpectedCharacters, file: str) -> Diagnostic:
+    span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
+    return error(
+        "K001",
+        "unterminated string: no closing '\"' on this line",
+        span,
+        hints=(
+            'a string starts and ends on one line: command "ssh {host} ..."',
+            'write a quote inside a string as \\" and a backslash as \\\\',
+        ),
+    )
+
+
+def _left_open_note(
+    braces: _Braces, before_line: int, file: str
+) -> tuple[tuple[Label, ...], tuple[str, ...]]:
+    """A note on the block left open before an error, as Jinja names "the innermost
+    block that needs to be closed"."""
+    block = braces.left_open
+    if block is None or block.line >= before_line:
+        return (), ()
+    span = Span(file, block.line, block.column, block.line, block.end_column)
+    return (
+        (Label(span, f"the block '{block.header}' opened here is not closed"),),
+        (f"is a '}}' missing for '{block.header}' (line {block.line}) before line {before_line}?",),
+    )
+
+
+def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str, braces: _Braces) -> Diagnostic:
     label = _label_for(exc)
     if isinstance(exc, UnexpectedCharacters):
         ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        if ch == '"':
+            return _unterminated_string(exc, file)
         span = Span(file, exc.line, exc.column, exc.line, exc.column + 1)
-        hints = []
-        if ch == "'":
-            hints.append('strings use double quotes: "like this"')
-        return error("K001", f"unexpected character {ch!r}", span, hints=tuple(hints))
+        hints = (CHARACTER_HINTS[ch],) if ch in CHARACTER_HINTS else ()
+        return error("K001", f"unexpected character {ch!r}", span, hints=hints)
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
         if tok.type == "$END":
-            lines = text.splitlines() or [""]
-            last = len(lines)
-            span = Span(file, last, 1, last, len(lines[-1]) + 1)
-            opened = _unclosed_brace(text)
-            if opened is not None:
+            block = braces.left_open
+            if block is not None:
                 return error(
                     "K002",
-                    f"end of file while a block is still open: missing '}}' for the block opened on line {opened}",
-                    span,
-                    hints=("every `{` needs a matching `}` on a line of its own",),
+                    f"the block '{block.header}' is never closed: a '}}' is missing",
+                    Span(file, block.line, block.column, block.line, block.end_column),
+                    hints=(
+                        "the end of the file came while this block was still open",
+                        "every `{` needs a matching `}` on a line of its own",
+                    ),
                 )
+            lines = source_lines(text) or [""]
+            last = len(lines)
+            span = Span(file, last, 1, last, len(lines[-1]) + 1)
             message = f"unexpected end of file; expected {_expected_words(exc.expected)}"
             return error("K002", message, span)
-        what = (
-            "end of line"
-            if tok.type == "_NL"
-            else f"{TOKEN_WORDS.get(tok.type, tok.type)} {str(tok)!r}"
-        )
-        if tok.type == "NAME":
-            what = f"{str(tok)!r}"
-        span = _token_span(file, tok)
         if tok.type == "_NL":
+            what = "end of line"
             span = Span(file, tok.line, tok.column, tok.line, tok.column + 1)
-        message = label or f"unexpected {what}"
+        else:
+            word = TOKEN_WORDS.get(tok.type, tok.type)
+            what = (
+                f"'{tok}'" if tok.type == "NAME" or word == f"'{tok}'" else f"{word} {str(tok)!r}"
+            )
+            span = _token_span(file, tok)
+        message = f"unexpected {what}: {label}" if label else f"unexpected {what}"
         hints = (f"expected {_expected_words(exc.expected)}",)
-        if label:
-            message = f"unexpected {what}: {label}"
-        return error("K002", message, span, hints=hints)
+        labels, more = _left_open_note(braces, tok.line, file)
+        return error("K002", message, span, hints=hints + more, labels=labels)
     span = Span(
         file, max(exc.line, 1), max(exc.column, 1), max(exc.line, 1), max(exc.column, 1) + 1
     )

@@ -10,15 +10,17 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 
-from kostyor_dsl.compiler import ast
+from kostyor_dsl.compiler import ast, entry_points
 from kostyor_dsl.compiler.diagnostics import (
     Diagnostic,
     DiagnosticSink,
     Label,
     Span,
     error,
+    warning,
 )
-from kostyor_dsl.compiler.engines import available_engines, find_engine
+from kostyor_dsl.compiler.engines import BUILTIN_ENGINES, available_engines
+from kostyor_dsl.compiler.entry_points import DRIVER_GROUP, SHIPPED_DRIVERS
 from kostyor_dsl.compiler.imports import Loader, Unit, locate_spec
 from kostyor_dsl.compiler.model import (
     BUILTIN_ACTIONS,
@@ -26,6 +28,7 @@ from kostyor_dsl.compiler.model import (
     DEFAULT_ENGINE,
     DEFAULT_TIERS,
     Action,
+    HostGroup,
     OrderDef,
     ServiceDef,
     SourceFile,
@@ -38,7 +41,10 @@ from kostyor_dsl.compiler.strategy_blocks import (
     build_service_hooks,
     check_budget,
     check_hosts,
+    check_numbers,
+    check_parameters,
     check_service,
+    merge_block,
     parameters,
 )
 from kostyor_dsl.compiler.suggest import did_you_mean
@@ -68,7 +74,7 @@ def resolve_text(key: tuple[str, str], text: str) -> SpecCheck:
     sink = DiagnosticSink()
     root_dir = os.path.dirname(key[1]) if key[0] == "file" else None
     loader = Loader(sink, root_dir)
-    loader.load(key, text, ())
+    loader.load(key, text)
     units = [loader.units[k] for k in loader.order]
     spec = _Resolver(sink, units).resolve()
     diagnostics = tuple(_dedupe(sink.items))
@@ -105,6 +111,29 @@ STRATEGY_KEYS = (
 REPEATABLE_KEYS = ("hosts", "service", "budget")
 
 
+def _extend(inherited: dict[str, ast.Setting], node: ast.Strategy) -> dict[str, ast.Setting]:
+    """`node`'s settings over the inherited ones, key by key.  A `hosts` or `service`
+    block with the selectors (service) of an inherited one is merged into it
+    (strategy_blocks.merge_block) and keeps its place; anything else replaces
+    the inherited setting of its key, or is added after them."""
+    merged = dict(inherited)
+    for setting in node.settings:
+        if setting.key.value not in STRATEGY_KEYS:
+            continue
+        ident = setting_key(setting)
+        old = merged.get(ident)
+        if (
+            setting.key.value in REPEATABLE_KEYS
+            and old is not None
+            and old.block is not None
+            and setting.block is not None
+        ):
+            merged[ident] = merge_block(old, setting)
+        else:
+            merged[ident] = setting
+    return merged
+
+
 def setting_key(setting: ast.Setting) -> str:
     """The identity of a setting for `extends` overrides and duplicate checks."""
     key = setting.key.value
@@ -132,9 +161,17 @@ class _Resolver:
         self.tiers = tiers
         self.actions = self._actions(trees)
         strategies_ast = self._strategy_asts(trees)
+        merged = self._merged_settings(strategies_ast)
+        self._engines: list[str] | None = None
+        # Inherited blocks are the same AST objects in every strategy of a chain.
+        self._groups: dict[int, HostGroup] = {}
+        self._checked: set[tuple[int, str]] = set()
+        self._drivers: tuple[str, ...] | None = None
         strategies = {}
         for name, node in strategies_ast.items():
-            built = self._strategy(node, strategies_ast, orders)
+            if merged[name] is None:
+                continue
+            built = self._strategy(node, merged[name], orders)
             if built is not None:
                 strategies[name] = built
         default = self._default(trees, strategies_ast)
@@ -321,6 +358,7 @@ class _Resolver:
         return found
 
     def _check_settings(self, node: ast.Strategy) -> None:
+        check_numbers(node.settings, self.sink)
         seen: dict[str, ast.Setting] = {}
         for setting in node.settings:
             key = setting.key.value
@@ -384,8 +422,7 @@ class _Resolver:
                     )
                 )
                 return
-            for param in setting.block or ():
-                self._check_parameter(param)
+            check_parameters(setting.block, self.sink)
         elif key == "hosts":
             check_hosts(setting, self.sink)
         elif key == "service":
@@ -414,57 +451,67 @@ class _Resolver:
                             hints=(f"write: {action.key.value} {{ timeout 10m }}",),
                         )
                     )
-                for param in action.block or ():
-                    self._check_parameter(param)
+                check_parameters(action.block, self.sink)
 
-    def _check_parameter(self, param: ast.Setting) -> None:
-        if len(param.values) != 1 or param.block is not None:
-            self.sink.add(
-                error(
-                    "K025",
-                    f"parameter '{param.key.value}' takes exactly one value",
-                    param.key.span,
-                    hints=(f'write: {param.key.value} "value"',),
-                )
-            )
+    def _merged_settings(self, strategies) -> dict[str, dict[str, ast.Setting] | None]:
+        """Each strategy's settings with what it extends merged in (None when its
+        chain of `extends` is broken).  Walked without recursion and once per
+        strategy: a chain may be thousands of strategies long."""
+        memo: dict[str, dict[str, ast.Setting] | None] = {}
+        for name in strategies:
+            chain: list[ast.Strategy] = []
+            position: dict[str, int] = {}
+            current = strategies[name]
+            while True:
+                cname = current.name.value
+                if cname in memo:
+                    base = memo[cname]
+                    break
+                if cname in position:
+                    self._cycle(chain[position[cname] :], memo)
+                    base = None
+                    break
+                position[cname] = len(chain)
+                chain.append(current)
+                if current.extends is None:
+                    base = {}
+                    break
+                parent = strategies.get(current.extends.value)
+                if parent is None:
+                    self.sink.add(
+                        error(
+                            "K020",
+                            f"strategy '{cname}' extends unknown strategy "
+                            f"'{current.extends.value}'",
+                            current.extends.span,
+                            hints=did_you_mean(current.extends.value, strategies),
+                        )
+                    )
+                    base = None
+                    break
+                current = parent
+            for node in reversed(chain):
+                if node.name.value not in memo:
+                    base = None if base is None else _extend(base, node)
+                    memo[node.name.value] = base
+                else:
+                    base = memo[node.name.value]
+        return memo
 
-    def _merged_settings(self, node, strategies, chain=()) -> dict[str, ast.Setting] | None:
-        name = node.name.value
-        if name in chain:
+    def _cycle(self, members: list[ast.Strategy], memo) -> None:
+        names = [m.name.value for m in members]
+        for i, member in enumerate(members):
+            ring = names[i:] + names[:i]
             self.sink.add(
                 error(
                     "K027",
-                    "strategies extend each other in a cycle: " + " -> ".join([*chain, name]),
-                    node.name.span,
+                    "strategies extend each other in a cycle: " + " -> ".join([*ring, ring[0]]),
+                    member.name.span,
                 )
             )
-            return None
-        merged: dict[str, ast.Setting] = {}
-        if node.extends is not None:
-            parent = strategies.get(node.extends.value)
-            if parent is None:
-                self.sink.add(
-                    error(
-                        "K020",
-                        f"strategy '{name}' extends unknown strategy '{node.extends.value}'",
-                        node.extends.span,
-                        hints=did_you_mean(node.extends.value, strategies),
-                    )
-                )
-                return None
-            inherited = self._merged_settings(parent, strategies, (*chain, name))
-            if inherited is None:
-                return None
-            merged.update(inherited)
-        for setting in node.settings:
-            if setting.key.value in STRATEGY_KEYS:
-                merged[setting_key(setting)] = setting
-        return merged
+            memo[member.name.value] = None
 
-    def _strategy(self, node: ast.Strategy, strategies, orders) -> StrategyDef | None:
-        settings = self._merged_settings(node, strategies)
-        if settings is None:
-            return None
+    def _strategy(self, node: ast.Strategy, settings, orders) -> StrategyDef | None:
         name = node.name.value
 
         def one(key: str, default: str | None) -> tuple[str | None, Span | None]:
@@ -474,8 +521,10 @@ class _Resolver:
             return setting.values[0].raw, setting.values[0].span
 
         engine, engine_span = one("engine", DEFAULT_ENGINE)
-        if find_engine(engine) is None:
-            engines = available_engines()
+        if engine not in BUILTIN_ENGINES and self._engines is None:
+            self._engines = available_engines()
+        engines = self._engines or list(BUILTIN_ENGINES)
+        if engine not in BUILTIN_ENGINES and engine not in engines:
             self.sink.add(
                 error(
                     "K022",
@@ -510,13 +559,15 @@ class _Resolver:
                     hints=did_you_mean(order, orders),
                 )
             )
-        driver, _ = one("driver", DEFAULT_DRIVER)
+        driver, driver_span = one("driver", DEFAULT_DRIVER)
+        if driver_span is not None:
+            self._check_driver(driver, driver_span)
         driver_setting = settings.get("driver")
         params = parameters(driver_setting.block if driver_setting else None)
         pre = self._phase_actions(settings, "pre-upgrade")
         post = self._phase_actions(settings, "post-upgrade")
         groups = tuple(
-            build_group(s) for k, s in settings.items() if k.startswith("hosts ") and s.block
+            self._group(s) for k, s in settings.items() if k.startswith("hosts ") and s.block
         )
         hooks = tuple(
             build_service_hooks(s)
@@ -544,6 +595,31 @@ class _Resolver:
             post_upgrade=post,
             budgets=budgets,
             engine_span=engine_span,
+        )
+
+    def _check_driver(self, driver: str, span: Span) -> None:
+        """A warning only: the deploy host, where `kostyorc run` checks it again,
+        may have a driver this machine lacks."""
+        if driver in SHIPPED_DRIVERS:
+            return
+        if self._drivers is None:
+            self._drivers = entry_points.installed(DRIVER_GROUP)
+        if driver in self._drivers:
+            return
+        self.sink.add(
+            warning(
+                "K028",
+                f"driver '{driver}' is not installed here",
+                span,
+                hints=(
+                    *(
+                        did_you_mean(driver, self._drivers)
+                        or ("installed drivers: " + (", ".join(self._drivers) or "none"),)
+                    ),
+                    f"drivers register in the '{DRIVER_GROUP}' entry point group; "
+                    "kostyorc run refuses a driver its host does not have",
+                ),
+            )
         )
 
     def _phase_actions(self, settings, key: str) -> tuple[Action, ...]:
@@ -582,8 +658,18 @@ class _Resolver:
                 )
             )
 
+    def _group(self, setting: ast.Setting) -> HostGroup:
+        """A hosts block as a group, built once however many strategies inherit it."""
+        group = self._groups.get(id(setting))
+        if group is None:
+            group = self._groups[id(setting)] = build_group(setting)
+        return group
+
     def _check_rollout(self, engine, groups, hooks, order: OrderDef | None) -> None:
         for group in groups:
+            if (id(group), engine) in self._checked:
+                continue
+            self._checked.add((id(group), engine))
             for action in group.before + group.after:
                 self._check_action(action)
             for selector in group.selectors:
@@ -608,7 +694,7 @@ class _Resolver:
                         group.span,
                         hints=(
                             f"engine {engine} upgrades a service on many hosts in one step; "
-                            "use a `service NAME {{ before ... }}` block for actions around it",
+                            "use a `service NAME { before ... }` block for actions around it",
                         ),
                     )
                 )

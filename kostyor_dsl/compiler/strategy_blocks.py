@@ -1,13 +1,16 @@
 """The rollout blocks of a strategy: `hosts SELECTOR... { ... }` and `service NAME { ... }`.
 
-Shape checks (what a block may hold) and building the model from the AST.
-Checks that need the whole spec (known actions, tiers, services, the engine)
-are in resolve.py.
+Shape checks (what a block may hold), merging an extending strategy's block
+into the inherited one, and building the model from the AST.  Checks that
+need the whole spec (known actions, tiers, services, the engine) are in
+resolve.py.  Building never fails: a value the checks refused is left out
+(its diagnostic is already reported).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from kostyor_dsl.compiler import ast
 from kostyor_dsl.compiler.diagnostics import DiagnosticSink, Label, error
@@ -28,10 +31,84 @@ BUDGET_RULES = ("max-unavailable", "min-available")
 BUDGET_KEYS = (*BUDGET_RULES, "name")
 # `batch max`: each batch as large as the strategy's budgets allow.
 BATCH_MAX = "max"
+HOOK_KEYS = ("before", "after")
+# `KEY none`: no value for a setting whose default is nothing, and, in an
+# extending strategy, not the inherited one (`before none`: no inherited
+# `before` hooks).  Not an action name.
+NONE = "none"
+NONE_KEYS = ("before", "after", "pause-after-batch", "max-failed-hosts-per-batch")
+# Digits a number may have before its decimal point: plans are JSON, and
+# JSON readers keep integers exact only to 2**53.
+MAX_DIGITS = 15
 
 
 def _bad(sink: DiagnosticSink, code: str, message: str, span, *hints: str) -> None:
     sink.add(error(code, message, span, hints=tuple(hints)))
+
+
+def is_none(item: ast.Setting) -> bool:
+    """`before none`, `pause-after-batch none`: see NONE."""
+    return len(item.values) == 1 and item.values[0].kind == "name" and item.values[0].raw == NONE
+
+
+def too_large(value: ast.Value) -> bool:
+    """A number, percentage or duration with more than MAX_DIGITS digits before its
+    point (leading zeros count: Python's int() refuses 4,300 of them too)."""
+    if value.kind not in ("number", "percent", "duration"):
+        return False
+    return len(value.raw.split(".", 1)[0].rstrip("%smh")) > MAX_DIGITS
+
+
+def check_numbers(settings, sink: DiagnosticSink) -> None:
+    """Every number in these settings and their blocks is small enough to be exact."""
+    stack = list(settings)
+    while stack:
+        setting = stack.pop()
+        for value in setting.values:
+            if too_large(value):
+                shown = value.raw if len(value.raw) <= 24 else value.raw[:20] + "..."
+                _bad(
+                    sink,
+                    "K025",
+                    f"{shown} has too many digits: a number has at most {MAX_DIGITS} "
+                    "before its decimal point",
+                    value.span,
+                )
+        stack.extend(setting.block or ())
+
+
+def whole_number(value: ast.Value) -> int | None:
+    """The value as a whole number, or None when it is not one (or too large)."""
+    if value.kind != "number" or not value.raw.isdigit() or too_large(value):
+        return None
+    return int(value.raw)
+
+
+def check_parameters(block, sink: DiagnosticSink) -> None:
+    """A driver's or an action's parameters: `KEY VALUE` lines, each key once."""
+    seen: dict[str, ast.Setting] = {}
+    for param in block or ():
+        key = param.key.value
+        if len(param.values) != 1 or param.block is not None:
+            _bad(
+                sink,
+                "K025",
+                f"parameter '{key}' takes exactly one value",
+                param.key.span,
+                f'write: {key} "value"',
+            )
+        if key in seen:
+            sink.add(
+                error(
+                    "K025",
+                    f"parameter '{key}' is given twice",
+                    param.key.span,
+                    labels=(Label(seen[key].key.span, "first given here"),),
+                    hints=("remove one of the two lines",),
+                )
+            )
+        else:
+            seen[key] = param
 
 
 def check_hosts(setting: ast.Setting, sink: DiagnosticSink) -> None:
@@ -57,6 +134,17 @@ def check_hosts(setting: ast.Setting, sink: DiagnosticSink) -> None:
     seen: dict[str, ast.Setting] = {}
     for item in setting.block:
         key = item.key.value
+        if key in HOSTS_KEYS and is_none(item) and item.block is None:
+            if key in NONE_KEYS:
+                continue
+            _bad(
+                sink,
+                "K025",
+                f"'{key}' cannot be none",
+                item.values[0].span,
+                f"{key} has a default; give the value you want instead",
+            )
+            continue
         if key not in HOSTS_KEYS:
             _bad(
                 sink,
@@ -66,18 +154,21 @@ def check_hosts(setting: ast.Setting, sink: DiagnosticSink) -> None:
                 *(did_you_mean(key, HOSTS_KEYS) or ("hosts settings: " + ", ".join(HOSTS_KEYS),)),
             )
             continue
-        if key not in ("before", "after"):
-            if key in seen:
+        # Each setting once, each hook (`before evacuate`) once; a malformed hook
+        # is reported by _check_hook.
+        if key not in HOOK_KEYS or len(item.values) == 1:
+            ident = _identity(item)
+            if ident in seen:
                 sink.add(
                     error(
                         "K025",
-                        f"setting '{key}' is given twice",
+                        f"setting '{ident}' is given twice",
                         item.key.span,
-                        labels=(Label(seen[key].key.span, "first given here"),),
+                        labels=(Label(seen[ident].key.span, "first given here"),),
                     )
                 )
                 continue
-            seen[key] = item
+            seen[ident] = item
         if key == "batch":
             _check_sizes(item, sink, allow_zero=False, allow_max=True)
         elif key.startswith("max-failed-hosts"):
@@ -91,7 +182,10 @@ def check_hosts(setting: ast.Setting, sink: DiagnosticSink) -> None:
             if not item.values:
                 _bad(sink, "K025", "'pause-after-batch' takes batch numbers", item.key.span)
             for value in item.values:
-                if value.kind != "number" or not value.raw.isdigit() or int(value.raw) < 1:
+                if too_large(value):
+                    continue
+                number = whole_number(value)
+                if number is None or number < 1:
                     _bad(
                         sink,
                         "K030",
@@ -110,6 +204,7 @@ def check_service(setting: ast.Setting, sink: DiagnosticSink) -> None:
             "write: service nova-compute {\\n  before drain\\n}",
         )
         return
+    seen: dict[str, ast.Setting] = {}
     for item in setting.block:
         if item.key.value not in SERVICE_KEYS:
             _bad(
@@ -120,6 +215,21 @@ def check_service(setting: ast.Setting, sink: DiagnosticSink) -> None:
                 "a service block holds: before ACTION, after ACTION",
             )
             continue
+        if is_none(item) and item.block is None:
+            continue
+        if len(item.values) == 1:
+            ident = f"{item.key.value} {item.values[0].raw}"
+            if ident in seen:
+                sink.add(
+                    error(
+                        "K025",
+                        f"setting '{ident}' is given twice",
+                        item.key.span,
+                        labels=(Label(seen[ident].key.span, "first given here"),),
+                    )
+                )
+                continue
+            seen[ident] = item
         _check_hook(item, sink)
 
 
@@ -133,14 +243,15 @@ def _check_hook(item: ast.Setting, sink: DiagnosticSink) -> None:
             f"write: {item.key.value} evacuate {{\\n  timeout 30m\\n}}",
         )
         return
-    for param in item.block or ():
-        if len(param.values) != 1 or param.block is not None:
-            _bad(
-                sink,
-                "K025",
-                f"parameter '{param.key.value}' takes exactly one value",
-                param.key.span,
-            )
+    if item.values[0].raw == NONE and item.block is not None:
+        _bad(
+            sink,
+            "K025",
+            f"'{item.key.value} none' takes no parameters",
+            item.values[0].span,
+            f"'{item.key.value} none' means: no {item.key.value} hooks (none inherited)",
+        )
+    check_parameters(item.block, sink)
 
 
 def _check_sizes(
@@ -151,6 +262,8 @@ def _check_sizes(
     for value in item.values:
         if allow_max and value.kind == "name" and value.raw == BATCH_MAX:
             continue
+        if too_large(value):
+            continue  # reported by check_numbers
         if value.kind == "number":
             if not value.raw.isdigit():
                 _bad(sink, "K030", f"'{value.raw}' is not a whole number of hosts", value.span)
@@ -178,15 +291,51 @@ def _check_sizes(
             )
 
 
-def _size(value: ast.Value) -> int | str:
-    return value.raw if value.kind in ("percent", "name") else int(value.raw)
+def _identity(item: ast.Setting) -> str:
+    """What a setting in a hosts or service block is, for merging: a hook is its
+    kind and action (`before evacuate`), anything else its key."""
+    if item.key.value in HOOK_KEYS and len(item.values) == 1:
+        return f"{item.key.value} {item.values[0].raw}"
+    return item.key.value
+
+
+def merge_block(inherited: ast.Setting, own: ast.Setting) -> ast.Setting:
+    """An extending strategy's `hosts` or `service` block over the inherited block
+    of the same selectors (or service), key by key: what `own` does not mention
+    is kept.  A setting replaces the inherited one of its key in its place; a hook
+    replaces the inherited hook of the same kind and action (with its
+    parameters as written), or is added after the inherited ones; `before none`
+    and `after none` drop the inherited hooks of that kind."""
+    own_block = own.block or ()
+    dropped = {
+        item.key.value for item in own_block if item.key.value in HOOK_KEYS and is_none(item)
+    }
+    merged = [item for item in inherited.block or () if item.key.value not in dropped]
+    for item in own_block:
+        if item.key.value in HOOK_KEYS and is_none(item):
+            continue
+        ident = _identity(item)
+        at = next((i for i, old in enumerate(merged) if _identity(old) == ident), None)
+        if at is None:
+            merged.append(item)
+        else:
+            merged[at] = item
+    return replace(own, block=tuple(merged))
+
+
+def _size(value: ast.Value) -> int | str | None:
+    if value.kind == "name" and value.raw == BATCH_MAX:
+        return BATCH_MAX
+    if value.kind == "percent" and not too_large(value):
+        return value.raw
+    return whole_number(value)
 
 
 def _actions(block, when: str) -> tuple[Action, ...]:
     return tuple(
         Action(item.values[0].raw, parameters(item.block), span=item.values[0].span)
         for item in block
-        if item.key.value == when and len(item.values) == 1
+        if item.key.value == when and len(item.values) == 1 and not is_none(item)
     )
 
 
@@ -196,11 +345,14 @@ def build_group(setting: ast.Setting) -> HostGroup:
 
     def sizes(key: str) -> tuple[int | str, ...]:
         item = by_key.get(key)
-        return tuple(_size(v) for v in item.values) if item else ()
+        if item is None:
+            return ()
+        return tuple(size for size in map(_size, item.values) if size is not None)
 
     fails = sizes("max-failed-hosts")
     per_batch = sizes("max-failed-hosts-per-batch")
     pauses = by_key.get("pause-after-batch")
+    gates = {whole_number(v) for v in pauses.values} if pauses else set()
     return HostGroup(
         name=",".join(v.raw for v in setting.values),
         selectors=tuple(Selector.parse(v.raw) for v in setting.values),
@@ -209,7 +361,7 @@ def build_group(setting: ast.Setting) -> HostGroup:
         max_failed_hosts_per_batch=per_batch[0] if per_batch else None,
         before=_actions(block, "before"),
         after=_actions(block, "after"),
-        pause_after_batches=tuple(sorted({int(v.raw) for v in pauses.values})) if pauses else (),
+        pause_after_batches=tuple(sorted(n for n in gates if n is not None and n >= 1)),
         span=setting.key.span,
         batch_span=by_key["batch"].key.span if "batch" in by_key else None,
     )
@@ -282,13 +434,16 @@ def build_budget(setting: ast.Setting) -> Budget | None:
     rule = next((key for key in BUDGET_RULES if key in by_key), None)
     if rule is None or len(by_key[rule].values) != 1:
         return None
+    amount = _size(by_key[rule].values[0])
+    if amount is None or amount == BATCH_MAX:
+        return None
     named = by_key.get("name")
     selectors = ",".join(v.raw for v in setting.values)
     return Budget(
         name=named.values[0].text if named and named.values else selectors,
         selectors=tuple(Selector.parse(v.raw) for v in setting.values),
         rule=rule,
-        amount=_size(by_key[rule].values[0]),
+        amount=amount,
         span=setting.key.span,
     )
 
@@ -325,12 +480,14 @@ def batch_sizes(ramp: tuple[int | str, ...], hosts: int) -> list[int]:
 
 
 def parameters(block) -> tuple[tuple[str, str | int | float], ...]:
-    out = []
+    """A block's parameters, sorted by key; a key given twice counts once (the first,
+    as check_parameters reports the second)."""
+    out: dict[str, str | int | float] = {}
     for param in block or ():
-        if len(param.values) != 1:
+        if len(param.values) != 1 or param.key.value in out or too_large(param.values[0]):
             continue
-        out.append((param.key.value, _plain_value(param.values[0])))
-    return tuple(sorted(out))
+        out[param.key.value] = _plain_value(param.values[0])
+    return tuple(sorted(out.items()))
 
 
 def _plain_value(value: ast.Value) -> str | int | float:

@@ -6,11 +6,12 @@ The layout (the shipped spec is written in it):
   on a line of its own;
 - in a project, service names are padded so that `on` lines up, two spaces
   past the longest name;
-- in a strategy or settings block, when the block has one-line settings with
-  values, every setting with values lines its values up two spaces past the
-  longest such key (`batch              1, 5, 20%`, `before             evacuate {`);
-  a block whose valued settings all open blocks of their own keeps one space
-  (`hosts compute {`, `driver shell {`);
+- in a strategy or settings block, one-line settings with values line their
+  values up two spaces past the longest such key (`batch              1, 5, 20%`);
+  a setting that opens a block keeps one space (`hosts compute {`,
+  `driver shell {`), unless its key also stands on a one-line setting of the
+  block, so that hooks of one kind line up (`before             evacuate {`
+  under `before             disable-scheduling`);
 - lists are written `a, b, c`; values keep their source text (`"..."`, `20%`);
 - one blank line between top-level blocks and between projects; elsewhere at
   most one blank line, where the author put one, and none right after `{` or
@@ -19,9 +20,12 @@ The layout (the shipped spec is written in it):
   next statement at that statement's indent (before a `}`: at the block's
   inner indent), a trailing comment after its statement, two spaces apart.
 
-Formatting only moves whitespace and comments: `parse(fmt(x)) == parse(x)`
-(the AST compares without positions), and `fmt(fmt(x)) == fmt(x)`; both are
-tested over every spec of the project.
+A byte order mark is dropped.  Formatting only moves whitespace and comments:
+`parse(fmt(x)) == parse(x)` (the AST compares without positions), and
+`fmt(fmt(x)) == fmt(x)`; both are tested over every spec of the project, and
+`format_spec` checks the first on every call: when it fails (a bug of the
+formatter) it raises FormatterBug instead of returning text that means
+something else.
 """
 
 from __future__ import annotations
@@ -30,11 +34,17 @@ import re
 from dataclasses import dataclass
 
 from kostyor_dsl.compiler import ast
+from kostyor_dsl.compiler.diagnostics import CompileError
 from kostyor_dsl.compiler.parser import parse_spec
+from kostyor_dsl.compiler.source_text import source_lines, without_bom
 
 INDENT = "  "
 # A string (skipped) or a comment (group 1): what the lexer does with `#` and quotes.
 _CODE_RE = re.compile(r'"(?:[^"\\\n]|\\.)*"|(#[^\n]*)')
+
+
+class FormatterBug(Exception):
+    """The layout fmt made would not parse to the same spec: never written."""
 
 
 @dataclass
@@ -53,7 +63,7 @@ class _Line:
 
 class _Writer:
     def __init__(self, text: str, spec: ast.SpecFile) -> None:
-        self.source = text.splitlines()
+        self.source = source_lines(text)
         self.closer_of = _brace_pairs(self.source)
         self.lines: list[_Line] = []
         self.spec = spec
@@ -123,14 +133,15 @@ class _Writer:
         self.close(line, 0)
 
     def settings(self, settings: tuple[ast.Setting, ...], depth: int) -> None:
-        one_line = [s for s in settings if s.values and s.block is None]
-        width = max((len(s.key.value) for s in settings if s.values), default=0) + 2
+        one_line = {s.key.value for s in settings if s.values and s.block is None}
+        aligned = [s for s in settings if s.values and s.key.value in one_line]
+        width = max((len(s.key.value) for s in aligned), default=0) + 2
         for setting in settings:
             key = setting.key.value
             text = key
             if setting.values:
                 values = ", ".join(v.raw for v in setting.values)
-                text = f"{key:<{width}}{values}" if one_line else f"{key} {values}"
+                text = f"{key:<{width}}{values}" if key in one_line else f"{key} {values}"
             line = setting.key.span.line
             if setting.block is None:
                 self.emit(line, depth, text)
@@ -209,8 +220,9 @@ def _brace_pairs(lines: list[str]) -> dict[int, int]:
 
 
 def format_spec(text: str, file: str = "<spec>") -> str:
-    """The spec in canonical layout.  Raises CompileError when it does not parse."""
-    text = text.replace("\r\n", "\n")
+    """The spec in canonical layout.  Raises CompileError when it does not parse,
+    FormatterBug when the layout would not mean the same spec."""
+    text = without_bom(text).replace("\r\n", "\n")
     spec = parse_spec(text, file)
     writer = _Writer(text if text.endswith("\n") else text + "\n", spec)
     previous_block = False
@@ -218,4 +230,20 @@ def format_spec(text: str, file: str = "<spec>") -> str:
         is_block = isinstance(node, (ast.Order, ast.Strategy))
         writer.item(node, forced=index > 0 and (is_block or previous_block))
         previous_block = is_block
-    return writer.render()
+    formatted = writer.render()
+    _check_same_meaning(spec, formatted, file)
+    return formatted
+
+
+def _check_same_meaning(spec: ast.SpecFile, formatted: str, file: str) -> None:
+    try:
+        again = parse_spec(formatted, file)
+    except CompileError as exc:
+        first = exc.diagnostics[0]
+        raise FormatterBug(
+            f"the formatted text does not parse ({first.span}: {first.message})"
+        ) from None
+    if again != spec:
+        raise FormatterBug("the formatted text parses to a different spec")
+    if [c.text.rstrip() for c in again.comments] != [c.text.rstrip() for c in spec.comments]:
+        raise FormatterBug("the formatted text does not keep the comments as they were")

@@ -95,14 +95,14 @@ def record_failure(
     reasons = []
     if len(group_failed) > policy.group_limit:
         reasons.append(
-            f"group {policy.name} has {len(group_failed)} failed hosts of {policy.hosts} and "
+            f"group {policy.name} has {_hosts(len(group_failed))} of {policy.hosts} and "
             f"tolerates {policy.group_limit} (max-failed-hosts "
             f"{_describe_limit(policy.max_failed_hosts)}): {_listing(group_failed)}"
         )
     batch_limit = policy.batch_limit(batch)
     if batch_limit is not None and len(batch_failed) > batch_limit:
         reasons.append(
-            f"batch {batch_key} has {len(batch_failed)} failed hosts of "
+            f"batch {batch_key} has {_hosts(len(batch_failed))} of "
             f"{policy.batch_hosts.get(batch, 0)} and tolerates {batch_limit} "
             f"(max-failed-hosts-per-batch "
             f"{_describe_limit(policy.max_failed_hosts_per_batch)}): {_listing(batch_failed)}"
@@ -132,3 +132,7 @@ def forget_hosts(run: RunRecord, hosts: set[str]) -> RunRecord:
         failed_hosts=without(run.failed_hosts),
         batch_failed_hosts=without(run.batch_failed_hosts),
     )
+
+
+def _hosts(count: int) -> str:
+    return f"{count} failed host{'' if count == 1 else 's'}"

@@ -166,8 +166,9 @@ def render_status(document: dict[str, Any], *, tty: bool) -> str:
     for group in document.get("groups", []):
         if group["failed_hosts"]:
             failed = ", ".join(f"{host} ({step})" for host, step in group["failed_hosts"].items())
+            count = len(group["failed_hosts"])
             lines.append(
-                f"group {group['name']}: {len(group['failed_hosts'])} failed hosts of "
+                f"group {group['name']}: {count} failed host{'' if count == 1 else 's'} of "
                 f"{group['hosts']}, tolerates {group['tolerates']}: {failed}"
             )
     for budget in document.get("budgets", []):

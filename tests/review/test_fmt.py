@@ -91,7 +91,7 @@ def test_cli_check_diff_and_rewrite(cli, tmp_path):
     assert code == 1 and f"{messy}: not formatted" in err and out == ""
     code, out, _ = cli("fmt", "--diff", messy)
     assert (
-        code == 0
+        code == 1
         and out.startswith(f"--- {messy} (original)")
         and "+    nova-api      on controller" in out
     )
@@ -174,6 +174,93 @@ def test_cli_unreadable_inputs_are_errors(cli, tmp_path):
     binary = tmp_path / "binary.kostyor"
     binary.write_bytes(b"\xff\xfe\x00order")
     code, _, err = cli("fmt", "--check", binary)
-    assert code == 2 and "not a UTF-8 text file" in err
+    assert code == 2 and "it is not UTF-8 text" in err
     code, _, err = cli("fmt", tmp_path)
     assert code == 2 and str(tmp_path) in err
+
+
+# Characters str.splitlines breaks lines at and the parser does not (issue 9 item 12,
+# issue 15 item 3): a comment holding one used to shift every later line.
+LINE_BREAKERS = ["\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("char", LINE_BREAKERS, ids=lambda c: f"U+{ord(c):04X}")
+def test_comments_with_other_line_breaks_keep_their_place(char):
+    text = (
+        f'tiers a\n# x{char}y\nimport "base.kostyor"\norder o {{\n  project p {{\n'
+        f"    s on a  # z{char}w\n  }}\n}}\n\nstrategy s {{\n  engine  node-by-node\n}}\n"
+    )
+    formatted = format_spec(text, "x.kostyor")
+    assert parse_spec(formatted, "x.kostyor") == parse_spec(text, "x.kostyor")
+    assert f'# x{char}y\nimport "base.kostyor"\n' in formatted
+    assert f"    s  on a  # z{char}w\n" in formatted
+    assert format_spec(formatted, "x.kostyor") == formatted
+
+
+def test_block_openers_are_not_aligned_with_settings():
+    text = (
+        "strategy s {\n  engine node-by-node\n  driver shell {\n    timeout 1\n  }\n"
+        "  hosts network {\n    batch 1, 2\n    after enable-scheduling\n"
+        "    before disable-scheduling\n    before evacuate {\n      timeout 30m\n    }\n"
+        "  }\n  service nova-compute {\n    before drain {\n      timeout 1\n    }\n  }\n}\n"
+    )
+    assert format_spec(text, "x.kostyor") == (
+        "strategy s {\n  engine  node-by-node\n  driver shell {\n    timeout  1\n  }\n"
+        "  hosts network {\n    batch   1, 2\n    after   enable-scheduling\n"
+        "    before  disable-scheduling\n    before  evacuate {\n      timeout  30m\n    }\n"
+        "  }\n  service nova-compute {\n    before drain {\n      timeout  1\n    }\n  }\n}\n"
+    )
+
+
+def test_a_byte_order_mark_is_dropped(cli, tmp_path):
+    assert format_spec("\ufefftiers a,b\n", "x.kostyor") == "tiers a, b\n"
+    path = tmp_path / "bom.kostyor"
+    path.write_text("\ufefftiers a, b\n", encoding="utf-8")
+    code, _, err = cli("fmt", "--check", path)
+    assert code == 1 and "not formatted" in err
+    assert cli("fmt", path)[0] == 0
+    assert path.read_bytes() == b"tiers a, b\n"
+
+
+def test_cli_diff_exits_1_when_there_is_a_diff(cli, tmp_path):
+    path = tmp_path / "x.kostyor"
+    path.write_text("tiers a,b\n")
+    code, out, _ = cli("fmt", "--diff", path)
+    assert code == 1 and "+tiers a, b" in out
+    path.write_text("tiers a, b\n")
+    assert cli("fmt", "--diff", path) == (0, "", "")
+
+
+def test_a_formatter_bug_is_refused_not_written(cli, tmp_path, monkeypatch):
+    from kostyor_dsl.review import fmt
+
+    path = tmp_path / "x.kostyor"
+    original = "tiers a,b\n"
+    path.write_text(original)
+    monkeypatch.setattr(fmt._Writer, "render", lambda self: "tiers a\n")
+    with pytest.raises(fmt.FormatterBug, match="parses to a different spec"):
+        format_spec(original, "x.kostyor")
+    for args in (["fmt", path], ["fmt", "--check", path], ["fmt", "--diff", path]):
+        code, out, err = cli(*args)
+        assert code == 2 and out == ""
+        assert "internal error" in err and "please report it" in err
+        assert "Traceback" not in err
+    assert path.read_text() == original
+    monkeypatch.setattr(fmt._Writer, "render", lambda self: "tiers {\n")
+    with pytest.raises(fmt.FormatterBug, match="does not parse"):
+        format_spec(original, "x.kostyor")
+
+    def crash(self):
+        raise KeyError(3)
+
+    monkeypatch.setattr(fmt._Writer, "render", crash)
+    code, _, err = cli("fmt", "--check", path)
+    assert code == 2 and "internal error" in err
+    assert path.read_text() == original
+
+
+def test_deep_nesting_is_an_error_not_a_crash(cli, tmp_path):
+    path = tmp_path / "deep.kostyor"
+    path.write_text("strategy s {\n" + "a {\n" * 300 + "}\n" * 301)
+    code, _, err = cli("fmt", path)
+    assert code == 2 and "error[K005]" in err and "Traceback" not in err

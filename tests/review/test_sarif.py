@@ -128,3 +128,23 @@ def test_check_cli_prints_valid_sarif(cli, tmp_path):
         "sarif",
     )
     assert code == 0 and _validate(out)["runs"][0]["results"] == []
+
+
+@pytest.mark.parametrize("char", ["\x0c", "\x0b", "\x85", "\u2028", "\u2029"], ids=repr)
+def test_text_json_and_sarif_count_lines_alike(tmp_path, char):
+    """A line ends at \\n only, in spans, carets and SARIF alike (issue 9 item 12)."""
+    from kostyor_dsl.compiler.diagnostics import render_json, render_text
+
+    spec = tmp_path / "bad.kostyor"
+    spec.write_text(f"# a{char}b\n# c{char}d\n" + BAD_SPEC, encoding="utf-8")
+    report = check(str(spec))
+    (d,) = [d for d in report.diagnostics if d.code == "K010"]
+    assert (d.span.line, d.span.column) == (7, 17)
+    assert "   7 |     nova-api on controler\n     |                 ^^^^^^^^^" in render_text(
+        [d], report.sources
+    )
+    (as_json,) = json.loads(render_json([d]))["diagnostics"]
+    assert as_json["range"]["start"] == {"line": 7, "column": 17}
+    (result,) = _validate(render_sarif([d], report.sources))["runs"][0]["results"]
+    region = result["locations"][0]["physicalLocation"]["region"]
+    assert (region["startLine"], region["startColumn"]) == (7, 17)

@@ -170,7 +170,7 @@ def test_default_policy_pauses_at_the_first_failure():
     paused = record_failure(run, policy, 1, "a", "x@a")
     assert paused.state == "paused"
     assert paused.pause_reason == (
-        "failure threshold: group compute has 1 failed hosts of 2 and tolerates 0 "
+        "failure threshold: group compute has 1 failed host of 2 and tolerates 0 "
         "(max-failed-hosts 0): a (x@a)"
     )
 
