@@ -76,7 +76,7 @@ async def test_a_change_is_checked_as_typed(client: LanguageClient, tmp_path: Pa
     assert (d.code, d.range.start.line, d.range.start.character) == ("K032", 10, 12)
     unclosed = fixed.replace("  }\n}\n", "  }\n")
     (d,) = await change_spec(client, uri, unclosed, version=3)
-    assert d.code == "K002" and "missing '}'" in d.message
+    assert d.code == "K002" and "is never closed: a '}' is missing" in d.message
 
 
 async def test_problems_in_an_imported_file_show_there_and_on_the_import(
@@ -85,7 +85,7 @@ async def test_problems_in_an_imported_file_show_there_and_on_the_import(
     common = tmp_path / "common" / "base.kostyor"
     common.parent.mkdir()
     common.write_text(
-        "import kostyor\n\nstrategy base extends node-by-node {\n  driver  shel\n  ordr  openstack\n}\n",
+        "import kostyor\n\nstrategy base extends node-by-node {\n  driver  shell\n  ordr  openstack\n}\n",
         encoding="utf-8",
     )
     spec = tmp_path / "team.kostyor"
