@@ -25,6 +25,7 @@ JSON goes through the `json` module, with a duplicate check per object.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from typing import ClassVar
@@ -79,6 +80,11 @@ class DocumentError(ValueError):
 
     def where(self) -> str:
         return f":{self.line}:{self.column}" if self.line is not None else ""
+
+    def describe(self) -> str:
+        """The message with its other places, for a one-line report."""
+        notes = "".join(f"; {note} at {line}:{column}" for line, column, note in self.labels)
+        return self.message + notes
 
 
 class _Resolver(Resolver):
@@ -144,6 +150,18 @@ def load_document(text: str) -> object:
             line, column = _too_deep(text)
             raise DocumentError(_DEPTH_MESSAGE, line, column) from None
     return _load_yaml(text)
+
+
+def load_plan_document(text: str) -> object:
+    """`load_document` for a plan: with the cyclic garbage collector paused, as
+    `plan.load_plan` does (a big plan is millions of small objects, none cyclic)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return load_document(text)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def load_yaml(text: str) -> object:

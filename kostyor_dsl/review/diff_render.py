@@ -64,8 +64,8 @@ def _placement_text(placement: dict | None) -> str:
     if not placement:
         return ""
     return (
-        f"key service {placement['key_service']}, rank {placement['rank']}, "
-        f"tier {placement['tier']}"
+        f"tier {placement['tier']}, key service {placement['key_service']} "
+        f"(rank {placement['rank']})"
     )
 
 
@@ -216,8 +216,8 @@ def _md_sections(diff: PlanDiff) -> list[tuple[str, list[str]]]:
             extra = ""
             if h.placement:
                 extra = (
-                    f"; key service {md_code(h.placement['key_service'])}, rank "
-                    f"{h.placement['rank']}, tier {md_code(h.placement['tier'])}"
+                    f"; tier {md_code(h.placement['tier'])}, key service "
+                    f"{md_code(h.placement['key_service'])} (rank {h.placement['rank']})"
                 )
             steps = ", ".join(md_code(s) for s in added_steps.get(h.name, [])[:20])
             lines.append(

@@ -24,11 +24,24 @@ def test_host_reason_comes_from_host_order(design_doc_plan):
     placement = next(p for p in design_doc_plan["host_order"] if p["name"] == "node-b")
     assert "the 3rd of 3 hosts" in text
     assert f"Its key service is {placement['key_service']}: rank {placement['rank']}" in text
-    assert f"tier {placement['tier']}), declared at {placement['source']}" in text
+    assert f"tier, declared at {placement['source']}" in text
+    # node-b runs nova-compute and an L2 agent: a compute host, though its key
+    # service (the agent) ranks with the controllers' services (issue 9, item 8).
+    assert placement["tier"] == "compute"
+    assert "It is a compute host" in text
     assert (
-        "Before it: node-a (key service glance-api, rank 3" in text
+        "Before it: node-a (a controller host, key service glance-api of rank 3" in text
         and "It is the last host." in text
     )
+
+
+def test_batched_strategy_is_not_one_host_at_a_time():
+    plan = compiled("small-cloud.yaml", "rolling-computes")
+    text = explain_host(plan, "cmp-3")
+    assert "one host at a time" not in text.splitlines()[1].split(";")[0]
+    assert "compute (batches 1, 5, 20%)" in text
+    assert "the hosts of a batch in parallel" in text
+    assert "It is a compute host" in text
 
 
 def test_ties_say_the_inventory_decides():
