@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from kostyor_dsl.compiler.printable import printable
+
 
 class Severity(str, Enum):
     ERROR = "error"
@@ -133,14 +135,15 @@ def render_one(diagnostic: Diagnostic, sources: Mapping[str, str], color: bool =
     where = str(diagnostic.span) if diagnostic.span else (diagnostic.subject or "kostyorc")
     if diagnostic.span and diagnostic.subject:
         where = f"{where}: {diagnostic.subject}"
-    out = [f"{where}: {sev_text}: {diagnostic.message}"]
+    # Names in messages and source lines come from the inputs: no escape sequence reaches a terminal.
+    out = [f"{printable(where)}: {sev_text}: {printable(diagnostic.message)}"]
     if diagnostic.span:
         out.extend(_excerpt(sources, diagnostic.span, ""))
     for label in diagnostic.labels:
         out.append(f"  note: {label.span}: {label.message}")
         out.extend(_excerpt(sources, label.span, "  "))
     for hint in diagnostic.hints:
-        out.append(f"  hint: {hint}")
+        out.append(f"  hint: {printable(hint)}")
     return "\n".join(out)
 
 
@@ -156,7 +159,7 @@ def _excerpt(sources: Mapping[str, str], span: Span, indent: str) -> list[str]:
     )
     width = max(1, min(width, len(line) - span.column + 1))
     pad = " " * (len(gutter) - 2)
-    return [gutter + line, f"{pad}| " + " " * (span.column - 1) + "^" * width]
+    return [gutter + printable(line), f"{pad}| " + " " * (span.column - 1) + "^" * width]
 
 
 def render_text(

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from review_support import check_golden, compiled
+from review_support import check_golden, compiled, mutated
 
 from kostyor_dsl.review.explain import UnknownName, explain_host, explain_step
 
@@ -112,3 +112,28 @@ def test_explain_batches_hooks_and_gates():
         and "(cmp-2, cmp-3, cmp-4) are upgraded in parallel" in text
     )
     assert "manual gate" in explain_step(plan, "gate:compute#1")
+
+
+def test_control_characters_in_a_plan_are_escaped(design_doc_plan):
+    evil = "node-a\x1b]0;owned\x07"
+
+    def rename(plan):
+        for step in plan["steps"]:
+            step["hosts"] = [evil if h == "node-a" else h for h in step.get("hosts", ())]
+            if step["kind"] == "upgrade" and step["id"].endswith("@node-a"):
+                step["id"] = step["id"].replace("@node-a", "@" + evil)
+        for place in plan["host_order"]:
+            if place["name"] == "node-a":
+                place["name"] = evil
+
+    plan = mutated(design_doc_plan, rename)
+    for text in (
+        explain_host(plan, evil),
+        explain_step(plan, "glance-api@" + evil),
+        explain_host(plan, "node-c"),
+    ):
+        assert "\x1b" not in text and "\x07" not in text
+    assert "node-a\\x1b]0;owned\\x07 is the 2nd of 3 hosts" in explain_host(plan, evil)
+    with pytest.raises(UnknownName) as caught:
+        explain_host(plan, "node-a\x1b")
+    assert "\x1b" not in str(caught.value)
