@@ -371,3 +371,12 @@ def test_fast_name_check_agrees_with_host_name_problem():
     for name in names:
         assert _all_names_valid({name}) == (host_name_problem(name) is None), repr(name)
     assert _all_names_valid({"a", "b"}) and not _all_names_valid({"a", "a\nb"})
+
+
+def test_a_parameters_file_is_read_by_the_same_rules(tmp_path):
+    from kostyor_dsl.runtime.drivers import load_parameters_file
+    from kostyor_dsl.runtime.errors import ParameterError
+
+    (tmp_path / "p.yaml").write_text("sleep: 1\ntimeout: 600\nsleep: 2\n")
+    with pytest.raises(ParameterError, match=r"3:1: key 'sleep' appears twice .* at 1:1"):
+        load_parameters_file(tmp_path / "p.yaml")

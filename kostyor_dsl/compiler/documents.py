@@ -78,6 +78,9 @@ class DocumentError(ValueError):
     def __reduce__(self):
         return (type(self), (self.message, self.line, self.column, self.labels))
 
+    def __str__(self) -> str:
+        return f"{self.line}:{self.column}: {self.describe()}" if self.line else self.describe()
+
     def where(self) -> str:
         return f":{self.line}:{self.column}" if self.line is not None else ""
 

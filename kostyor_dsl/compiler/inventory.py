@@ -296,13 +296,18 @@ def validate_document(doc, text: str, display: str) -> list[Diagnostic]:
         out.append(
             error(
                 "K040",
-                f"inventory: {printable(field)}: {printable(err.message)}",
+                f"inventory: {printable(field)}: {printable(_shortened(err.message))}",
                 locate(path),
                 subject=subject,
                 hints=_schema_hints(err),
             )
         )
     return out
+
+
+def _shortened(message: str) -> str:
+    """jsonschema repeats the value it judges: a whole document, for the top level."""
+    return message if len(message) <= 200 else message[:197] + "..."
 
 
 _TOP_KEYS = frozenset({"cluster", "hosts"})

@@ -57,6 +57,8 @@ RULE_TITLES = {
     "K043": "the inventory cannot be read, or is not YAML/JSON",
     "K044": "a host runs no service of the order: it gets no steps",
     "K045": "a service listed twice on one host",
+    "K046": "a host name that is not a host name (RFC 1123 labels, no leading '-')",
+    "K047": "the inventory lists no hosts: the plan has no upgrade steps",
 }
 
 
