@@ -367,10 +367,13 @@ def test_fast_name_check_agrees_with_host_name_problem():
     names = [
         "a", "node-1", "ctl.example.org", "x" * 63, "x" * 64, "-a", "a-", "a..b", ".a", "a.",
         "a_b", "é", "a b", "a\nb", "", "1", "a" + ".b" * 126, "a" + ".b" * 127, "-", "A-Z09",
+        "a.-b", "a-.b", "a.b-", "a.b.", "..a", ".", "a\t", "x" * 63 + ".b", "x" * 64 + ".b",
+        "b." + "x" * 64, "a--b", "0-0.1-1",
     ]  # fmt: skip
     for name in names:
         assert _all_names_valid({name}) == (host_name_problem(name) is None), repr(name)
     assert _all_names_valid({"a", "b"}) and not _all_names_valid({"a", "a\nb"})
+    assert _all_names_valid(set()) and not _all_names_valid({"a", "-b", "c"})
 
 
 def test_a_parameters_file_is_read_by_the_same_rules(tmp_path):

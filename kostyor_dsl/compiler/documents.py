@@ -20,7 +20,8 @@ Speed: the C parser (libyaml) composes the nodes and one small function builds
 the values from them, checking the above as it goes; it does less than
 PyYAML's own constructor, so it is no slower than `yaml.load(CSafeLoader)`.
 Anchors are looked for only when the text holds an `&` that could start one.
-JSON goes through the `json` module, with a duplicate check per object.
+JSON goes through the `json` module, with a duplicate check per object (the
+inventory reader skips even that when it can prove no key repeats).
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ _SCALARS = {
 }
 _SHORT_TAGS = {"tag:yaml.org,2002:": "!!"}
 # An `&` where an anchor could start: first in the text, or after a space or a
-# flow indicator.  Only then are the events scanned (`&&` in a command is text).
+# flow indicator.  Only then are the events scanned for anchors, one more pass
+# over the text (`a&&b` never causes it; a command with ` && ` in a plan does).
 _MAYBE_ANCHOR = re.compile(r"(?:\A|[\s\[{,:])&")
 
 

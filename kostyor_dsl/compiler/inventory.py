@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -170,15 +171,27 @@ def _json_fast_path(text: str):
     return doc, scanned
 
 
-# Every distinct name, one per line, checked by one regular expression: the
-# per-name check (`host_name_problem`) runs only when this fails.
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_NAME_LINES = re.compile(rf"(?:(?=[^\n]{{1,253}}\n){_LABEL}(?:\.{_LABEL})*\n)*")
+# The names, one per line, judged at C speed: only letters, digits, '-' and
+# '.'; no empty name or label, none starting or ending with '-' or '.'; at
+# most 63 characters (so is every label).  A longer name, or any doubt, goes to
+# `host_name_problem`, the one definition.  (One regular expression over all
+# the lines would be exact too, but holds a backtracking frame per line:
+# 10 MB at 20,000 hosts.)
+_NOT_NAME_CHARACTERS = str.maketrans("", "", string.ascii_letters + string.digits + "-.\n")
+_BAD_JOIN = re.compile(r"\n[-.\n]|[-.][\n.]|\.-")
 
 
 def _all_names_valid(names) -> bool:
-    joined = "\n".join(names) + "\n"
-    return joined.count("\n") == len(names) and _NAME_LINES.fullmatch(joined) is not None
+    if not names:
+        return True
+    joined = "\n" + "\n".join(names) + "\n"
+    if joined.count("\n") != len(names) + 1:  # a name holds a line break
+        return False
+    if joined.translate(_NOT_NAME_CHARACTERS) or _BAD_JOIN.search(joined) is not None:
+        return False
+    if max(map(len, names)) <= 63:
+        return True
+    return all(host_name_problem(name) is None for name in names)
 
 
 def _check_names(
