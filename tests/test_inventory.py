@@ -79,6 +79,10 @@ BAD_DOCUMENTS = {
         "hosts: " + "[" * 500 + "]" * 500 + "\n",
         ("K043", 1, 107, None, "nested more than 100 levels deep"),
     ),
+    "a list at the top": (
+        "- name: a\n  services: []\n",
+        ("K040", 1, 1, None, "(top level): the document is a list, not a mapping with `hosts:`"),
+    ),
     "an empty file": ("", ("K040", 1, 1, None, "inventory 'inv.yaml' is empty")),
     "only comments": ("# hosts: later\n", ("K040", 1, 1, None, "inventory 'inv.yaml' is empty")),
     "a host name ssh reads as an option": (

@@ -306,10 +306,14 @@ def validate_document(doc, text: str, display: str) -> list[Diagnostic]:
         path = list(err.absolute_path)
         subject = _subject(doc, path)
         field = ".".join(str(p) for p in path) or "(top level)"
+        message = err.message
+        if not path and err.validator == "type":
+            kind = {list: "a list", str: "a string"}.get(type(doc), type(doc).__name__)
+            message = f"the document is {kind}, not a mapping with `hosts:`"
         out.append(
             error(
                 "K040",
-                f"inventory: {printable(field)}: {printable(_shortened(err.message))}",
+                f"inventory: {printable(field)}: {printable(_shortened(message))}",
                 locate(path),
                 subject=subject,
                 hints=_schema_hints(err),
