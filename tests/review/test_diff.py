@@ -189,7 +189,7 @@ def test_markdown_code_spans_cannot_be_broken_out_of(design_doc_plan):
 
 
 def test_100k_step_diff_finds_the_one_host_added():
-    # How fast is bench's business (a test must not depend on the machine's speed).
+    # How fast: bench/diff_bench.py (a test must not depend on the machine's speed).
     old, new = _big_plan(50_000), _big_plan(50_000, insert_at=25_000)
     result = diff_plans(old, new)
     assert render_markdown(result)
