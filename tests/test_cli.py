@@ -271,3 +271,11 @@ def test_runs_with_none_hints_at_the_broker_and_creates_nothing(tmp_path):
     assert result.stdout.startswith("no runs in ")
     assert "--broker" in result.stderr and "KOSTYOR_BROKER_URL" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_error_messages_never_carry_control_characters(cli, tmp_path):
+    plan = tmp_path / "plan\x1b[2J.yaml"
+    plan.write_text("steps: [\n")
+    code, _, err = cli("explain", plan, "--host", "a")
+    assert code == 1 and "\x1b" not in err
+    assert "plan\\x1b[2J.yaml" in err

@@ -77,7 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except CliError as exc:
-        print(f"kostyorc: error: {exc.message}", file=sys.stderr)
+        from kostyor_dsl.compiler.printable import printable
+
+        # Messages quote plans, run records and paths: no escape sequence reaches the terminal.
+        print(f"kostyorc: error: {printable(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("kostyorc: interrupted", file=sys.stderr)
