@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import stat
+import threading
+
+import pytest
 from support import EXAMPLES, KOSTYOR_SPEC, run_kostyorc
 
 import kostyor_dsl
@@ -112,3 +118,164 @@ def test_grammar_cache_is_private_and_optional(tmp_path):
     blocker.write_text("")
     result = run_kostyorc("check", "kostyor", env={"XDG_CACHE_HOME": str(blocker)})
     assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------- -o FILE, per command
+# Every command that writes a file goes through cli/output.write_output (issue 9,
+# item 1): here each one is run over a FIFO, a symlink, a file with its own mode
+# and (as root) a device node, and what it wrote is compared with its stdout.
+
+WRITERS = {
+    "compile": lambda plan, spec: ("compile", spec, "-i", EXAMPLES / "design-doc.yaml"),
+    "diff": lambda plan, spec: ("diff", plan, plan, "--format", "markdown"),
+    "graph-dot": lambda plan, spec: ("graph", plan),
+    "graph-mermaid": lambda plan, spec: ("graph", plan, "--format", "mermaid"),
+    "codegen": lambda plan, spec: ("codegen", plan),
+}
+
+
+@pytest.fixture
+def plan_and_spec(tmp_path):
+    plan = tmp_path / "inputs" / "plan.yaml"
+    plan.parent.mkdir()
+    from kostyor_dsl.compiler import compile_plan, dump_plan
+
+    plan.write_text(
+        dump_plan(compile_plan(str(KOSTYOR_SPEC), str(EXAMPLES / "design-doc.yaml")).plan, "yaml")
+    )
+    return plan, KOSTYOR_SPEC
+
+
+def _expected(cli, args) -> str:
+    code, out, err = cli(*args)
+    assert code in (0, 1) and out, err
+    return out
+
+
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_output_follows_a_symlink_and_keeps_the_mode(command, cli, tmp_path, plan_and_spec):
+    args = WRITERS[command](*plan_and_spec)
+    real = tmp_path / "real.out"
+    real.write_text("old\n")
+    real.chmod(0o640)
+    link = tmp_path / "link.out"
+    link.symlink_to(real)
+    code, _, err = cli(*args, "-o", link)
+    assert code in (0, 1), err
+    assert link.is_symlink() and link.resolve() == real
+    assert real.read_text() == _expected(cli, args)
+    assert stat.S_IMODE(real.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs", "link.out", "real.out"]
+
+
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_output_into_a_fifo_is_written_in_place(command, cli, tmp_path, plan_and_spec):
+    args = WRITERS[command](*plan_and_spec)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    try:
+        code, _, err = cli(*args, "-o", fifo)
+    finally:
+        if reader.is_alive() and not received:
+            # The command never opened the FIFO: let the reader see end of file.
+            with contextlib.suppress(OSError):
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(timeout=60)
+    assert code in (0, 1), err
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert received == [_expected(cli, args)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="creating a device node needs root")
+@pytest.mark.parametrize("command", sorted(WRITERS))
+def test_output_to_a_device_never_replaces_it(command, cli, tmp_path, plan_and_spec):
+    args = WRITERS[command](*plan_and_spec)
+    # A null device of our own in the temp folder: the real /dev/null is never touched.
+    device = tmp_path / "null"
+    os.mknod(device, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    before = device.stat()
+    code, _, err = cli(*args, "-o", device)
+    assert code in (0, 1), err
+    after = device.stat()
+    assert stat.S_ISCHR(after.st_mode) and after.st_mode == before.st_mode
+    assert after.st_rdev == before.st_rdev and after.st_ino == before.st_ino
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs", "null"]
+
+
+def test_fmt_rewrites_through_a_symlink_keeping_the_mode(cli, tmp_path):
+    real = tmp_path / "real.kostyor"
+    real.write_text("tiers a\norder o {\n project p {\n    s   on a\n  }\n}\n")
+    real.chmod(0o600)
+    link = tmp_path / "spec.kostyor"
+    link.symlink_to(real)
+    code, _, err = cli("fmt", link)
+    assert code == 0, err
+    assert link.is_symlink()
+    assert real.read_text() == "tiers a\n\norder o {\n  project p {\n    s  on a\n  }\n}\n"
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+
+
+# ---------------------------------------------------------------- usage and help (issue 9, item 10)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("diff", "a.yaml", "b.yaml", "--bogus"),
+        ("compile", "kostyor", "-i", "inv.yaml", "--bogus"),
+        ("status", "RUN", "--verbose"),
+        ("graph", "plan.yaml", "--colour"),
+    ],
+)
+def test_unknown_option_shows_the_commands_usage(cli, args):
+    code, out, err = cli(*args)
+    assert code == 2 and out == ""
+    assert err.startswith(f"usage: kostyorc {args[0]} "), err
+    assert f"kostyorc {args[0]}: error: unrecognized arguments: {args[-1]}" in err
+
+
+def test_runtime_and_graph_options_are_explained(cli):
+    helps = {}
+    for command in ("status", "runs", "cancel", "worker", "graph"):
+        code, out, _ = cli(command, "--help")
+        assert code == 0
+        helps[command] = " ".join(out.split())
+    assert "Only reads the run record" in helps["status"] and "Exit status" in helps["status"]
+    assert "--format {text,json} text for people" in helps["status"]
+    assert "oldest first" in helps["runs"] and "creates nothing" in helps["runs"]
+    assert "cannot be resumed" in helps["cancel"] and "--now also terminate" in helps["cancel"]
+    assert "--concurrency N how many steps this worker runs at once" in helps["worker"]
+    assert "prefork, a process per slot" in helps["worker"]
+    assert "dot: Graphviz" in helps["graph"] and "mermaid: a flowchart" in helps["graph"]
+
+
+NO_BROKER = {"KOSTYOR_HOME": "", "KOSTYOR_BROKER_URL": "", "KOSTYOR_BACKEND_URL": ""}
+
+
+def test_status_of_an_unknown_run_hints_at_the_broker_and_creates_nothing(tmp_path):
+    result = run_kostyorc("status", "r-20261202-abc", cwd=tmp_path, env=NO_BROKER)
+    assert result.returncode == 1, result.stderr
+    assert "no run 'r-20261202-abc'" in result.stderr
+    assert "hint:" in result.stderr and "--broker" in result.stderr
+    assert "KOSTYOR_BROKER_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no .kostyor/ made by a read-only command
+
+
+def test_runs_with_none_hints_at_the_broker_and_creates_nothing(tmp_path):
+    result = run_kostyorc("runs", cwd=tmp_path, env=NO_BROKER)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("no runs in ")
+    assert "--broker" in result.stderr and "KOSTYOR_BROKER_URL" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_error_messages_never_carry_control_characters(cli, tmp_path):
+    plan = tmp_path / "plan\x1b[2J.yaml"
+    plan.write_text("steps: [\n")
+    code, _, err = cli("explain", plan, "--host", "a")
+    assert code == 1 and "\x1b" not in err
+    assert "plan\\x1b[2J.yaml" in err

@@ -42,6 +42,67 @@ BAD_DOCUMENTS = {
         "hosts:\n  - name: a\n   services: [x\n",
         ("K043", 3, 4, None, "inventory is not valid YAML or JSON"),
     ),
+    # issue 15, items 7 and 8; issue 9, items 5, 9 and 12
+    "a list as a service": (
+        "hosts:\n  - name: a\n    services: [[nova-api]]\n",
+        ("K040", 3, 16, "host 'a', service '['nova-api']'", "is not of type 'string'"),
+    ),
+    "a label key that is not a string": (
+        "hosts:\n  - name: a\n    services: []\n    labels: {1: x}\n",
+        ("K043", 4, 14, None, "key '1' is read as !!int: keys must be strings (quote it)"),
+    ),
+    "a list as a key": (
+        "hosts:\n  - name: a\n    services: []\n    labels: {[r]: x}\n",
+        ("K043", 4, 14, None, "a key must be a string, not a list or a mapping"),
+    ),
+    "a timestamp tag": (
+        "hosts:\n  - name: a\n    services: []\n    labels: {built: !!timestamp 2024-01-01}\n",
+        ("K043", 4, 21, None, "YAML tag '!!timestamp' is not allowed"),
+    ),
+    "a python tag": (
+        "hosts:\n  - name: !!python/object/apply:os.system [id]\n    services: []\n",
+        ("K043", 2, 11, None, "YAML tag '!!python/object/apply:os.system' is not allowed"),
+    ),
+    "a merge key": (
+        "hosts:\n  - <<: {name: a}\n    services: []\n",
+        ("K043", 2, 5, None, "merge keys (<<) are not allowed"),
+    ),
+    "an anchor": (
+        "hosts:\n  - name: a\n    services: &s [nova-api]\n  - name: b\n    services: *s\n",
+        ("K043", 3, 15, None, "YAML anchor '&s': anchors and aliases are not allowed"),
+    ),
+    "JSON 3,000 deep": (
+        '{"hosts": ' + "[" * 3000 + "]" * 3000 + "}",
+        ("K043", 1, 110, None, "nested more than 100 levels deep"),
+    ),
+    "YAML 500 deep": (
+        "hosts: " + "[" * 500 + "]" * 500 + "\n",
+        ("K043", 1, 107, None, "nested more than 100 levels deep"),
+    ),
+    "a list at the top": (
+        "- name: a\n  services: []\n",
+        ("K040", 1, 1, None, "(top level): the document is a list, not a mapping with `hosts:`"),
+    ),
+    "an empty file": ("", ("K040", 1, 1, None, "inventory 'inv.yaml' is empty")),
+    "only comments": ("# hosts: later\n", ("K040", 1, 1, None, "inventory 'inv.yaml' is empty")),
+    "a host name ssh reads as an option": (
+        "hosts:\n  - name: '-oProxyCommand=touch /tmp/PWN'\n    services: [nova-api]\n",
+        (
+            "K046",
+            2,
+            11,
+            "host '-oProxyCommand=touch /tmp/PWN'",
+            "invalid host name '-oProxyCommand=touch /tmp/PWN': a host name must not start with '-'",
+        ),
+    ),
+    "a host name with an escape sequence": (
+        'hosts:\n  - name: "x\\e]0;pwned\\a"\n    services: [nova-api]\n',
+        ("K046", 2, 11, "host 'x\\x1b]0;pwned\\x07'", "invalid host name 'x\\x1b]0;pwned\\x07'"),
+    ),
+    "a host name with a space": (
+        "hosts:\n  - name: a b\n    services: [nova-api]\n",
+        ("K046", 2, 11, "host 'a b'", "labels of letters, digits and '-'"),
+    ),
 }
 
 
@@ -63,10 +124,14 @@ def test_bad_inventory_document(name, write):
 def test_fast_validity_check_agrees_with_the_schema():
     import yaml
 
-    for text, _ in BAD_DOCUMENTS.values():
+    for text, (code, *_) in BAD_DOCUMENTS.values():
+        if code != "K040":  # the schema does not judge host names, keys or tags
+            continue
         try:
             doc = yaml.safe_load(text)
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
+            continue
+        if doc is None:
             continue
         assert _scan_hosts(doc) is None
         assert list(_validator().iter_errors(doc))
@@ -212,3 +277,113 @@ def test_bad_inventory_through_the_cli(name, write, cli):
     assert "Traceback" not in err
     where = f"inv.yaml:{line}:{col}: " + (f"{subject}: " if subject else "")
     assert f"{where}error[{code}]" in err
+
+
+def test_a_second_key_is_refused_naming_both_lines(write):
+    # A second `hosts:` used to drop every host above it, silently (issue 15, item 7).
+    inv = write(
+        "inv.yaml",
+        "hosts:\n  - name: a\n    services: [nova-api]\ncluster: c\nhosts:\n"
+        "  - name: b\n    services: [nova-api]\n",
+    )
+    report = check(SPEC, str(inv))
+    (d,) = report.diagnostics
+    assert (d.code, d.span.file, d.span.line, d.span.column) == ("K043", "inv.yaml", 5, 1)
+    assert "key 'hosts' appears twice in one mapping" in d.message
+    assert [(label.span.line, label.message) for label in d.labels] == [(1, "first given here")]
+    text = render_text(report.diagnostics, report.sources)
+    assert "inv.yaml:5:1:" in text and "note: inv.yaml:1:1: first given here" in text
+
+
+def test_a_second_key_in_json_is_refused_too(write):
+    inv = write(
+        "inv.json",
+        '{\n  "hosts": [{"name": "a", "services": []}],\n  "hosts": []\n}\n',
+    )
+    (d,) = check(SPEC, str(inv)).diagnostics
+    assert (d.code, d.span.line, d.span.column) == ("K043", 3, 3)
+    assert "key 'hosts' appears twice" in d.message and d.labels[0].span.line == 2
+    host_twice = write("host.json", '{"hosts": [{"name": "a", "name": "b", "services": []}]}')
+    (d,) = check(SPEC, str(host_twice)).diagnostics
+    assert d.code == "K043" and "key 'name' appears twice" in d.message
+
+
+def test_a_date_is_read_as_the_text_written(write):
+    inv = write(
+        "inv.yaml",
+        "hosts:\n  - name: a\n    services: [nova-api]\n    labels: {built: 2024-01-01}\n",
+    )
+    report = check(SPEC, str(inv))
+    assert report.ok and report.inventory.hosts[0].labels == (("built", "2024-01-01"),)
+
+
+def test_a_byte_order_mark_is_accepted(write):
+    for name, text in (
+        ("inv.yaml", "hosts:\n  - name: a\n    services: [nova-api, nova-apii]\n"),
+        ("inv.json", '{"hosts": [{"name": "a", "services": ["nova-api", "nova-apii"]}]}'),
+    ):
+        path = write(name, "")
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        report = check(SPEC, str(path))
+        (d,) = report.diagnostics  # read, and the columns are the user's
+        assert d.code == "K042" and d.span.line == (3 if name == "inv.yaml" else 1)
+        at = text.splitlines()[d.span.line - 1][d.span.column - 1 :]
+        assert at.lstrip('"').startswith("nova-apii")
+
+
+def test_no_hosts_is_a_warning_and_compile_still_writes_the_plan(write, cli):
+    inv = write("inv.yaml", "cluster: new\nhosts: []\n")
+    report = check(SPEC, str(inv))
+    assert report.ok
+    (d,) = report.diagnostics
+    assert (d.code, d.severity.value, d.span.line, d.span.column) == ("K047", "warning", 2, 8)
+    assert "inventory 'inv.yaml' lists no hosts: the plan has no upgrade steps" in d.message
+    code, out, err = cli("compile", SPEC, "-i", inv)
+    assert code == 0 and "warning[K047]" in err
+    assert "- 'K047 inv.yaml:2: inventory ''inv.yaml'' lists no hosts" in out  # the plan says so
+
+
+def test_invalid_host_names_are_left_out_of_later_checks(write):
+    inv = write(
+        "inv.yaml",
+        "hosts:\n  - name: -x\n    services: [nova-apii]\n  - name: b\n    services: [nova-api]\n",
+    )
+    report = check(SPEC, str(inv))
+    assert [(d.code, d.span.line) for d in report.diagnostics] == [("K046", 2)]
+    assert [h.name for h in report.inventory.hosts] == ["b"]
+
+
+def test_every_example_and_fixture_inventory_is_still_valid():
+    from support import ROOT
+
+    folders = [ROOT / "examples", ROOT / "tests" / "review" / "data", ROOT / "bench"]
+    paths = [p for f in folders for p in sorted(f.glob("*.y*ml"))]
+    assert len(paths) >= 5
+    for path in paths:
+        report = check(SPEC, str(path), allow_unknown_services=True)
+        assert not [d for d in report.diagnostics if d.code in ("K040", "K043", "K046")], path
+
+
+def test_fast_name_check_agrees_with_host_name_problem():
+    from kostyor_dsl.compiler.hostnames import host_name_problem
+    from kostyor_dsl.compiler.inventory import _all_names_valid
+
+    names = [
+        "a", "node-1", "ctl.example.org", "x" * 63, "x" * 64, "-a", "a-", "a..b", ".a", "a.",
+        "a_b", "é", "a b", "a\nb", "", "1", "a" + ".b" * 126, "a" + ".b" * 127, "-", "A-Z09",
+        "a.-b", "a-.b", "a.b-", "a.b.", "..a", ".", "a\t", "x" * 63 + ".b", "x" * 64 + ".b",
+        "b." + "x" * 64, "a--b", "0-0.1-1",
+    ]  # fmt: skip
+    for name in names:
+        assert _all_names_valid({name}) == (host_name_problem(name) is None), repr(name)
+    assert _all_names_valid({"a", "b"}) and not _all_names_valid({"a", "a\nb"})
+    assert _all_names_valid(set()) and not _all_names_valid({"a", "-b", "c"})
+
+
+def test_a_parameters_file_is_read_by_the_same_rules(tmp_path):
+    from kostyor_dsl.runtime.drivers import load_parameters_file
+    from kostyor_dsl.runtime.errors import ParameterError
+
+    (tmp_path / "p.yaml").write_text("sleep: 1\ntimeout: 600\nsleep: 2\n")
+    with pytest.raises(ParameterError, match=r"3:1: key 'sleep' appears twice .* at 1:1"):
+        load_parameters_file(tmp_path / "p.yaml")

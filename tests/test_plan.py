@@ -143,10 +143,12 @@ def test_output_file_written_only_on_success(cli, write, tmp_path):
 def test_unicode_and_odd_host_names_survive_a_round_trip(write):
     inv = write(
         "inv.yaml",
-        "hosts:\n- name: \"x'); import os; os.system('id\"\n  services: [nova-compute]\n"
-        "- name: узел-1\n  services: [nova-compute]\n- name: 'yes'\n  services: [nova-compute]\n",
+        "hosts:\n- name: a\n  services: [nova-compute]\n"
+        "- name: b\n  services: [nova-compute]\n- name: 'yes'\n  services: [nova-compute]\n",
     )
     plan = compile_plan(SPEC, str(inv), "service-by-service").plan
+    # Names an inventory refuses (K046), as a hand-made plan may hold them: still quoted.
+    plan["steps"][0]["hosts"][:2] = ["x'); import os; os.system('id", "узел-1"]
     for fmt in ("yaml", "json"):
         again = load_plan(dump_plan(plan, fmt))
         assert again == plan

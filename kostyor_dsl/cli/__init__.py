@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action=_VersionAction, help="show the version and the YAML library in use"
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.set_defaults(command_parsers=subparsers.choices)
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
@@ -67,14 +68,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # argparse reports a subcommand's unknown options with the top-level usage;
+        # the command's own usage (and its --help) is what helps.
+        command = args.command_parsers.get(args.command) if args.command else None
+        (command or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
     try:
         return args.func(args)
     except CliError as exc:
-        print(f"kostyorc: error: {exc.message}", file=sys.stderr)
+        from kostyor_dsl.compiler.printable import printable
+
+        # Messages quote plans, run records and paths: no escape sequence reaches the terminal.
+        print(f"kostyorc: error: {printable(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("kostyorc: interrupted", file=sys.stderr)

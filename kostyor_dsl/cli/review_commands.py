@@ -140,7 +140,14 @@ def _register_graph(subparsers) -> None:
         ),
     )
     parser.add_argument("plan", metavar="PLAN", help="a plan file (YAML or JSON)")
-    parser.add_argument("--format", choices=("dot", "mermaid"), default="dot")
+    parser.add_argument(
+        "--format",
+        choices=("dot", "mermaid"),
+        default="dot",
+        help="dot: Graphviz, for `dot -Tsvg plan.dot -o plan.svg` (default); mermaid: a "
+        "flowchart GitHub renders inside a ```mermaid block (up to 50,000 characters: "
+        "large plans need dot)",
+    )
     parser.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     parser.set_defaults(func=run_graph)
 

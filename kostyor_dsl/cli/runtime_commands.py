@@ -243,31 +243,80 @@ def retry_command(args: argparse.Namespace) -> int:
         return 0
 
 
+def _read_only_store(args: argparse.Namespace):
+    """The run store, opened without the Celery app: `status` and `runs` only read,
+    so they create nothing (the app makes the state folder when imported)."""
+    _apply_connection_flags(args)
+    from kostyor_dsl.runtime.run_store import open_store
+    from kostyor_dsl.runtime.settings import resolve_settings
+
+    settings = resolve_settings()
+    return settings, open_store(settings)
+
+
+def _where_else(settings) -> str:
+    """Where a run the store does not know may be: another broker, another folder."""
+    if settings.embedded_broker and not settings.redis_backend:
+        return (
+            "runs submitted with --broker URL (or KOSTYOR_BROKER_URL) are kept by that "
+            "broker's backend, not in this folder: pass the same --broker here; "
+            "runs of the embedded broker are in the state folder of the directory they "
+            "were submitted from (or $KOSTYOR_HOME)"
+        )
+    return (
+        "give the --broker and --backend (or KOSTYOR_BROKER_URL, KOSTYOR_BACKEND_URL) "
+        "the run was submitted with; without them kostyorc looks in the state folder "
+        "(.kostyor/ or $KOSTYOR_HOME)"
+    )
+
+
 def status_command(args: argparse.Namespace) -> int:
     with _user_errors(args):
+        from kostyor_dsl.compiler.printable import printable
+        from kostyor_dsl.runtime.errors import UnknownRun
         from kostyor_dsl.runtime.status import render_status, status_document
 
-        runtime = _runtime(args)
-        document = status_document(runtime.get_store(), args.run)
+        settings, store = _read_only_store(args)
+        try:
+            document = status_document(store, args.run)
+        except UnknownRun as exc:
+            raise CliError(
+                f"{printable(exc.message)}\n  hint: {_where_else(settings)}", 1
+            ) from None
         if args.format == "json":
             print(json.dumps(document, indent=2, sort_keys=True))
         else:
-            print(render_status(document, tty=sys.stdout.isatty()))
+            print(render_status(_printable_document(document), tty=sys.stdout.isatty()))
         return 0
+
+
+def _printable_document(value):
+    """The status document with control characters escaped in every string (host
+    names and errors come from plans and drivers; render_status adds its own colours)."""
+    from kostyor_dsl.compiler.printable import printable
+
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, list):
+        return [_printable_document(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _printable_document(v) for k, v in value.items()}
+    return value
 
 
 def runs_command(args: argparse.Namespace) -> int:
     with _user_errors(args):
+        from kostyor_dsl.compiler.printable import printable
         from kostyor_dsl.runtime.status import iso_time
 
-        runtime = _runtime(args)
-        store = runtime.get_store()
+        settings, store = _read_only_store(args)
         records = store.runs()
         if args.format == "json":
             print(json.dumps([record.to_dict() for record in records], indent=2, sort_keys=True))
             return 0
         if not records:
             print(f"no runs in {store.describe()}")
+            print(f"  hint: {_where_else(settings)}", file=sys.stderr)
             return 0
         print(
             f"{'RUN':<22}  {'STATE':<9} {'DONE':>13} {'DRIVER':<8} {'ROUTE':<8} {'CREATED':<29}  PLAN"
@@ -275,8 +324,11 @@ def runs_command(args: argparse.Namespace) -> int:
         for record in records:
             done = f"{record.progress}/{record.unit_count}"
             print(
-                f"{record.run_id:<22}  {record.state:<9} {done:>13} "
-                f"{record.driver:<8} {record.route:<8} {iso_time(record.created):<29}  {record.plan_file}"
+                printable(
+                    f"{record.run_id:<22}  {record.state:<9} {done:>13} "
+                    f"{record.driver:<8} {record.route:<8} {iso_time(record.created):<29}  "
+                    f"{record.plan_file}"
+                )
             )
         return 0
 
@@ -334,9 +386,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     worker.add_argument(
         "--host", metavar="NAME", help="also run this host's steps of per-host runs"
     )
-    worker.add_argument("--concurrency", type=int, default=2, metavar="N")
-    worker.add_argument("--pool", default="prefork", choices=("prefork", "threads", "solo"))
-    worker.add_argument("--loglevel", default="info")
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        default=2,
+        metavar="N",
+        help="how many steps this worker runs at once (default 2): the hosts of a parallel "
+        "batch need as many worker slots, in all workers together, as the batch has hosts",
+    )
+    worker.add_argument(
+        "--pool",
+        default="prefork",
+        choices=("prefork", "threads", "solo"),
+        help="how the worker runs steps (Celery's pool): prefork, a process per slot "
+        "(default; a step that crashes or hangs does not take the worker down); threads, "
+        "threads in one process (lighter, for drivers that wait on commands); solo, one "
+        "step at a time in the worker's own process (debugging; ignores --concurrency)",
+    )
+    worker.add_argument(
+        "--loglevel",
+        default="info",
+        type=str.lower,
+        choices=("debug", "info", "warning", "error", "critical"),
+        help="how much the worker logs (default info)",
+    )
     worker.add_argument(
         "--name", metavar="NODENAME", help="Celery node name (default kostyor[-HOST]@%%h)"
     )
@@ -364,20 +437,64 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         command.set_defaults(func=handler)
 
     cancel = subparsers.add_parser(
-        "cancel", help="stop a run for good", description="No further step of the run starts."
+        "cancel",
+        help="stop a run for good: no further step starts",
+        description=(
+            "Cancel RUN: no further step of it starts, and it cannot be resumed (use "
+            "`pause` to stop for a while).  The step running now finishes, unless --now "
+            "is given.  Prints the run's new state."
+        ),
+        epilog="Exit status: 0 cancelled (or already finished), 1 no such run or the broker "
+        "cannot be reached.",
     )
-    cancel.add_argument("run", metavar="RUN")
-    cancel.add_argument("--now", action="store_true", help="also terminate the running step")
+    cancel.add_argument("run", metavar="RUN", help="the run id (`kostyorc runs` lists them)")
+    cancel.add_argument(
+        "--now",
+        action="store_true",
+        help="also terminate the step running now (its host may be left half-upgraded: "
+        "`status` names it)",
+    )
     _connection_options(cancel)
     cancel.set_defaults(func=cancel_command)
 
-    status = subparsers.add_parser("status", help="the state of a run and of each step")
-    status.add_argument("run", metavar="RUN")
-    status.add_argument("--format", choices=("text", "json"), default="text")
+    status = subparsers.add_parser(
+        "status",
+        help="the state of a run and of each of its steps",
+        description=(
+            "Show RUN: its state (running, paused and why, succeeded, failed, cancelled), "
+            "how many steps succeeded, and every step with its state, host, duration and "
+            "error.  Only reads the run record: it creates nothing and needs no worker.  "
+            "Give the same --broker/--backend (or KOSTYOR_BROKER_URL) the run was "
+            "submitted with."
+        ),
+        epilog="Exit status: 0 shown, 1 no such run (with a hint where else it may be) "
+        "or the backend cannot be reached.",
+    )
+    status.add_argument("run", metavar="RUN", help="the run id (`kostyorc runs` lists them)")
+    status.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text for people (default), json for tools (schemas/status.schema.json)",
+    )
     _connection_options(status)
     status.set_defaults(func=status_command)
 
-    runs = subparsers.add_parser("runs", help="the runs known to this backend")
-    runs.add_argument("--format", choices=("text", "json"), default="text")
+    runs = subparsers.add_parser(
+        "runs",
+        help="list the runs known to this backend",
+        description=(
+            "List the runs in the run store (the state folder, or the --backend / Redis "
+            "--broker given): id, state, progress, driver, route, creation time and plan "
+            "file, oldest first.  Only reads: it creates nothing."
+        ),
+        epilog="Exit status: 0 listed (also when there are none), 1 the backend cannot be reached.",
+    )
+    runs.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text, a table (default), or json, a list of run records",
+    )
     _connection_options(runs)
     runs.set_defaults(func=runs_command)

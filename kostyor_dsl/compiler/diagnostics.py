@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from kostyor_dsl.compiler.printable import printable
 from kostyor_dsl.compiler.source_text import source_lines
 
 
@@ -158,14 +159,15 @@ def render_one(
     where = str(diagnostic.span) if diagnostic.span else (diagnostic.subject or "kostyorc")
     if diagnostic.span and diagnostic.subject:
         where = f"{where}: {diagnostic.subject}"
-    out = [f"{where}: {sev_text}: {diagnostic.message}"]
+    # Names in messages and source lines come from the inputs: no escape sequence reaches a terminal.
+    out = [f"{printable(where)}: {sev_text}: {printable(diagnostic.message)}"]
     if diagnostic.span:
         out.extend(_excerpt(lines, diagnostic.span, ""))
     for label in diagnostic.labels:
         out.append(f"  note: {label.span}: {label.message}")
         out.extend(_excerpt(lines, label.span, "  "))
     for hint in diagnostic.hints:
-        out.append(f"  hint: {hint}")
+        out.append(f"  hint: {printable(hint)}")
     return "\n".join(out)
 
 

@@ -100,7 +100,10 @@ def _node_by_node_order(
     order: OrderDef, tiers: Sequence[str], hosts: Sequence[Host]
 ) -> list[tuple[str, _HostPlan]]:
     """(host name, its plan) in upgrade order."""
+    from kostyor_dsl.compiler.selectors import HostTiers
+
     ranks = service_ranks(order, tiers)
+    host_tier = HostTiers(order, tiers)
     services = order.services
     position = {s.name: i for i, s in enumerate(services)}
     # Per service, what every step and placement on it repeats (computed once, not per host).
@@ -115,7 +118,9 @@ def _node_by_node_order(
         key_service = min((services[p].name for p in known), key=ranks.__getitem__)
         key_def = services[position[key_service]]
         rank = ranks[key_service]
-        placement = (key_service, rank, key_def.roles[0] if key_def.roles else "", key_def.span.ref)
+        # The host's own tier (as rollout selectors see it), not its key service's first role.
+        tier = host_tier(Host("", tuple(host_services))) or (key_def.roles or ("",))[0]
+        placement = (key_service, rank, tier, key_def.span.ref)
         return rank, placement, tuple(step_parts[p] for p in known)
 
     # Buckets by rank keep inventory order inside a rank: the stable sort, in O(N).

@@ -50,25 +50,16 @@ def read_plan_file(path: str) -> dict:
 
 
 def parse_plan_text(text: str, path: str = "<plan>") -> dict:
-    from kostyor_dsl.compiler.plan import load_plan
+    from kostyor_dsl.compiler.documents import DocumentError, load_plan_document
 
     try:
-        plan = load_plan(text)
-    except Exception as exc:  # yaml.YAMLError and json.JSONDecodeError: both one line here
-        where = _error_position(exc)
+        plan = load_plan_document(text)
+    except DocumentError as exc:
         raise PlanFileError(
-            f"{path}{where}: not a YAML or JSON plan ({type(exc).__name__})"
+            f"{path}{exc.where()}: not a YAML or JSON plan: {exc.describe()}"
         ) from None
     check_plan(plan, path)
     return plan
-
-
-def _error_position(exc: Exception) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    if mark is not None:
-        return f":{mark.line + 1}"
-    line = getattr(exc, "lineno", None)
-    return f":{line}" if line else ""
 
 
 def check_plan(plan: object, path: str = "<plan>") -> None:

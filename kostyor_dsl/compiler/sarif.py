@@ -61,6 +61,8 @@ RULE_TITLES = {
     "K043": "the inventory cannot be read, or is not YAML/JSON",
     "K044": "a host runs no service of the order, or only services it ignores: it gets no steps",
     "K045": "a service listed twice on one host",
+    "K046": "a host name that is not a host name (RFC 1123 labels, no leading '-')",
+    "K047": "the inventory lists no hosts: the plan has no upgrade steps",
     "K050": "an importer's input cannot be read, is malformed (INI, JSON; line and column), or is another tool's format",
     "K051": "an import finds no host",
     "K052": "an imported host is in no group",

@@ -2,6 +2,12 @@
 
 Positions shown are 1-based ("step 3", "host 2") in all three formats.
 
+Everything from the plans (host names, step ids, group names, spec file names,
+values) reaches Markdown only inside code spans (`md_code`) or escaped
+(`md_text`): a pull request cannot inject HTML or links into the comment.  The
+text format escapes control characters (no escape sequence from a plan reaches
+the terminal).
+
 Markdown is bounded: at most `max_items` lines per section and `max_chars`
 characters in all (default 60,000, under GitHub's 65,535-character comment
 limit).  Whatever does not fit is counted on an explicit "... and N more" line;
@@ -11,7 +17,9 @@ nothing is dropped silently.
 from __future__ import annotations
 
 import json
+import re
 
+from kostyor_dsl.compiler.printable import printable
 from kostyor_dsl.review.diff import ABSENT, Change, PlanDiff, StepEntry, summary
 from kostyor_dsl.simulate.compare import window_json, window_lines, window_markdown
 
@@ -65,8 +73,8 @@ def _placement_text(placement: dict | None) -> str:
     if not placement:
         return ""
     return (
-        f"key service {placement['key_service']}, rank {placement['rank']}, "
-        f"tier {placement['tier']}"
+        f"tier {placement['tier']}, key service {placement['key_service']} "
+        f"(rank {placement['rank']})"
     )
 
 
@@ -160,11 +168,13 @@ def _step_lines(diff: PlanDiff) -> list[tuple[str, str]]:
 
 def render_text(diff: PlanDiff, color: bool = False) -> str:
     def paint(marker: str, text: str) -> str:
+        text = printable(text)
         return f"{_PAINT[marker]}{text}{_RESET}" if color and marker in _PAINT else text
 
     head = f"plan diff {diff.old_label} -> {diff.new_label} ({diff.old_steps} -> {diff.new_steps} steps)"
-    out = [paint("bold", head), f"{summary(diff)}", *window_lines(diff.window)]
+    out = [paint("bold", head), printable(summary(diff)), *window_lines(diff.window)]
     for marker, text in _lines(diff):
+        text = printable(text)
         if marker == "head":
             out.append(paint("bold", text))
         elif marker:
@@ -191,10 +201,33 @@ def md_code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+_MD_PUNCTUATION = re.compile(r"([\\`*_\[\]()<>&#!|~{}:])")
+_PLAIN_FIELD = re.compile(r"[a-z0-9_]+\Z")
+# Fields named by a fixed word and a name from the plan: the name goes in a code span.
+_FIELD_WORDS = ("group ", "spec ", "inventory ", "driver.parameters.", "parameters.")
+
+
+def md_text(text: str) -> str:
+    """`text` as plain Markdown text: the punctuation that can start emphasis, a link,
+    an autolink, HTML or an entity backslash-escaped, control characters escaped."""
+    return _MD_PUNCTUATION.sub(r"\\\1", _short(text).replace("\n", " "))
+
+
+def _md_field(field: str) -> str:
+    if _PLAIN_FIELD.match(field):
+        return field
+    for word in _FIELD_WORDS:
+        if field.startswith(word) and len(field) > len(word):
+            rest = field[len(word) :]
+            return word + (rest if _PLAIN_FIELD.match(rest) else md_code(rest))
+    return md_code(field)
+
+
 def _md_change(change: Change) -> str:
     if change.field == "hosts":
         return f"hosts {md_code(_hosts_delta(change))}"
-    return f"{change.field} {md_code(_short(change.old))} → {md_code(_short(change.new))}"
+    field = _md_field(change.field)
+    return f"{field} {md_code(_short(change.old))} → {md_code(_short(change.new))}"
 
 
 def _md_sections(diff: PlanDiff) -> list[tuple[str, list[str]]]:
@@ -217,8 +250,8 @@ def _md_sections(diff: PlanDiff) -> list[tuple[str, list[str]]]:
             extra = ""
             if h.placement:
                 extra = (
-                    f"; key service {md_code(h.placement['key_service'])}, rank "
-                    f"{h.placement['rank']}, tier {md_code(h.placement['tier'])}"
+                    f"; tier {md_code(h.placement['tier'])}, key service "
+                    f"{md_code(h.placement['key_service'])} (rank {h.placement['rank']})"
                 )
             steps = ", ".join(md_code(s) for s in added_steps.get(h.name, [])[:20])
             lines.append(
@@ -291,7 +324,7 @@ def render_markdown(
 ) -> str:
     head = (
         f"**kostyor plan diff** {md_code(diff.old_label)} → {md_code(diff.new_label)}: "
-        f"{summary(diff)}"
+        f"{md_text(summary(diff))}"
     )
     out = [head, "", *window_markdown(diff.window)]
     if diff.same:

@@ -1,12 +1,15 @@
 """Why a host or a step is where it is in a plan, in words.
 
 Everything said comes from the plan itself: a node-by-node plan's `host_order`
-records each host's key service, its rank and tier and the spec line that
-declared it; every step records the spec line (`source`) that produced it.
+records each host's tier (the first tier on which all its services may run, as
+`hosts` selectors see it), its key service with that service's rank, and the
+spec line that declared it; every step records the spec line (`source`) that
+produced it.  Names from the plan are printed with control characters escaped.
 """
 
 from __future__ import annotations
 
+from kostyor_dsl.compiler.printable import printable
 from kostyor_dsl.compiler.suggest import did_you_mean
 
 ENGINE_RULES = {
@@ -62,7 +65,7 @@ class UnknownName(LookupError):
         message = f"no {what} {name!r} in this plan"
         if hints:
             message += f"; {hints[0]}"
-        super().__init__(message)
+        super().__init__(printable(message))
 
 
 def ordinal(n: int) -> str:
@@ -74,8 +77,27 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+# node-by-node with host groups: batches, not one host at a time.
+GROUPED_RULE = (
+    "upgrades hosts in ascending order of their key service (the earliest-ranked "
+    "service they run; ties keep the inventory order), and on each host its services "
+    "in the order the spec lists them; the hosts of {groups} go batch by batch, the "
+    "hosts of a batch in parallel; the other hosts one at a time."
+)
+
+
 def _strategy_line(plan: dict) -> str:
-    rule = ENGINE_RULES.get(plan["engine"], "orders the steps as its engine decides.")
+    groups = [
+        f"{g['name']} (batches {', '.join(map(str, g.get('batches') or ()))})"
+        for g in plan.get("groups") or ()
+    ]
+    if plan["engine"] == "node-by-node" and groups:
+        named = ", ".join(groups[:-1]) + " and " + groups[-1] if len(groups) > 1 else groups[0]
+        rule = GROUPED_RULE.format(
+            groups=f"host group {named}" if len(groups) == 1 else f"host groups {named}"
+        )
+    else:
+        rule = ENGINE_RULES.get(plan["engine"], "orders the steps as its engine decides.")
     return f"Strategy {plan['strategy']} (engine {plan['engine']}) {rule}"
 
 
@@ -93,7 +115,7 @@ def _step_line(number: int, step: dict) -> str:
 
 
 def _placement_words(p: dict) -> str:
-    return f"key service {p['key_service']}, rank {p['rank']}, tier {p['tier']}"
+    return f"a {p['tier']} host, key service {p['key_service']} of rank {p['rank']}"
 
 
 def explain_host(plan: dict, host: str) -> str:
@@ -112,8 +134,9 @@ def explain_host(plan: dict, host: str) -> str:
         out.append(f"{host} is the {ordinal(position)} of {len(order)} hosts to be upgraded.")
         out.append(_strategy_line(plan))
         out.append(
+            f"It is a {p['tier']} host (the first tier on which all its services may run). "
             f"Its key service is {p['key_service']}: rank {p['rank']} in the order sorted by "
-            f"tier (tier {p['tier']}), declared at {p['source']}."
+            f"tier, declared at {p['source']}."
         )
         if position > 1:
             before = order[position - 2]
@@ -149,7 +172,7 @@ def explain_host(plan: dict, host: str) -> str:
         out.extend(_step_line(i, s) for i, s in mine)
     else:
         out.append("It has no steps: none of its services is in the order.")
-    return "\n".join(out) + "\n"
+    return printable("\n".join(out) + "\n")
 
 
 def _stage_hosts(plan: dict, step: dict) -> list[str]:
@@ -255,4 +278,4 @@ def explain_step(plan: dict, step_id: str) -> str:
         out.append(f"After it: step {number + 1}, {steps[index + 1]['id']}.")
     else:
         out.append("It is the last step.")
-    return "\n".join(out) + "\n"
+    return printable("\n".join(out) + "\n")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from review_support import check_golden, compiled
+from review_support import check_golden, compiled, mutated
 
 from kostyor_dsl.review.explain import UnknownName, explain_host, explain_step
 
@@ -24,11 +24,24 @@ def test_host_reason_comes_from_host_order(design_doc_plan):
     placement = next(p for p in design_doc_plan["host_order"] if p["name"] == "node-b")
     assert "the 3rd of 3 hosts" in text
     assert f"Its key service is {placement['key_service']}: rank {placement['rank']}" in text
-    assert f"tier {placement['tier']}), declared at {placement['source']}" in text
+    assert f"tier, declared at {placement['source']}" in text
+    # node-b runs nova-compute and an L2 agent: a compute host, though its key
+    # service (the agent) ranks with the controllers' services (issue 9, item 8).
+    assert placement["tier"] == "compute"
+    assert "It is a compute host" in text
     assert (
-        "Before it: node-a (key service glance-api, rank 3" in text
+        "Before it: node-a (a controller host, key service glance-api of rank 3" in text
         and "It is the last host." in text
     )
+
+
+def test_batched_strategy_is_not_one_host_at_a_time():
+    plan = compiled("small-cloud.yaml", "rolling-computes")
+    text = explain_host(plan, "cmp-3")
+    assert "one host at a time" not in text.splitlines()[1].split(";")[0]
+    assert "compute (batches 1, 5, 20%)" in text
+    assert "the hosts of a batch in parallel" in text
+    assert "It is a compute host" in text
 
 
 def test_ties_say_the_inventory_decides():
@@ -99,3 +112,28 @@ def test_explain_batches_hooks_and_gates():
         and "(cmp-2, cmp-3, cmp-4) are upgraded in parallel" in text
     )
     assert "manual gate" in explain_step(plan, "gate:compute#1")
+
+
+def test_control_characters_in_a_plan_are_escaped(design_doc_plan):
+    evil = "node-a\x1b]0;owned\x07"
+
+    def rename(plan):
+        for step in plan["steps"]:
+            step["hosts"] = [evil if h == "node-a" else h for h in step.get("hosts", ())]
+            if step["kind"] == "upgrade" and step["id"].endswith("@node-a"):
+                step["id"] = step["id"].replace("@node-a", "@" + evil)
+        for place in plan["host_order"]:
+            if place["name"] == "node-a":
+                place["name"] = evil
+
+    plan = mutated(design_doc_plan, rename)
+    for text in (
+        explain_host(plan, evil),
+        explain_step(plan, "glance-api@" + evil),
+        explain_host(plan, "node-c"),
+    ):
+        assert "\x1b" not in text and "\x07" not in text
+    assert "node-a\\x1b]0;owned\\x07 is the 2nd of 3 hosts" in explain_host(plan, evil)
+    with pytest.raises(UnknownName) as caught:
+        explain_host(plan, "node-a\x1b")
+    assert "\x1b" not in str(caught.value)

@@ -118,3 +118,35 @@ def test_duplicate_step_ids_are_refused():
     plan["steps"].append(copy.deepcopy(plan["steps"][0]))
     with pytest.raises(PlanFileError, match="appears twice"):
         check_plan(plan, "p.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "fragment"),
+    [
+        (
+            "format: kostyor-plan/1\nsteps: []\nstrategy: x\nsteps: []\n",
+            ":4:1:",
+            "key 'steps' appears twice in one mapping (the second would silently replace "
+            "the first); first given here at 2:1",
+        ),
+        ('{"steps": [],\n "steps": []}', ":2:2:", "key 'steps' appears twice"),
+        ("steps: &s []\nmore: *s\n", ":1:8:", "YAML anchor '&s': anchors and aliases"),
+        ("steps: !!set {a}\n", ":1:8:", "YAML tag '!!set' is not allowed"),
+        ("steps: []\n1: x\n", ":2:1:", "key '1' is read as !!int"),
+        ("steps: " + "[" * 300 + "]" * 300 + "\n", ":1:107:", "nested more than 100 levels"),
+    ],
+)
+def test_plan_documents_refused_with_their_place(text, where, fragment):
+    with pytest.raises(PlanFileError) as caught:
+        planfile.parse_plan_text(text, "plan.yaml")
+    message = str(caught.value)
+    assert message.startswith(f"plan.yaml{where} not a YAML or JSON plan: "), message
+    assert fragment in message and "\n" not in message
+
+
+def test_a_plan_with_a_byte_order_mark_is_read():
+    plan = compiled("design-doc.yaml")
+    from kostyor_dsl.compiler import dump_plan
+
+    for fmt in ("yaml", "json"):
+        assert planfile.parse_plan_text("\ufeff" + dump_plan(plan, fmt)) == plan

@@ -17,7 +17,6 @@ know about pause, cancel or redelivery.  See docs/drivers.md.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -148,15 +147,15 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
 
 def load_parameters_file(path: str | Path) -> dict[str, Any]:
     """A parameters file: a YAML or JSON mapping of names to scalars."""
-    import yaml
+    from kostyor_dsl.compiler.documents import DocumentError, load_document
 
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ParameterError(f"cannot read parameters file {path}: {exc.strerror}") from None
     try:
-        data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
+        data = load_document(text)  # a key twice, anchors, tags: refused with their line
+    except DocumentError as exc:
         raise ParameterError(f"parameters file {path} is not valid YAML/JSON: {exc}") from None
     if data is None:
         return {}
