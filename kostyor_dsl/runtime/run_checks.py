@@ -167,7 +167,8 @@ def stale_problems(plan: dict, spec: str, inventory: str, strategy: str | None =
     content = {key: value for key, value in plan.items() if key != SEAL_KEY}
     theirs, ours = plan_seal(content)["parts"], plan_seal(fresh)["parts"]
     problems = []
-    for key in sorted(set(theirs) | set(ours)):
+    first = {"inputs": 0, "steps": 1}  # what a reader looks for, then the rest by name
+    for key in sorted(set(theirs) | set(ours), key=lambda k: (first.get(k, 2), k)):
         if theirs.get(key) == ours.get(key):
             continue
         if key == "inputs":
@@ -187,9 +188,10 @@ def _input_changes(old: dict, new: dict) -> list[str]:
     out = []
     old_inv, new_inv = old.get("inventory", {}), new.get("inventory", {})
     if old_inv != new_inv:
+        named = "" if old_inv.get("file") == new_inv.get("file") else f" ({old_inv.get('file')})"
         out.append(
             f"inventory {new_inv.get('file')}: sha256 {str(old_inv.get('sha256'))[:12]} in "
-            f"the plan ({old_inv.get('file')}), {str(new_inv.get('sha256'))[:12]} now"
+            f"the plan{named}, {str(new_inv.get('sha256'))[:12]} now"
         )
     old_specs = {entry.get("file"): entry.get("sha256") for entry in old.get("spec", ())}
     new_specs = {entry.get("file"): entry.get("sha256") for entry in new.get("spec", ())}
