@@ -195,6 +195,14 @@ def _input_changes(old: dict, new: dict) -> list[str]:
         )
     old_specs = {entry.get("file"): entry.get("sha256") for entry in old.get("spec", ())}
     new_specs = {entry.get("file"): entry.get("sha256") for entry in new.get("spec", ())}
+    if old_specs != new_specs and sorted(map(str, old_specs.values())) == sorted(
+        map(str, new_specs.values())
+    ):
+        out.append(
+            f"spec files: the same contents under other names ({', '.join(old_specs)} in the "
+            f"plan, {', '.join(new_specs)} now): give --against the spec as compile was given it"
+        )
+        return out
     for name in sorted(set(old_specs) | set(new_specs)):
         if name not in new_specs:
             out.append(f"spec file {name}: in the plan's inputs, no longer part of the spec")
@@ -213,9 +221,17 @@ def _input_changes(old: dict, new: dict) -> list[str]:
 def _first_step_change(old: list, new: list) -> str:
     for index, (theirs, ours) in enumerate(zip(old, new, strict=False)):
         if theirs != ours:
+            if _describe(theirs) != _describe(ours) or not (
+                isinstance(theirs, dict) and isinstance(ours, dict)
+            ):
+                return (
+                    f"step {index + 1}: the plan has {_describe(theirs)}, "
+                    f"compile now gives {_describe(ours)}"
+                )
+            key = min(k for k in {*theirs, *ours} if theirs.get(k) != ours.get(k))
             return (
-                f"step {index + 1}: the plan has {_describe(theirs)}, "
-                f"compile now gives {_describe(ours)}"
+                f"step {index + 1} {_describe(theirs)}: its {key} is {theirs.get(key)!r} in "
+                f"the plan, {ours.get(key)!r} now"
             )
     if len(old) == len(new):
         return "steps: the same steps, with their keys written in another order"

@@ -19,7 +19,7 @@ from kostyor_dsl.compiler.plan_seal import seal_plan
 from kostyor_dsl.runtime.canvas import units_of
 from kostyor_dsl.runtime.drivers import load_driver
 from kostyor_dsl.runtime.errors import ParameterError, StepFailed, UnsupportedAction
-from kostyor_dsl.runtime.run_checks import driver_problems, host_problems
+from kostyor_dsl.runtime.run_checks import driver_problems, host_problems, stale_problems
 from kostyor_dsl.runtime.run_context import driver_signature
 
 SPEC = str(ROOT / "specs" / "kostyor.kostyor")
@@ -333,3 +333,19 @@ def test_against_refuses_a_stale_plan_and_accepts_a_fresh_one(cli, tmp_path):
     assert done.returncode == 0, done.stderr
     code, _, err = cli("run", path, "--against", SPEC)
     assert code == 2 and "--against SPEC and --inventory INV go together" in err
+
+
+def test_against_names_a_spec_given_under_another_name(tmp_path):
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text(INVENTORY)
+    plan = json.loads(dump_plan(compile_plan("kostyor", str(inventory)).plan, "json"))
+    assert stale_problems(plan, "kostyor", str(inventory)) == []
+    problems = stale_problems(plan, SPEC, str(inventory))
+    assert problems[0] == (
+        "spec files: the same contents under other names (<shipped>/kostyor.kostyor in the "
+        "plan, kostyor.kostyor now): give --against the spec as compile was given it"
+    )
+    assert problems[1].startswith(
+        "step 1 'keystone-wsgi-admin@ctl-1' (upgrade keystone-wsgi-admin on ctl-1): its "
+        "source is '<shipped>/kostyor.kostyor:12' in the plan, 'kostyor.kostyor:12' now"
+    )
