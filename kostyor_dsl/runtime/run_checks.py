@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import islice
 
 from kostyor_dsl.compiler.hostnames import host_name_problem
 from kostyor_dsl.compiler.plan_seal import SEAL_KEY, plan_seal, seal_problems, step_id_problems
@@ -29,6 +30,7 @@ from kostyor_dsl.runtime.errors import PlanRefused
 
 # Steps a driver never sees: the runtime runs them itself.
 _RUNTIME_KINDS = frozenset({"gate"})
+_LISTED = 20  # bad hosts named one by one; the rest are counted
 _EDITED_HINT = (
     "recompile it from its spec and inventory, or pass --allow-edited to run it as it is "
     "(the run record will say so)"
@@ -59,10 +61,13 @@ def host_problems(plan: dict) -> list[str]:
                 verdicts[key] = host_name_problem(host)
             if verdicts[key] is not None:
                 bad.setdefault(key, []).append(step["id"])
-    return [
+    problems = [
         f"step {steps[0]!r}{_more(steps)}: host {host!r}: {verdicts[host]}"
-        for host, steps in bad.items()
+        for host, steps in islice(bad.items(), _LISTED)
     ]
+    if len(bad) > _LISTED:
+        problems.append(f"... and {len(bad) - _LISTED} more hosts that are not host names")
+    return problems
 
 
 def step_host_problem(step_id: str, hosts: Iterable[object]) -> str | None:

@@ -349,3 +349,21 @@ def test_against_names_a_spec_given_under_another_name(tmp_path):
         "step 1 'keystone-wsgi-admin@ctl-1' (upgrade keystone-wsgi-admin on ctl-1): its "
         "source is '<shipped>/kostyor.kostyor:12' in the plan, 'kostyor.kostyor:12' now"
     )
+
+
+def test_many_bad_hosts_are_counted_past_the_first_twenty():
+    plan = make_plan(hosts=0, pre_upgrade=False)
+    plan["steps"] = [
+        {
+            "id": f"nova-api@-h{n}",
+            "kind": "upgrade",
+            "project": "nova",
+            "service": "nova-api",
+            "hosts": [f"-h{n}"],
+            "source": "t:1",
+        }
+        for n in range(25)
+    ]
+    problems = host_problems(plan)
+    assert len(problems) == 21 and problems[0].startswith("step 'nova-api@-h0': host '-h0'")
+    assert problems[-1] == "... and 5 more hosts that are not host names"
