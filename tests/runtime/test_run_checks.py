@@ -367,3 +367,18 @@ def test_many_bad_hosts_are_counted_past_the_first_twenty():
     problems = host_problems(plan)
     assert len(problems) == 21 and problems[0].startswith("step 'nova-api@-h0': host '-h0'")
     assert problems[-1] == "... and 5 more hosts that are not host names"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_step_printing_invalid_utf8_succeeds_through_a_worker(embedded):
+    plan = make_plan(hosts=1, services=("api",), pre_upgrade=False, driver="shell")
+    embedded.start_worker()
+    path = embedded.write_plan(plan)
+    done = embedded.kostyorc(
+        "run", path, "--wait", "-p", "command=printf 'restarted \\377 {host}'", "-p", "timeout=60"
+    )
+    run_id = done.stdout.strip().splitlines()[-1]
+    (step,) = embedded.status(run_id)["steps"]
+    assert step["state"] == "succeeded" and step["attempts"] == 1
+    assert step["result"]["hosts"][0]["output"] == "restarted \ufffd node-1"
