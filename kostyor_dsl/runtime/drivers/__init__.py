@@ -121,21 +121,25 @@ def _convert(driver: str, name: str, spec: Parameter, value: Any) -> Any:
 
 
 def _check_range(driver: str, name: str, spec: Parameter, number):
-    if not math.isfinite(number):
+    if isinstance(number, float) and not math.isfinite(number):
         raise ParameterError(
             f"driver {driver!r}: parameter {name!r} must be a finite number, not {number!r}"
         )
     if spec.minimum is not None and number < spec.minimum:
         raise ParameterError(
-            f"driver {driver!r}: parameter {name!r} must be at least {spec.minimum:g}, "
-            f"not {number:g}"
+            f"driver {driver!r}: parameter {name!r} must be at least {_shown(spec.minimum)}, "
+            f"not {_shown(number)}"
         )
     if spec.greater_than is not None and number <= spec.greater_than:
         raise ParameterError(
             f"driver {driver!r}: parameter {name!r} must be greater than "
-            f"{spec.greater_than:g}, not {number:g}"
+            f"{_shown(spec.greater_than)}, not {_shown(number)}"
         )
     return number
+
+
+def _shown(number) -> str:
+    return f"{number:g}" if isinstance(number, float) else str(number)
 
 
 def validate_parameters(driver_class: type[Driver], raw: Mapping[str, Any]) -> dict[str, Any]:
