@@ -12,6 +12,7 @@ from support import EXAMPLES, KOSTYOR_SPEC, run_kostyorc
 
 from kostyor_dsl.compiler import compile_plan, dump_plan, load_plan
 from kostyor_dsl.compiler.inventory import load_schema
+from kostyor_dsl.compiler.plan_seal import plan_seal
 
 SPEC = str(KOSTYOR_SPEC)
 STRATEGIES = ["node-by-node", "service-by-service"]
@@ -102,8 +103,10 @@ def test_adding_a_host_only_adds_lines(strategy, write):
             20, extra="  - name: cmp-new\n    services: [nova-compute, neutron-openvswitch-agent]"
         ),
     )
-    old = dump_plan(compile_plan(SPEC, str(before), strategy).plan).splitlines()
-    new = dump_plan(compile_plan(SPEC, str(after), strategy).plan).splitlines()
+    # The seal (written last) changes with the content: the rest must only grow.
+    old = dump_plan(compile_plan(SPEC, str(before), strategy).plan).split("\nseal:\n")[0]
+    new = dump_plan(compile_plan(SPEC, str(after), strategy).plan).split("\nseal:\n")[0]
+    old, new = old.splitlines(), new.splitlines()
     diff = [
         line
         for line in difflib.unified_diff(old, new, lineterm="", n=0)
@@ -151,5 +154,6 @@ def test_unicode_and_odd_host_names_survive_a_round_trip(write):
     plan["steps"][0]["hosts"][:2] = ["x'); import os; os.system('id", "узел-1"]
     for fmt in ("yaml", "json"):
         again = load_plan(dump_plan(plan, fmt))
+        assert again.pop("seal") == plan_seal(plan)
         assert again == plan
         assert again["steps"][0]["hosts"] == ["x'); import os; os.system('id", "узел-1", "yes"]

@@ -87,7 +87,7 @@ def _check_broker(app_module) -> None:
         connection.release()
 
 
-def _driver_choice(args: argparse.Namespace, plan: dict) -> tuple[str, dict]:
+def _driver_choice(args: argparse.Namespace, plan: dict):
     from kostyor_dsl.runtime.drivers import (
         load_driver,
         load_parameters_file,
@@ -101,8 +101,7 @@ def _driver_choice(args: argparse.Namespace, plan: dict) -> tuple[str, dict]:
     if args.parameters:
         parameters.update(load_parameters_file(args.parameters))
     parameters.update(parse_assignments(args.param or []))
-    driver = load_driver(name, parameters)
-    return name, driver.parameters
+    return load_driver(name, parameters)
 
 
 def _follow(store, run_id: str, *, tty: bool, interval: float = 0.5) -> dict:
@@ -148,12 +147,41 @@ def _follow(store, run_id: str, *, tty: bool, interval: float = 0.5) -> dict:
         time.sleep(interval)
 
 
+def _check_plan(args: argparse.Namespace, plan: dict, driver):
+    """Everything `run` refuses, before the broker is even looked at."""
+    from kostyor_dsl.runtime.errors import PlanRefused
+    from kostyor_dsl.runtime.run_checks import check_run, stale_problems
+
+    if (args.against is None) != (args.inventory is None):
+        raise CliError("--against SPEC and --inventory INV go together", 2)
+    checked = check_run(plan, driver, path=args.plan, allow_edited=args.allow_edited)
+    if args.against is not None:
+        stale = stale_problems(plan, args.against, args.inventory, args.strategy)
+        if stale:
+            lines = [
+                f"{args.plan}: refused, nothing was submitted: the plan is stale: "
+                f"{args.against} with {args.inventory} no longer compiles to it:",
+                *(f"  - {problem}" for problem in stale),
+                "  (compile the plan again and review it)",
+            ]
+            raise PlanRefused("\n".join(lines))
+    if checked.edited:
+        print(
+            f"warning: {args.plan} was changed after `kostyorc compile` sealed it; "
+            f"running it as it is (--allow-edited): {'; '.join(checked.edited)}",
+            file=sys.stderr,
+        )
+    return checked
+
+
 def run_command(args: argparse.Namespace) -> int:
     with _user_errors(args):
         from kostyor_dsl.runtime.plan_file import load_plan
 
         plan = load_plan(args.plan)
-        driver, parameters = _driver_choice(args, plan)
+        loaded = _driver_choice(args, plan)
+        driver, parameters = loaded.name, loaded.parameters
+        checked = _check_plan(args, plan, loaded)
         runtime = _runtime(args)
         from kostyor_dsl.runtime.control import submit
 
@@ -167,6 +195,8 @@ def run_command(args: argparse.Namespace) -> int:
             parameters=parameters,
             route=args.route,
             plan_file=os.path.basename(args.plan),
+            seal=checked.seal,
+            edited="; ".join(checked.edited) or None,
         )
         if not args.wait:
             print(run_id)
@@ -352,7 +382,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run = subparsers.add_parser(
         "run",
         help="submit a plan to the workers and print the run id",
-        description="Validate PLAN, submit it, and print the run id (the last line of stdout).",
+        description="Check PLAN, submit it, and print the run id (the last line of stdout). "
+        "Refused, with nothing submitted, when the plan was edited after compile (its seal or "
+        "a step id does not match), when a step names a host that is not a host name, when "
+        "the driver with these parameters cannot perform a step, or (--against) when the "
+        "current spec and inventory no longer compile to it.",
     )
     run.add_argument("plan", metavar="PLAN", help="a plan file (JSON or YAML)")
     run.add_argument("--driver", metavar="NAME", help="the upgrade driver (default: the plan's)")
@@ -374,6 +408,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "each host's steps on that host's queue (`kostyorc worker --host NAME` there)",
     )
     run.add_argument("--wait", action="store_true", help="follow the run to its end")
+    run.add_argument(
+        "--allow-edited",
+        action="store_true",
+        help="run a plan that was changed after `kostyorc compile` sealed it (or has no "
+        "seal); the run record and `status` say so",
+    )
+    run.add_argument(
+        "--against",
+        metavar="SPEC",
+        help="recompile SPEC with --inventory and refuse the plan unless it is exactly what "
+        "they compile to now (a stale plan is refused)",
+    )
+    run.add_argument("--inventory", "-i", metavar="INV", help="the inventory for --against")
+    run.add_argument(
+        "--strategy",
+        metavar="NAME",
+        help="the strategy for --against (default: the plan's own)",
+    )
     _connection_options(run)
     run.set_defaults(func=run_command)
 

@@ -2,7 +2,8 @@
 
 `build_plan` assembles it from a strategy and the engine's steps;
 `dump_plan` writes it byte-stably: keys in a fixed, readable order (never
-sorted by accident of a dict), no timestamps, no absolute paths.
+sorted by accident of a dict), no timestamps, no absolute paths, and the
+seal last (plan_seal: what `kostyorc run` checks the plan against).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from kostyor_dsl.compiler.diagnostics import Diagnostic
 from kostyor_dsl.compiler.engines import EngineResult
 from kostyor_dsl.compiler.inventory import Inventory
 from kostyor_dsl.compiler.model import Spec, StrategyDef
+from kostyor_dsl.compiler.plan_seal import SEAL_KEY, PlanSealer, plan_seal
 
 PLAN_FORMAT = "kostyor-plan/1"
 YamlDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -114,6 +116,7 @@ def gc_paused():
 
 
 def dump_plan(plan: dict, fmt: str = "yaml") -> str:
+    """The plan's text, sealed (plan_seal) unless it has a seal already."""
     with gc_paused():
         if fmt == "json":
             return "".join(iter_plan_json(plan))
@@ -122,6 +125,8 @@ def dump_plan(plan: dict, fmt: str = "yaml") -> str:
                 f"# kostyor upgrade plan: strategy {plan['strategy']}, engine {plan['engine']}.\n"
                 "# Written by `kostyorc compile`; edit the spec or the inventory, not this file.\n"
             )
+            if SEAL_KEY not in plan and _json_fast_path(plan):
+                plan = {**plan, SEAL_KEY: plan_seal(plan)}
             return header + _yaml_text(plan)
     raise ValueError(f"unknown plan format {fmt!r}")
 
@@ -250,36 +255,61 @@ _BATCH = 4096  # list items formatted and written per chunk
 
 
 def iter_plan_json(plan: dict) -> Iterator[str]:
-    """The JSON text of a plan, in chunks (a few thousand list items each).
+    """The JSON text of a plan, in chunks (a few thousand list items each),
+    sealed (see plan_seal) unless it has a seal already.
 
     A top-level list may also be an iterator (`compile_to` streams the steps
-    that way): its items are made, written and dropped batch by batch.
+    that way): its items are made, written and dropped batch by batch, each
+    part hashed for the seal as it is written.
     """
-    if type(plan) is not dict or not plan or any(type(key) is not str for key in plan):
+    if not _json_fast_path(plan):
         yield _json_value(plan, 0) + "\n"
         return
+    if SEAL_KEY in plan:
+        for _, text, _ in plan_json_parts(plan):
+            yield text
+        yield "\n}\n"
+        return
+    sealer = PlanSealer()
+    for key, text, items in plan_json_parts(plan):
+        if key is not None:
+            sealer.update(key, text, items)
+        yield text
+    yield ",\n  " + _quote(SEAL_KEY) + ": " + _json_value(sealer.seal(), 1) + "\n}\n"
+
+
+def _json_fast_path(plan) -> bool:
+    return type(plan) is dict and bool(plan) and all(type(key) is str for key in plan)
+
+
+def plan_json_parts(plan: dict) -> Iterator[tuple[str | None, str, int]]:
+    """(key, text, items) per chunk of the plan's JSON text, without its closing `}`:
+    `key` is the top-level key whose value the text belongs to (None for the
+    text between values), `items` how many list items the chunk holds."""
+    if not _json_fast_path(plan):
+        raise ValueError("a plan is a mapping with string keys")
     first = True
     repeats: dict = {}
     for key, value in plan.items():
-        yield ("{\n  " if first else ",\n  ") + _quote(key) + ": "
+        yield None, ("{\n  " if first else ",\n  ") + _quote(key) + ": ", 0
         first = False
         if type(value) is list:
             if not value:
-                yield "[]"
+                yield key, "[]", 0
                 continue
             for start in range(0, len(value), _BATCH):
-                text = ",\n    ".join(_list_items(value[start : start + _BATCH], repeats))
-                yield ("[\n    " if start == 0 else ",\n    ") + text
-            yield "\n  ]"
+                batch = value[start : start + _BATCH]
+                text = ",\n    ".join(_list_items(batch, repeats))
+                yield key, ("[\n    " if start == 0 else ",\n    ") + text, len(batch)
+            yield key, "\n  ]", 0
         elif isinstance(value, Iterator):
             opening = "[\n    "
             while batch := list(islice(value, _BATCH)):
-                yield opening + ",\n    ".join(_list_items(batch, repeats))
+                yield key, opening + ",\n    ".join(_list_items(batch, repeats)), len(batch)
                 opening = ",\n    "
-            yield "[]" if opening == "[\n    " else "\n  ]"
+            yield key, "[]" if opening == "[\n    " else "\n  ]", 0
         else:
-            yield _json_value(value, 1)
-    yield "\n}\n"
+            yield key, _json_value(value, 1), 0
 
 
 def _list_items(items: list, repeats: dict) -> list[str]:

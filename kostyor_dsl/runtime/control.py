@@ -39,7 +39,11 @@ def submit(
     parameters: dict[str, Any],
     route: str = "run",
     plan_file: str = "",
+    seal: str | None = None,
+    edited: str | None = None,
 ) -> str:
+    """Record the run and publish its first stage.  `seal` and `edited` are what
+    `run_checks.check_run` found: the plan's seal, and why it did not match."""
     run_id = new_run_id()
     units = units_of(plan, run_id, route)
     now = time.time()
@@ -53,6 +57,8 @@ def submit(
         created=now,
         updated=now,
         plan_file=plan_file,
+        seal=seal,
+        edited=edited,
     )
     store.create_run(record, plan)
     if units:

@@ -21,6 +21,10 @@ class PlanError(RuntimeProblem):
     """The plan file is missing, unreadable or does not match the plan schema."""
 
 
+class PlanRefused(RuntimeProblem):
+    """`kostyorc run` will not submit this plan: edited, stale, or beyond the driver."""
+
+
 class DriverError(RuntimeProblem):
     """No such driver, or the driver cannot be loaded."""
 

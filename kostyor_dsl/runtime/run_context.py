@@ -16,7 +16,9 @@ from kostyor_dsl.runtime.canvas import (
     units_of,
 )
 from kostyor_dsl.runtime.drivers import Driver, load_driver
+from kostyor_dsl.runtime.errors import StepFailed
 from kostyor_dsl.runtime.failure_policy import GroupPolicy, policies_of
+from kostyor_dsl.runtime.run_checks import step_host_problem
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,14 @@ def driver_for(run) -> Driver:
 
 
 def driver_signature(driver: Driver, step: dict[str, Any], unit: Unit):
-    """The driver's signature for one unit of a plan step."""
+    """The driver's signature for one unit of a plan step.
+
+    The unit's host names are checked again here, whatever `kostyorc run`
+    checked: a plan submitted another way never hands a driver a name such as
+    `-oProxyCommand=...` (the step fails instead, naming the host)."""
+    problem = step_host_problem(unit.id, unit.hosts)
+    if problem is not None:
+        raise StepFailed(problem, unit.id)
     kind = step["kind"]
     if kind == "pre-upgrade":
         return driver.pre_upgrade(step["action"], step.get("parameters", {}))

@@ -59,6 +59,10 @@ class RunRecord:
     # "group#batch" -> the same for each batch.
     failed_hosts: dict[str, dict[str, str]] = field(default_factory=dict)
     batch_failed_hosts: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The plan's seal as `kostyorc run` checked it (None: the plan had none), and,
+    # when it ran with --allow-edited, how it differed from that seal.
+    seal: str | None = None
+    edited: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

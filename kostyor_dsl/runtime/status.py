@@ -117,6 +117,8 @@ def status_document(store, run_id: str) -> dict[str, Any]:
         "driver": run.driver,
         "route": run.route,
         "plan": run.plan_file,
+        "seal": run.seal,
+        "edited": run.edited,
         "created": iso_time(run.created),
         "updated": iso_time(run.updated),
         "error": run.error,
@@ -160,6 +162,8 @@ def summary_line(document: dict[str, Any]) -> str:
 
 def render_status(document: dict[str, Any], *, tty: bool) -> str:
     lines = [summary_line(document)]
+    if document.get("edited"):
+        lines.append(f"plan edited after compile, run with --allow-edited: {document['edited']}")
     if tty:
         done = document["summary"].get("succeeded", 0)
         lines.append(progress_bar(done, document["summary"]["total"]))

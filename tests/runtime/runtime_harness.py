@@ -266,8 +266,12 @@ class Runtime:
         return done
 
     def write_plan(self, plan: dict, name: str = "plan.json") -> Path:
+        """The plan as `kostyorc compile` would write it: sealed (a test of an edited
+        plan writes its own file)."""
+        from kostyor_dsl.compiler.plan_seal import seal_plan
+
         path = self.tmp / name
-        path.write_text(json.dumps(plan))
+        path.write_text(json.dumps(seal_plan(plan)))
         return path
 
     def submit(self, plan: dict, *extra: str, sleep: float = 0.2) -> str:

@@ -13,6 +13,7 @@ from runtime_harness import ROOT, make_plan, rollout_plan
 
 from kostyor_dsl.runtime import canvas
 from kostyor_dsl.runtime.drivers import load_driver
+from kostyor_dsl.runtime.errors import UnsupportedAction
 from kostyor_dsl.runtime.failure_policy import (
     forget_hosts,
     policies_of,
@@ -256,7 +257,9 @@ def test_noop_and_shell_drivers_run_post_upgrade_steps_and_hooks():
     assert done["hosts"][0]["output"] == "after health-check\n"
     done = run_commands(*shell.action("evacuate", "cmp-1", {"timeout": "30m"}).args)
     assert done["hosts"][0]["output"] == "evacuate on cmp-1\n"
-    assert load_driver("shell", {"command": "x"}).post_upgrade("health-check", {}).args[0] == []
+    # No template: the step is refused, never a success that did nothing.
+    with pytest.raises(UnsupportedAction, match="no post_upgrade_command"):
+        load_driver("shell", {"command": "x"}).post_upgrade("health-check", {})
     noop = load_driver("noop", {})
     assert noop.post_upgrade("health-check", {}).args[:3] == ("post-upgrade", "health-check", [])
 

@@ -79,9 +79,10 @@ def test_cancel_now_terminates_the_running_step(embedded):
     assert time.monotonic() - started < 10
 
 
-def test_shell_driver_through_a_worker_keeps_a_hostile_host_one_argument(embedded):
+def test_shell_driver_through_a_worker_keeps_a_hostile_service_one_argument(embedded):
+    # A hostile host name never gets this far (run refuses it: test_run_checks).
     plan = make_plan(hosts=1, services=("api",), pre_upgrade=False, driver="shell")
-    plan["steps"][0]["hosts"] = ["a; rm -rf /"]
+    plan["steps"][0].update(service="a; rm -rf /", id="a; rm -rf /@node-1")
     embedded.start_worker()
     path = embedded.write_plan(plan)
     command = f"{sys.executable} -c 'import sys; print(sys.argv[1:])' {{host}} {{service}}"
@@ -90,5 +91,5 @@ def test_shell_driver_through_a_worker_keeps_a_hostile_host_one_argument(embedde
     step = embedded.status(run_id)["steps"][0]
     assert step["state"] == "succeeded"
     (host,) = step["result"]["hosts"]
-    assert host["output"].strip() == "['a; rm -rf /', 'nova-api']"
+    assert host["output"].strip() == "['node-1', 'a; rm -rf /']"
     assert host["exit_code"] == 0

@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 from runtime_harness import DRIVER_PKG, KOSTYORC, make_plan
 
+from kostyor_dsl.compiler.plan_seal import seal_plan
 from kostyor_dsl.runtime import canvas
 from kostyor_dsl.runtime.drivers import (
     available_drivers,
@@ -134,7 +135,12 @@ def test_an_actions_own_timeout_wins_over_the_drivers():
     from kostyor_dsl.runtime.drivers.shell import step_timeout
 
     driver = load_driver(
-        "shell", {"command": "true {host}", "action_command": "echo {action} {host}"}
+        "shell",
+        {
+            "command": "true {host}",
+            "action_command": "echo {action} {host}",
+            "pre_upgrade_command": "echo {action}",
+        },
     )
     assert driver.action("evacuate", "node-1", {"timeout": "30m"}).args[1] == 1800
     assert driver.action("evacuate", "node-1", {}).args[1] == 600
@@ -270,7 +276,7 @@ def _cli(tmp_path, *args):
 
 def test_cli_user_mistakes_are_one_message_not_a_traceback(tmp_path):
     plan = tmp_path / "plan.json"
-    plan.write_text(json.dumps(make_plan(hosts=1, driver="noop")))
+    plan.write_text(json.dumps(seal_plan(make_plan(hosts=1, driver="noop"))))
     cases = [
         (("run", plan, "--driver", "nope"), "unknown driver 'nope'"),
         (("run", plan, "-p", "sleep=abc"), "'sleep' must be a number"),

@@ -17,6 +17,8 @@ know about pause, cancel or redelivery.  See docs/drivers.md.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -36,12 +38,19 @@ _STEP_METHODS = {
 
 @dataclass(frozen=True)
 class Parameter:
-    """One driver parameter: its type (str, int, float or bool), default and help."""
+    """One driver parameter: its type (str, int, float or bool), default and help.
+
+    A number is always finite (`nan`, `inf` are refused); `minimum` is the
+    smallest value allowed, `greater_than` a bound the value must exceed
+    (`timeout`: greater than 0).
+    """
 
     type: type = str
     required: bool = False
     default: Any = None
     help: str = ""
+    minimum: float | None = None
+    greater_than: float | None = None
 
 
 class Driver:
@@ -98,16 +107,39 @@ def _convert(driver: str, name: str, spec: Parameter, value: Any) -> Any:
     if spec.type in (int, float):
         if isinstance(value, bool):
             raise ParameterError(f"driver {driver!r}: parameter {name!r} must be a number")
+        kind = "an integer" if spec.type is int else "a number"
         try:
-            return spec.type(value)
-        except (TypeError, ValueError):
-            kind = "an integer" if spec.type is int else "a number"
+            number = spec.type(value)
+        except (TypeError, ValueError, OverflowError):
             raise ParameterError(
                 f"driver {driver!r}: parameter {name!r} must be {kind}, not {value!r}"
             ) from None
+        return _check_range(driver, name, spec, number)
     if not isinstance(value, str | int | float):
         raise ParameterError(f"driver {driver!r}: parameter {name!r} must be a string")
     return str(value)
+
+
+def _check_range(driver: str, name: str, spec: Parameter, number):
+    if isinstance(number, float) and not math.isfinite(number):
+        raise ParameterError(
+            f"driver {driver!r}: parameter {name!r} must be a finite number, not {number!r}"
+        )
+    if spec.minimum is not None and number < spec.minimum:
+        raise ParameterError(
+            f"driver {driver!r}: parameter {name!r} must be at least {_shown(spec.minimum)}, "
+            f"not {_shown(number)}"
+        )
+    if spec.greater_than is not None and number <= spec.greater_than:
+        raise ParameterError(
+            f"driver {driver!r}: parameter {name!r} must be greater than "
+            f"{_shown(spec.greater_than)}, not {_shown(number)}"
+        )
+    return number
+
+
+def _shown(number) -> str:
+    return f"{number:g}" if isinstance(number, float) else str(number)
 
 
 def validate_parameters(driver_class: type[Driver], raw: Mapping[str, Any]) -> dict[str, Any]:

@@ -38,9 +38,12 @@ def run_noop(kind: str, name: str, hosts: list[str], sleep: float = 0.0, log: st
 class NoopDriver(Driver):
     name = "noop"
     PARAMETERS: ClassVar[Mapping[str, Parameter]] = {
-        "sleep": Parameter(float, default=0.0, help="seconds each step takes"),
+        "sleep": Parameter(float, default=0.0, minimum=0, help="seconds each step takes"),
         "log": Parameter(str, default="", help="file to append one line per finished step"),
     }
+
+    def unsupported(self, kind: str, name: str | None) -> str | None:
+        return None  # it does nothing, so it can do anything (and logs it)
 
     def _signature(self, kind: str, name: str, hosts: list[str]):
         return run_noop.si(

@@ -1,16 +1,21 @@
 """`shell`: runs a command template once for each host of a step.
 
-`-p command='ssh {host} sudo systemctl restart {service}'` upgrades a service;
+`-p command='ssh -- {host} sudo systemctl restart {service}'` upgrades a service;
 `pre_upgrade_command` and `post_upgrade_command` (placeholder `{action}`)
 and `action_command` (`{action}`, `{host}`: hooks, once per host) serve the
-other step kinds.  Every placeholder is
-replaced by its `shlex.quote`d value, so a host named `a; rm -rf /` stays one
-argument.  A non-zero exit fails the step; `timeout` bounds the whole step;
-each host's output is kept in the step's result.
+other step kinds.  A step kind whose template is not given is unsupported:
+`kostyorc run` refuses the plan before submitting it (`unsupported`), and
+the step fails if it runs anyway, never succeeding with nothing done.
+Every placeholder is replaced by its `shlex.quote`d value, so a host named
+`a; rm -rf /` stays one argument (and the runtime lets only valid host names
+reach a driver, so none starts with `-`).  A non-zero exit fails the step;
+`timeout` bounds the whole step; each host's output (decoded as UTF-8, an
+invalid byte shown as U+FFFD) is kept in the step's result.
 """
 
 from __future__ import annotations
 
+import math
 import shlex
 import string
 import subprocess
@@ -21,7 +26,7 @@ from typing import Any, ClassVar
 from celery import shared_task
 
 from kostyor_dsl.runtime.drivers import Driver, Parameter
-from kostyor_dsl.runtime.errors import ParameterError, StepFailed
+from kostyor_dsl.runtime.errors import ParameterError, StepFailed, UnsupportedAction
 
 TASK = "kostyor_dsl.drivers.shell.run"
 PLACEHOLDERS = {
@@ -78,8 +83,10 @@ def step_timeout(parameters: Mapping[str, Any], default: float) -> float:
             raise ParameterError(
                 f"action parameter 'timeout' must be seconds or a duration like 30m, not {value!r}"
             ) from None
-    if seconds <= 0:
-        raise ParameterError("action parameter 'timeout' must be positive")
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ParameterError(
+            f"action parameter 'timeout' must be a positive, finite duration, not {value!r}"
+        )
     return seconds
 
 
@@ -89,6 +96,9 @@ def _tail(text: str) -> str:
 
 @shared_task(name=TASK)
 def run_commands(commands: list[list[str]], timeout: float) -> dict:
+    if not commands:
+        # A step that did nothing must never read as done.
+        raise StepFailed("nothing to run: the driver made no command for this step")
     deadline = time.monotonic() + timeout
     results = []
     for host, command in commands:
@@ -100,7 +110,10 @@ def run_commands(commands: list[list[str]], timeout: float) -> dict:
                 command,
                 shell=True,
                 capture_output=True,
-                text=True,
+                # A command's output need not be UTF-8; a step that succeeded
+                # must not fail (and fail again on every retry) on decoding.
+                encoding="utf-8",
+                errors="replace",
                 timeout=remaining,
                 stdin=subprocess.DEVNULL,
             )
@@ -135,7 +148,15 @@ class ShellDriver(Driver):
         "action_command": Parameter(
             str, default="", help="command template for hook actions ({action}, {host})"
         ),
-        "timeout": Parameter(float, default=600.0, help="seconds a whole step may take"),
+        "timeout": Parameter(
+            float, default=600.0, greater_than=0, help="seconds a whole step may take"
+        ),
+    }
+    # The template each step kind needs (upgrade's `command` is required).
+    TEMPLATES: ClassVar[Mapping[str, str]] = {
+        "pre-upgrade": "pre_upgrade_command",
+        "post-upgrade": "post_upgrade_command",
+        "hook": "action_command",
     }
 
     def __init__(self, parameters: Mapping[str, Any] | None = None) -> None:
@@ -143,8 +164,23 @@ class ShellDriver(Driver):
         for name in PLACEHOLDERS:
             if self.parameters.get(name):
                 check_template(name, self.parameters[name])
-        if self.parameters["timeout"] <= 0:
-            raise ParameterError("driver 'shell': parameter 'timeout' must be positive")
+
+    def unsupported(self, kind: str, name: str | None) -> str | None:
+        template = self.TEMPLATES.get(kind)
+        if template is None:
+            return super().unsupported(kind, name)
+        if self.parameters.get(template):
+            return None
+        what = f"action {name!r}" if name else f"{kind} steps"
+        return (
+            f"driver 'shell' has no {template}, so it cannot run {what} (pass -p {template}='...')"
+        )
+
+    def _template(self, kind: str, name: str) -> str:
+        template = self.parameters.get(self.TEMPLATES[kind])
+        if not template:
+            raise UnsupportedAction(self.unsupported(kind, name) or kind)
+        return template
 
     def _signature(
         self, commands: list[tuple[str, str]], parameters: Mapping[str, Any] | None = None
@@ -153,14 +189,12 @@ class ShellDriver(Driver):
         return run_commands.si([list(pair) for pair in commands], timeout)
 
     def pre_upgrade(self, action: str, parameters: Mapping[str, Any]):
-        template = self.parameters.get("pre_upgrade_command")
-        commands = [("-", render(template, action=action))] if template else []
-        return self._signature(commands, parameters)
+        template = self._template("pre-upgrade", action)
+        return self._signature([("-", render(template, action=action))], parameters)
 
     def post_upgrade(self, action: str, parameters: Mapping[str, Any]):
-        template = self.parameters.get("post_upgrade_command")
-        commands = [("-", render(template, action=action))] if template else []
-        return self._signature(commands, parameters)
+        template = self._template("post-upgrade", action)
+        return self._signature([("-", render(template, action=action))], parameters)
 
     def start(self, service: str, hosts: list[str]):
         template = self.parameters["command"]
@@ -169,9 +203,7 @@ class ShellDriver(Driver):
         )
 
     def action(self, name: str, host: str | None, parameters: Mapping[str, Any]):
-        template = self.parameters.get("action_command")
-        if not template:
-            return super().action(name, host, parameters)
+        template = self._template("hook", name)
         return self._signature(
             [(host or "-", render(template, action=name, host=host or ""))], parameters
         )
