@@ -131,13 +131,14 @@ class SourceLines:
             self._lines[span.file] = None if text is None else source_lines(text)
         lines = self._lines[span.file]
         if lines is not None and 1 <= span.line <= len(lines):
-            return printable(lines[span.line - 1].expandtabs(1))
+            return shown_line(lines[span.line - 1].expandtabs(1))
         return None
 
 
-def printable(text: str) -> str:
-    """`text` with control and format characters (escape sequences, line separators)
-    replaced by U+FFFD, so spec or inventory text never drives the terminal."""
+def shown_line(text: str) -> str:
+    """A source line with control and format characters (escape sequences, line
+    separators) replaced by U+FFFD, one for one so the caret under it stays in
+    place, so spec or inventory text never drives the terminal."""
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() or ch == " " else "\ufffd" for ch in text)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from kostyor_dsl.compiler import ast
-from kostyor_dsl.compiler.diagnostics import CompileError, DiagnosticSink, error, printable
+from kostyor_dsl.compiler.diagnostics import CompileError, DiagnosticSink, error, shown_line
 from kostyor_dsl.compiler.parser import parse_spec
 from kostyor_dsl.compiler.source_text import without_bom
 from kostyor_dsl.compiler.suggest import did_you_mean
@@ -80,7 +80,7 @@ def _inside(path: str, folder: str) -> bool:
 
 def _shown(target: str) -> str:
     """An import's path as quoted in a message: printable, not too long."""
-    target = printable(target)
+    target = shown_line(target)
     return target if len(target) <= 80 else target[:77] + "..."
 
 

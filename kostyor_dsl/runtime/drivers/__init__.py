@@ -17,7 +17,6 @@ know about pause, cancel or redelivery.  See docs/drivers.md.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
