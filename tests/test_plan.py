@@ -157,3 +157,31 @@ def test_unicode_and_odd_host_names_survive_a_round_trip(write):
         assert again.pop("seal") == plan_seal(plan)
         assert again == plan
         assert again["steps"][0]["hosts"] == ["x'); import os; os.system('id", "узел-1", "yes"]
+
+
+def test_steps_carry_the_inventorys_targets_for_their_service(write):
+    """What a driver addresses a service by on a host (an OSA container, a Juju unit)
+    goes from the inventory into that service's steps, and nowhere else."""
+    import json as json_module
+
+    from kostyor_dsl.compiler import compile_plan, dump_plan
+    from kostyor_dsl.compiler.planfile import parse_plan_text
+
+    inventory = write(
+        "inv.yaml",
+        "hosts:\n"
+        "- name: node-a\n"
+        "  services: [glance-api, nova-api]\n"
+        "  targets:\n"
+        "    nova-api: [node-a-nova-api-container-1]\n"
+        "- name: node-b\n"
+        "  services: [nova-compute]\n",
+    )
+    for strategy in ("node-by-node", "service-by-service"):
+        plan = compile_plan("kostyor", str(inventory), strategy).plan
+        with_targets = {s["id"]: s["targets"] for s in plan["steps"] if "targets" in s}
+        step = "nova-api@node-a" if strategy == "node-by-node" else "nova-api"
+        assert with_targets == {step: {"node-a": ["node-a-nova-api-container-1"]}}
+        for fmt in ("yaml", "json"):
+            read = parse_plan_text(dump_plan(plan, fmt))
+            assert read["steps"] == json_module.loads(json_module.dumps(plan["steps"]))

@@ -18,8 +18,8 @@ import json
 import os
 import re
 import string
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 
 import yaml
@@ -41,6 +41,9 @@ class Inventory:
     hosts: tuple[Host, ...]
     # Index in the document of each host, when malformed entries were left out.
     positions: tuple[int, ...] | None = None
+    # host -> service -> names a driver addresses it by (OSA containers, Juju
+    # units): only the hosts that have them.  Plan steps carry them.
+    targets: Mapping[str, Mapping[str, list[str]]] = field(default_factory=dict, compare=False)
 
     def position(self, i: int) -> int:
         return i if self.positions is None else self.positions[i]
@@ -122,8 +125,8 @@ def _parse_text(text: str, digest: str, display: str) -> InventoryCheck:
             sources,
         )
     if scanned is not None:  # the fast path: the document is valid
-        hosts, names, _ = scanned
-        inventory = Inventory(display, digest, doc.get("cluster"), hosts)
+        hosts, names, _, targets = scanned
+        inventory = Inventory(display, digest, doc.get("cluster"), hosts, targets=targets)
         problems = list(_no_hosts(inventory, text))
         problems.extend(_check_names(inventory, text, names))
         if problems:
@@ -144,7 +147,8 @@ def _parse_text(text: str, digest: str, display: str) -> InventoryCheck:
         Host(h["name"], tuple(h["services"]), tuple(sorted((h.get("labels") or {}).items())))
         for h in doc["hosts"]
     )
-    inventory = Inventory(display, digest, doc.get("cluster"), hosts)
+    targets = {h["name"]: h["targets"] for h in doc["hosts"] if h.get("targets")}
+    inventory = Inventory(display, digest, doc.get("cluster"), hosts, targets=targets)
     problems = list(_no_hosts(inventory, text))
     problems.extend(_check_names(inventory, text))
     if problems:
@@ -332,13 +336,14 @@ _HOST_KEYS = frozenset({"name", "services", "labels", "targets"})
 _LABEL_TYPES = (str, int, bool)
 
 
-def _scan_hosts(doc) -> tuple[tuple[Host, ...], set[str], int] | None:
+def _scan_hosts(doc) -> tuple[tuple[Host, ...], set[str], int, dict] | None:
     """The schema's rules checked while building the hosts, in one pass.
 
     Accepts exactly what schemas/inventory.schema.json accepts (tests/
     test_inventory.py checks the two agree) and returns the hosts with the
-    set of their names (fewer than hosts: a host is listed twice) and the
-    number of keys of all its mappings (see `_json_fast_path`);
+    set of their names (fewer than hosts: a host is listed twice), the
+    number of keys of all its mappings (see `_json_fast_path`) and the hosts'
+    `targets`;
     None sends the caller down the slow path, where jsonschema explains.
     Hosts running the same services share one tuple (computes are thousands
     of copies of a few lists), which also lets later stages memoise per list.
@@ -358,6 +363,7 @@ def _scan_hosts(doc) -> tuple[tuple[Host, ...], set[str], int] | None:
     add_name = names.add
     make_host = new_host
     keys = len(doc) + 2 * len(docs)  # every host has a name and services; labels add
+    targets: dict[str, dict] = {}
     for h in docs:
         if type(h) is not dict:
             return None
@@ -377,8 +383,10 @@ def _scan_hosts(doc) -> tuple[tuple[Host, ...], set[str], int] | None:
                 if type(v) not in _LABEL_TYPES:
                     return None
             labels = tuple(sorted(raw_labels.items()))
-            if "targets" in h and not _valid_targets(h["targets"]):
-                return None
+            if "targets" in h:
+                if not _valid_targets(h["targets"]):
+                    return None
+                targets[name] = h["targets"]
             # the labels and targets keys, and the keys inside them
             keys += len(h) - 2 + len(raw_labels) + len(h.get("targets", ()))
         key = tuple(services)
@@ -393,7 +401,7 @@ def _scan_hosts(doc) -> tuple[tuple[Host, ...], set[str], int] | None:
             shared[key] = shared_services = key
         append(make_host(name, shared_services, labels))
         add_name(name)
-    return tuple(out), names, keys
+    return tuple(out), names, keys, targets
 
 
 def _valid_targets(targets) -> bool:

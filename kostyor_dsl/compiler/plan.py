@@ -76,6 +76,9 @@ def build_plan(
     if result.host_order is not None:
         plan["host_order"] = result.host_order
     main_steps = result.steps if steps is None else steps
+    if inventory.targets:
+        with_targets = _with_targets(main_steps, inventory.targets)
+        main_steps = with_targets if isinstance(main_steps, Iterator) else list(with_targets)
     if isinstance(main_steps, Iterator):  # streamed by compile_to: chained, not copied
         plan["steps"] = chain(
             _phase_steps("pre-upgrade", strategy.pre_upgrade),
@@ -89,6 +92,22 @@ def build_plan(
         + _phase_steps("post-upgrade", strategy.post_upgrade)
     )
     return plan
+
+
+def _with_targets(steps, targets) -> Iterator[dict]:
+    """Upgrade steps with what the driver addresses their service by on each host
+    (`targets: {HOST: [NAME, ...]}`, from the inventory's `targets`)."""
+    for step in steps:
+        if step["kind"] == "upgrade":
+            service = step["service"]
+            found = {
+                host: list(targets[host][service])
+                for host in step["hosts"]
+                if host in targets and service in targets[host]
+            }
+            if found:
+                step = {**step, "targets": found}
+        yield step
 
 
 def _warning_text(d: Diagnostic) -> str:

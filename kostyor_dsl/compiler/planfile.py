@@ -104,7 +104,7 @@ MIRRORED_DEFS = (
     "gate_step",
     "host_placement",
 )
-MIRRORED_DEFS_SHA256 = "525555d408b82320045291b1d787ba7b15b51171860139f61dbabe2dc8148ea8"
+MIRRORED_DEFS_SHA256 = "84fc409aff78fbbf33267856a61132a8e7d5121fb83e94cccd11dc758f02b526"
 _SOURCE = re.compile(r"^.+:[0-9]+$")
 # kind -> (required keys, optional keys, id pattern or None)
 _STEP_SHAPES = {
@@ -120,7 +120,7 @@ _STEP_SHAPES = {
     ),
     "upgrade": (
         frozenset({"id", "kind", "project", "service", "hosts", "source"}),
-        frozenset({"group", "batch"}),
+        frozenset({"group", "batch", "wave", "targets"}),
         None,
     ),
     "hook": (
@@ -161,6 +161,12 @@ def _hosts_ok(value) -> bool:
     return type(value) is list and len(value) >= 1 and all(_name_ok(h) for h in value)
 
 
+def _targets_ok(value) -> bool:
+    return type(value) is dict and all(
+        type(names) is list and all(_name_ok(n) for n in names) for names in value.values()
+    )
+
+
 def step_ok(step) -> bool:
     """True only for a step the schema's `step` accepts (False: ask jsonschema why)."""
     if type(step) is not dict:
@@ -181,6 +187,10 @@ def step_ok(step) -> bool:
     if "group" in step and not _name_ok(step["group"]):
         return False
     if "batch" in step and not (type(step["batch"]) is int and step["batch"] >= 1):
+        return False
+    if "wave" in step and not (type(step["wave"]) is int and step["wave"] >= 1):
+        return False
+    if "targets" in step and not _targets_ok(step["targets"]):
         return False
     if kind == "upgrade":
         return _name_ok(step["project"]) and _name_ok(step["service"]) and _hosts_ok(step["hosts"])

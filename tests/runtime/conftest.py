@@ -6,19 +6,9 @@ when `CI` is set: then it fails.
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from runtime_harness import BROKERS, Runtime, service_up
-
-
-def _require(broker: str) -> None:
-    service = BROKERS[broker]
-    if service and not service_up(service[0], service[1]):
-        message = f"{broker} is not running on {service[0]}:{service[1]}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message} (CI is set: broker tests must run)")
-        pytest.skip(message)
+from runtime_harness import BROKERS, Runtime
+from runtime_harness import require_broker as _require
 
 
 @pytest.fixture(params=list(BROKERS))

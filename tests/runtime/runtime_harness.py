@@ -391,3 +391,18 @@ def start_plain_celery_worker(runtime: Runtime) -> subprocess.Popen:
     runtime.workers.append((process, output))
     runtime.wait_for(lambda: " ready." in output.read_text(), 30, "the celery worker")
     return process
+
+
+def require_broker(broker: str) -> None:
+    """Skip a test whose broker is not running, or fail it when `CI` is set.
+
+    Here, not in conftest.py: several test folders have a conftest, so
+    `from conftest import` would pick whichever was imported first."""
+    import pytest
+
+    service = BROKERS[broker]
+    if service and not service_up(service[0], service[1]):
+        message = f"{broker} is not running on {service[0]}:{service[1]}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (CI is set: broker tests must run)")
+        pytest.skip(message)

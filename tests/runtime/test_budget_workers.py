@@ -10,8 +10,7 @@ from importlib.resources import files
 
 import jsonschema
 import pytest
-from conftest import _require
-from runtime_harness import Runtime, expected_log, rollout_plan
+from runtime_harness import Runtime, expected_log, require_broker, rollout_plan
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -21,7 +20,7 @@ HOSTS = [f"node-{i}" for i in range(1, 6)]
 
 @pytest.fixture(params=["embedded", "redis"])
 def runtime(request, tmp_path):
-    _require(request.param)
+    require_broker(request.param)
     instance = Runtime(tmp_path, request.param)
     yield instance
     for process, _ in instance.workers:

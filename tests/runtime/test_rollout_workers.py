@@ -13,8 +13,7 @@ from importlib.resources import files
 
 import jsonschema
 import pytest
-from conftest import _require
-from runtime_harness import Runtime, expected_log, rollout_plan, step_label
+from runtime_harness import Runtime, expected_log, require_broker, rollout_plan, step_label
 from test_runtime_workers import assert_quiet
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
@@ -46,7 +45,7 @@ def assert_each_ran_once(runtime, plan: dict) -> None:
 
 
 def _runtime(request, tmp_path):
-    _require(request.param)
+    require_broker(request.param)
     instance = Runtime(tmp_path, request.param)
     yield instance
     # A prefork worker with several processes takes 5-15 s to stop warmly on

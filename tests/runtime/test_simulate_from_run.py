@@ -22,8 +22,7 @@ import json
 import signal
 
 import pytest
-from conftest import _require
-from runtime_harness import Runtime, rollout_plan
+from runtime_harness import Runtime, require_broker, rollout_plan
 
 from kostyor_dsl.simulate import simulate_plan
 from kostyor_dsl.simulate.from_run import learn_timings
@@ -37,7 +36,7 @@ RELATIVE, ABSOLUTE = 0.20, 0.5
 
 @pytest.fixture
 def embedded_runtime(tmp_path):
-    _require("embedded")
+    require_broker("embedded")
     instance = Runtime(tmp_path, "embedded")
     yield instance
     for process, _ in instance.workers:
