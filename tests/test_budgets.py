@@ -230,6 +230,21 @@ def test_budgets_are_inherited_and_overridden_by_selector(write):
     assert plan["budgets"][0]["allowed"] == 5 and plan["budgets"][0]["source"] == "team.kostyor:13"
 
 
+def test_a_budget_with_another_rule_replaces_the_inherited_one_whole(write):
+    text = (
+        "import kostyor\n\n"
+        "strategy base extends node-by-node {\n"
+        "  budget compute {\n    max-unavailable 2\n  }\n"
+        "}\n\n"
+        "strategy strict extends base {\n"
+        "  budget compute {\n    min-available 75%\n  }\n"
+        "}\n"
+    )
+    path = str(write("team.kostyor", text))
+    (budget,) = compile_plan(path, inventory(write), "strict").plan["budgets"]
+    assert (budget["rule"], budget["amount"], budget["allowed"]) == ("min-available", "75%", 3)
+
+
 @pytest.mark.parametrize(
     ("block", "message"),
     [

@@ -16,3 +16,15 @@ def test_readme_spec_example_compiles_and_is_formatted(cli, tmp_path):
     assert '"strategy": "careful"' in out
     code, _, err = cli("fmt", "--check", spec)
     assert code == 0, err
+
+
+def test_readme_budget_example_compiles_on_the_example_cloud(cli, tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    example = readme.split("## A spec", 1)[1].split("```")[3].lstrip("\n")
+    assert example.startswith("strategy careful extends rolling-computes {")
+    spec = tmp_path / "careful.kostyor"
+    spec.write_text("import openstack\n\n" + example)
+    inventory = EXAMPLES / "kolla-multinode" / "inventory.yaml"
+    code, out, err = cli("compile", spec, "-i", inventory, "--format", "json")
+    assert code == 0, err
+    assert '"rule": "min-available"' in out

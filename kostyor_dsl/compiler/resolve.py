@@ -109,6 +109,9 @@ STRATEGY_KEYS = (
 )
 # Keys that may appear once per distinct value (`hosts compute`, `hosts storage`).
 REPEATABLE_KEYS = ("hosts", "service", "budget")
+# Of those, the blocks an extending strategy merges key by key; a budget is
+# replaced whole (its one rule would otherwise meet the parent's).
+MERGED_KEYS = ("hosts", "service")
 
 
 def _extend(inherited: dict[str, ast.Setting], node: ast.Strategy) -> dict[str, ast.Setting]:
@@ -123,7 +126,7 @@ def _extend(inherited: dict[str, ast.Setting], node: ast.Strategy) -> dict[str, 
         ident = setting_key(setting)
         old = merged.get(ident)
         if (
-            setting.key.value in REPEATABLE_KEYS
+            setting.key.value in MERGED_KEYS
             and old is not None
             and old.block is not None
             and setting.block is not None
