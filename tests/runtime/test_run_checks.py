@@ -96,6 +96,8 @@ def test_the_readme_plan_runs_once_the_driver_can_do_every_step(readme_plan, tmp
         "-p",
         "pre_upgrade_command=/srv/hooks/{action}",
         "-p",
+        "post_upgrade_command=/srv/hooks/{action}",
+        "-p",
         "action_command=/srv/hooks/{action} {host}",
     )
     assert done.returncode == 0, done.stderr
