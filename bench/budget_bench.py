@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/budget_bench.py              # 50,000 hosts, best of 3
     .venv/bin/python bench/budget_bench.py --hosts 5000 --repeat 2
+    .venv/bin/python bench/budget_bench.py --shipped    # the shipped `openstack` spec
 
 For each shipped strategy it compiles the same inventory (bench/inventory_gen.py)
 with the strategy as shipped and with a strategy extending it that adds the
@@ -9,11 +10,18 @@ budgets operators keep (API services one node at a time, computes at least 80%
 available, storage at most 10% down), through compile_plan + dump_plan(json),
 and prints the best time of each and their ratio.  The goal is a ratio of at
 most 1.5; nothing here asserts.
+
+With --shipped it compiles the shipped `openstack` spec's strategies, which
+carry budgets, against a copy of the spec with its budget blocks taken out,
+on a cloud shaped like examples/kolla-multinode (its controllers, network and
+storage nodes, and N computes like its cmp01, targets included).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 import tempfile
 import time
@@ -50,6 +58,23 @@ def spec_text() -> str:
     return "\n".join(parts)
 
 
+def shipped_inventory(hosts: int) -> dict:
+    import yaml
+
+    example = yaml.safe_load(
+        (HERE.parent / "examples" / "kolla-multinode" / "inventory.yaml").read_text()
+    )
+    computes = [h for h in example["hosts"] if h["name"].startswith("cmp")]
+    others = [h for h in example["hosts"] if not h["name"].startswith("cmp")]
+    template = computes[0]
+    made = [{**template, "name": f"cmp{i:05d}"} for i in range(1, hosts - len(others) + 1)]
+    return {"hosts": others + made}
+
+
+def without_budgets(text: str) -> str:
+    return re.sub(r"\n  budget [^\n]*\{\n(?:    [^\n]*\n)*  \}", "", text)
+
+
 def best(spec: str, inventory: str, strategy: str, repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -63,7 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=50000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--shipped", action="store_true", help="the shipped openstack spec")
     args = parser.parse_args(argv)
+    if args.shipped:
+        return shipped(args)
     with tempfile.TemporaryDirectory() as folder:
         inventory = str(Path(folder) / "inventory.json")
         inventory_gen.write_json(inventory_gen.inventory(args.hosts), inventory)
@@ -74,6 +102,28 @@ def main(argv: list[str] | None = None) -> int:
         for name in STRATEGIES:
             without = best(spec, inventory, name, args.repeat)
             with_budgets = best(spec, inventory, f"budgeted-{name}", args.repeat)
+            print(
+                f"{name:<20} {without:>8.2f}s {with_budgets:>8.2f}s {with_budgets / without:>5.2f}x"
+            )
+    return 0
+
+
+def shipped(args) -> int:
+    from kostyor_dsl.compiler.imports import shipped_specs
+
+    with tempfile.TemporaryDirectory() as folder:
+        inventory = str(Path(folder) / "inventory.json")
+        Path(inventory).write_text(json.dumps(shipped_inventory(args.hosts)))
+        text = (HERE.parent / "kostyor_dsl" / "specs" / "openstack.kostyor").read_text()
+        plain = Path(folder) / "openstack-without-budgets.kostyor"
+        plain.write_text(without_budgets(text))
+        assert not re.search(r"^\s*budget ", plain.read_text(), re.M), "budgets left"
+        assert "openstack" in shipped_specs()
+        print(f"{args.hosts} hosts, shipped openstack spec, best of {args.repeat}")
+        print(f"{'strategy':<20} {'without':>9} {'with':>9} {'ratio':>6}")
+        for name in STRATEGIES:
+            without = best(str(plain), inventory, name, args.repeat)
+            with_budgets = best("openstack", inventory, name, args.repeat)
             print(
                 f"{name:<20} {without:>8.2f}s {with_budgets:>8.2f}s {with_budgets / without:>5.2f}x"
             )
