@@ -167,6 +167,7 @@ def run_command(args: argparse.Namespace) -> int:
             parameters=parameters,
             route=args.route,
             plan_file=os.path.basename(args.plan),
+            warn=lambda message: print(f"warning: {message}", file=sys.stderr),
         )
         if not args.wait:
             print(run_id)
@@ -262,11 +263,18 @@ def runs_command(args: argparse.Namespace) -> int:
 
         runtime = _runtime(args)
         store = runtime.get_store()
-        records = store.runs()
+        records, unreadable = store.list_runs()
+        for run_id, problem in sorted(unreadable.items()):
+            print(f"error: run {run_id} is unreadable: {problem}", file=sys.stderr)
         if args.format == "json":
-            print(json.dumps([record.to_dict() for record in records], indent=2, sort_keys=True))
-            return 0
-        if not records:
+            listed = [record.to_dict() for record in records]
+            listed += [
+                {"run_id": run_id, "state": "unreadable", "error": problem}
+                for run_id, problem in sorted(unreadable.items())
+            ]
+            print(json.dumps(listed, indent=2, sort_keys=True))
+            return 1 if unreadable else 0
+        if not records and not unreadable:
             print(f"no runs in {store.describe()}")
             return 0
         print(
@@ -278,7 +286,9 @@ def runs_command(args: argparse.Namespace) -> int:
                 f"{record.run_id:<22}  {record.state:<9} {done:>13} "
                 f"{record.driver:<8} {record.route:<8} {iso_time(record.created):<29}  {record.plan_file}"
             )
-        return 0
+        for run_id in sorted(unreadable):
+            print(f"{run_id:<22}  {'unreadable':<9} {'?':>13} {'?':<8} {'?':<8} {'?':<29}  ?")
+        return 1 if unreadable else 0
 
 
 def _connection_options(parser: argparse.ArgumentParser) -> None:

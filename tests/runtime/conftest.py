@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from runtime_harness import BROKERS, Runtime, service_up
+from runtime_harness import BROKERS, Runtime, service_up, stop_everything
 
 
 def _require(broker: str) -> None:
@@ -19,6 +19,13 @@ def _require(broker: str) -> None:
         if os.environ.get("CI"):
             pytest.fail(f"{message} (CI is set: broker tests must run)")
         pytest.skip(message)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_process_left_behind():
+    """Whatever ends the session, no worker (or anything it started) outlives it."""
+    yield
+    stop_everything()
 
 
 @pytest.fixture(params=list(BROKERS))
