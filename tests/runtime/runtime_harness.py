@@ -245,6 +245,17 @@ def spawn(command: list[str], **options) -> subprocess.Popen:
     return process
 
 
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):
+    """Poll `predicate` until it is true (its value is returned); fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -287,7 +298,7 @@ class StepLog:
 class Runtime:
     """One isolated kostyor installation: a state folder, a broker, workers, the CLI."""
 
-    def __init__(self, tmp_path: Path, broker: str) -> None:
+    def __init__(self, tmp_path: Path, broker: str, broker_url: str | None = None) -> None:
         self.tmp = tmp_path
         self.broker = broker
         self.namespace = f"kt-{uuid.uuid4().hex[:10]}"
@@ -309,8 +320,8 @@ class Runtime:
                 ),
             }
         )
-        if BROKERS[broker]:
-            self.env["KOSTYOR_BROKER_URL"] = BROKERS[broker][2]
+        if broker_url or BROKERS[broker]:
+            self.env["KOSTYOR_BROKER_URL"] = broker_url or BROKERS[broker][2]
         self.workers: list[tuple[subprocess.Popen, Path]] = []
         self.log = StepLog(tmp_path / "steps.log")
         self.hold = tmp_path / "hold"
