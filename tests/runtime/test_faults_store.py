@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -106,7 +107,7 @@ def test_a_corrupted_run_record_is_a_corrupt_record_naming_the_file(embedded, da
     run_id, folder = _file_run(embedded)
     (folder / "run.json").write_bytes(damage)
     store = FileRunStore(folder.parent)
-    with pytest.raises(CorruptRecord, match=str(folder / "run.json")):
+    with pytest.raises(CorruptRecord, match=re.escape(str(folder / "run.json"))):
         store.run(run_id)
     records, unreadable = store.list_runs()
     assert records == [] and list(unreadable) == ["r1"]
@@ -137,5 +138,5 @@ def test_a_corrupted_step_record_is_an_error_naming_the_file(embedded):
     done = embedded.kostyorc("status", run_id, check=False)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert f"{path}: the step record is not valid JSON" in done.stderr
-    with pytest.raises(CorruptRecord, match="steps/2.json"):
+    with pytest.raises(CorruptRecord, match=re.escape(f"{path}:")):
         FileRunStore(folder.parent).steps(run_id, 4)

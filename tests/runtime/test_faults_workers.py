@@ -8,9 +8,11 @@ so what the test sees does not depend on how fast the machine is.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from conftest import _require
@@ -22,7 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 def _alive(pid: int) -> bool:
     try:
-        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return False
     return state != "Z"
@@ -174,10 +176,8 @@ def _queue_exists(url: str, name: str) -> bool:
                 return False
             raise
         finally:
-            try:
+            with contextlib.suppress(Exception):
                 channel.close()
-            except Exception:
-                pass
 
 
 def test_a_run_that_ends_leaves_no_queue_behind_on_rabbitmq(tmp_path):
