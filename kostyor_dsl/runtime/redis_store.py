@@ -31,12 +31,20 @@ from kostyor_dsl.runtime.records import LIVE_STATES, RunRecord, StepRecord
 from kostyor_dsl.runtime.run_store import read_record
 
 LOCK_TTL = 10.0
+# How long a finished unit keeps trying to record its outcome while Redis is away.
+RECORD_PATIENCE = 120.0
 
 # KEYS: lock, owner, alive; ARGV: token
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end
 if redis.call('get', KEYS[2]) == ARGV[1] then redis.call('del', KEYS[2]) end
 redis.call('del', KEYS[3])
+return 1
+"""
+# KEYS: lock, steps; ARGV: token, field, record.  Written only by the lock's holder.
+_PUT_IF_HELD = """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('hset', KEYS[2], ARGV[2], ARGV[3])
 return 1
 """
 # KEYS: lock, alive; ARGV: token, ttl in ms.  1: held; 0: another holds it.
@@ -76,6 +84,30 @@ class RedisLock:
         if self.lost:
             return False
         return self.store.client.get(self.keys[0]) == self.token
+
+    def put_step(self, run_id: str, record: StepRecord) -> bool:
+        """Record the unit's outcome if the lock is still this holder's, in one
+        step (the check and the write cannot be split by another holder).
+
+        Redis being away does not lose the outcome: the write is tried again
+        (the heartbeat takes the lock back when Redis returns) for a while."""
+        import redis
+
+        text = json.dumps(record.to_dict(), sort_keys=True)
+        steps = self.store._key(run_id, "steps")
+        deadline = time.monotonic() + max(RECORD_PATIENCE, 6 * self.store.lock_ttl)
+        while not self.lost:
+            try:
+                return bool(
+                    self.store.client.eval(
+                        _PUT_IF_HELD, 2, self.keys[0], steps, self.token, str(record.index), text
+                    )
+                )
+            except (redis.ConnectionError, redis.TimeoutError):
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
+        return False
 
     def release(self) -> None:
         self.stop.set()

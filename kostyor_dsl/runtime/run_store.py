@@ -47,10 +47,18 @@ __all__ = [
 
 
 class HeldLock:
-    """A unit lock that is held: `held()` says whether it still is, checked
-    before a step's outcome is recorded."""
+    """A held unit lock of the file store: a `flock`, the process's for as long
+    as it lives, so it is always still held."""
+
+    def __init__(self, store: FileRunStore) -> None:
+        self.store = store
 
     def held(self) -> bool:
+        return True
+
+    def put_step(self, run_id: str, record: StepRecord) -> bool:
+        """Record the unit's outcome; True (the lock cannot have passed on)."""
+        self.store.put_step(run_id, record, rename_first=True)
         return True
 
 
@@ -75,14 +83,24 @@ def read_record(text: str, where: str, kind: type):
         raise CorruptRecord(f"{where}: the {what} lacks a field ({exc})") from None
 
 
-def _write_atomically(path: Path, data: Any) -> None:
+def _write_atomically(path: Path, data: Any, *, rename_first: bool = False) -> None:
+    """Replace `path` with `data` as JSON, fsynced.
+
+    `rename_first` renames before the fsync: the new content is safe from the
+    process being killed as soon as it is renamed (the kernel has it), and
+    from a machine crash once the fsync returns.  A finished step's outcome
+    is written so, to keep the window in which a killed worker loses it short.
+    """
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, sort_keys=True)
+            stream.write(json.dumps(data, sort_keys=True))
             stream.flush()
+            if rename_first:
+                os.replace(temporary, path)
             os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        if not rename_first:
+            os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
@@ -218,9 +236,9 @@ class FileRunStore:
     def steps_at(self, run_id: str, indexes: list[int]) -> dict[int, StepRecord]:
         return {index: self.step(run_id, index) for index in indexes}
 
-    def put_step(self, run_id: str, record: StepRecord) -> None:
+    def put_step(self, run_id: str, record: StepRecord, *, rename_first: bool = False) -> None:
         path = self._run_folder(run_id) / "steps" / f"{record.index}.json"
-        _write_atomically(path, record.to_dict())
+        _write_atomically(path, record.to_dict(), rename_first=rename_first)
 
     @contextlib.contextmanager
     def unit_lock(self, run_id: str, index: int) -> Iterator[HeldLock | None]:
@@ -235,7 +253,7 @@ class FileRunStore:
                 yield None
                 return
             try:
-                yield HeldLock()
+                yield HeldLock(self)
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 

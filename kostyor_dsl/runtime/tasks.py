@@ -171,11 +171,10 @@ def step(self, run_id: str, index: int, unit_id: str) -> dict:
                 store.update_run(run_id, _fail_run(unit.id, failure))
                 raise StepFailed(f"step {unit.id} failed: {failure}", unit.id, run_id) from None
         else:
-            if not held.held():
+            # The at-least-once window ends here: one fenced write of the record.
+            done = replace(record, state="succeeded", finished=time.time(), result=outcome)
+            if not held.put_step(run_id, done):
                 raise _lost_lock(run_id, unit.id)
-            store.put_step(
-                run_id, replace(record, state="succeeded", finished=time.time(), result=outcome)
-            )
             run = store.update_run(
                 run_id, lambda current: replace(current, progress=current.progress + 1)
             )

@@ -5,7 +5,6 @@ import random
 import re
 import subprocess
 import sys
-import time
 
 import pytest
 from review_support import ROOT, check_golden, compiled, mutated
@@ -189,14 +188,16 @@ def test_markdown_code_spans_cannot_be_broken_out_of(design_doc_plan):
     assert lines.count("</details>") == md.count("<details>")
 
 
-def test_100k_step_diff_is_fast():
+def test_100k_step_diff_finds_the_inserted_host():
+    # How long it takes is bench/diff_bench.py's business, not a test's.
     old, new = _big_plan(50_000), _big_plan(50_000, insert_at=25_000)
-    start = time.perf_counter()
     result = diff_plans(old, new)
-    render_markdown(result)
-    elapsed = time.perf_counter() - start
-    assert len(result.added) == 2 and not result.moved
-    assert elapsed < 5, f"diff of 100k steps took {elapsed:.1f}s"
+    assert "compute-new" in render_markdown(result)
+    assert [s.id for s in result.added] == [
+        "nova-compute@compute-new",
+        "neutron-openvswitch-agent@compute-new",
+    ]
+    assert not result.moved
 
 
 def test_goldens_add_host_node_by_node():
