@@ -94,6 +94,11 @@ def stop_leftovers(
     pgid = record_extra.get("pgid")
     if not pgid or record_extra.get("machine") != machine() or pgid == os.getpgrp():
         return []
+    if _started_at(pgid) is not None:
+        # The pool process that ran the attempt is alive: the attempt ended
+        # (its driver waited for its commands) and what runs in the group now
+        # belongs to a later step.
+        return []
     since = started or 0.0
     left = members(pgid, since)
     if not left:
