@@ -197,6 +197,7 @@ def run_command(args: argparse.Namespace) -> int:
             plan_file=os.path.basename(args.plan),
             seal=checked.seal,
             edited="; ".join(checked.edited) or None,
+            warn=lambda message: print(f"warning: {message}", file=sys.stderr),
         )
         if not args.wait:
             print(run_id)
@@ -340,11 +341,18 @@ def runs_command(args: argparse.Namespace) -> int:
         from kostyor_dsl.runtime.status import iso_time
 
         settings, store = _read_only_store(args)
-        records = store.runs()
+        records, unreadable = store.list_runs()
+        for run_id, problem in sorted(unreadable.items()):
+            print(f"error: run {run_id} is unreadable: {problem}", file=sys.stderr)
         if args.format == "json":
-            print(json.dumps([record.to_dict() for record in records], indent=2, sort_keys=True))
-            return 0
-        if not records:
+            listed = [record.to_dict() for record in records]
+            listed += [
+                {"run_id": run_id, "state": "unreadable", "error": problem}
+                for run_id, problem in sorted(unreadable.items())
+            ]
+            print(json.dumps(listed, indent=2, sort_keys=True))
+            return 1 if unreadable else 0
+        if not records and not unreadable:
             print(f"no runs in {store.describe()}")
             print(f"  hint: {_where_else(settings)}", file=sys.stderr)
             return 0
@@ -360,7 +368,9 @@ def runs_command(args: argparse.Namespace) -> int:
                     f"{record.plan_file}"
                 )
             )
-        return 0
+        for run_id in sorted(unreadable):
+            print(f"{run_id:<22}  {'unreadable':<9} {'?':>13} {'?':<8} {'?':<8} {'?':<29}  ?")
+        return 1 if unreadable else 0
 
 
 def _connection_options(parser: argparse.ArgumentParser) -> None:

@@ -8,18 +8,32 @@ message already on the broker.
 
 from __future__ import annotations
 
-import contextlib
+import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from kostyor_dsl.runtime.canvas import SEGMENT_LIMIT, host_queue, run_queue, task_id, units_of
-from kostyor_dsl.runtime.errors import InvalidTransition
+from kostyor_dsl.runtime.canvas import SEGMENT_LIMIT, task_id, units_of
+from kostyor_dsl.runtime.errors import InvalidTransition, StoreNotDurable
 from kostyor_dsl.runtime.failure_policy import forget_hosts
 from kostyor_dsl.runtime.reconcile import publish_stage, reconcile_run
 from kostyor_dsl.runtime.run_context import run_context
+from kostyor_dsl.runtime.run_queues import delete_queues, purge_queues, run_queues
 from kostyor_dsl.runtime.run_store import RunRecord
+
+__all__ = [
+    "cancel",
+    "delete_queues",
+    "new_run_id",
+    "pause",
+    "purge_queues",
+    "resume",
+    "retry",
+    "run_queues",
+    "submit",
+]
 
 # How many task ids `cancel` revokes at most; the purge and the step task's
 # own look at the run state stop the rest.
@@ -41,9 +55,29 @@ def submit(
     plan_file: str = "",
     seal: str | None = None,
     edited: str | None = None,
+    allow_volatile_store: bool | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> str:
-    """Record the run and publish its first stage.  `seal` and `edited` are what
-    `run_checks.check_run` found: the plan's seal, and why it did not match."""
+    """Create the run's record and send its first steps; the run id.
+
+    `seal` and `edited` are what `run_checks.check_run` found: the plan's seal,
+    and why it did not match.  A store that a restart would empty (Redis
+    keeping nothing on disk) is refused (`StoreNotDurable`) unless
+    `allow_volatile_store` (default: `KOSTYOR_ALLOW_VOLATILE_STORE` is set),
+    and then `warn` is told.
+    """
+    if allow_volatile_store is None:
+        allow_volatile_store = os.environ.get("KOSTYOR_ALLOW_VOLATILE_STORE", "") not in ("", "0")
+    problem = store.persistence_problem()
+    if problem:
+        if not allow_volatile_store:
+            raise StoreNotDurable(
+                f"refusing to start a run: {problem}; turn on persistence "
+                "(`CONFIG SET appendonly yes`, and `appendonly yes` in redis.conf), use "
+                "another backend, or set KOSTYOR_ALLOW_VOLATILE_STORE=1 to run anyway"
+            )
+        if warn is not None:
+            warn(f"{problem}: this run's state is lost if it restarts")
     run_id = new_run_id()
     units = units_of(plan, run_id, route)
     now = time.time()
@@ -185,34 +219,6 @@ def retry(app, store, run_id: str) -> str:
     return f"run {run_id} retrying {len(reset)} steps of {names} ({outcome})"
 
 
-def run_queues(store, run: RunRecord) -> list[str]:
-    queues = [run_queue(run.run_id)]
-    if run.route == "per-host":
-        plan = store.plan(run.run_id)
-        hosts = sorted({host for step in plan["steps"] for host in step.get("hosts", [])})
-        queues.extend(host_queue(run.run_id, host) for host in hosts)
-    return queues
-
-
-def purge_queues(app, queues: list[str]) -> int:
-    """Empty the run's queues; a queue the broker never saw is skipped."""
-    from kombu import Exchange, Queue
-
-    removed = 0
-    with app.connection_for_write() as connection:
-        for name in queues:
-            channel = connection.channel()
-            try:
-                bound = Queue(name, Exchange(name, "direct"), routing_key=name)(channel)
-                removed += bound.purge() or 0
-            except Exception:
-                pass
-            finally:
-                with contextlib.suppress(Exception):
-                    channel.close()
-    return removed
-
-
 def cancel(app, store, run_id: str, *, now: bool = False) -> str:
     def change(run: RunRecord) -> RunRecord:
         if run.state in ("cancelled", "succeeded"):
@@ -248,7 +254,9 @@ def cancel(app, store, run_id: str, *, now: bool = False) -> str:
                     error="terminated by cancel --now",
                 ),
             )
-    purge_queues(app, run_queues(store, run))
+    queues = run_queues(store, run)
+    purge_queues(app, queues)
+    delete_queues(app, queues)
     if now and running:
         return f"run {run_id} cancelled; terminated {', '.join(unit.id for unit in running)}"
     if running:

@@ -59,3 +59,11 @@ class StepFailed(RuntimeProblem):
 
     def __reduce__(self):
         return (type(self), (self.message, self.step_id, self.run_id))
+
+
+class CorruptRecord(RuntimeProblem):
+    """A run's stored state (a file of the state folder, or a Redis key) cannot be read."""
+
+
+class StoreNotDurable(RuntimeProblem):
+    """The run store would lose the run's state on a restart (Redis keeping nothing on disk)."""

@@ -30,6 +30,7 @@ from dataclasses import replace
 from kostyor_dsl.runtime import budget_guard
 from kostyor_dsl.runtime.canvas import signatures, tail_from
 from kostyor_dsl.runtime.run_context import RunContext, run_context
+from kostyor_dsl.runtime.run_queues import delete_queues, ended_for_good, run_queues
 from kostyor_dsl.runtime.run_store import LANE_DONE_STATES
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,8 @@ def advance(app, store, context: RunContext, run_id: str, stage: int) -> None:
     run = store.update_run(run_id, change)
     if moved and following < count and run.state == "running":
         publish_stage(app, store, context, run, following)
+    elif moved and following >= count and ended_for_good(run):
+        delete_queues(app, run_queues(store, run))
 
 
 def publish_stage(app, store, context: RunContext, run, stage: int) -> None:
@@ -200,7 +203,9 @@ def reconcile_run(app, store, run_id: str, *, force: bool, stall_seconds: float 
             lambda record: replace(record, stage=stage) if record.stage == run.stage else record,
         )
     if stage >= count:
-        store.update_run(run_id, _finished)
+        run = store.update_run(run_id, _finished)
+        if ended_for_good(run):
+            delete_queues(app, run_queues(store, run))
         return "all steps done: marked succeeded"
     idle = [index for index in waiting if not store.unit_locked(run_id, index)]
     if not idle:

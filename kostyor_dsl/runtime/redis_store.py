@@ -3,6 +3,17 @@
 Same contract as `FileRunStore`.  Unit locks are keys with a short expiry
 that a heartbeat thread renews while the unit runs, so a SIGKILLed holder's
 lock lapses after `lock_ttl` seconds (`KOSTYOR_LOCK_TTL`, 10 by default).
+
+A lock can also lapse under a live holder: a Redis outage longer than the
+lease stops the heartbeat.  So the lock is fenced three ways:
+
+- the holder's heartbeat also renews `alive:<token>`, and, when the lock is
+  gone, takes it back;
+- `owner:<index>` names the last holder that has not released the lock; a
+  new holder that finds another one there waits one lease, and gives up if
+  that holder's `alive` key comes back (it is running, cut off a moment);
+- the holder checks that the lock is still its own (its token) before it
+  records the outcome (`held()`); a holder that lost it records nothing.
 """
 
 from __future__ import annotations
@@ -15,19 +26,93 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
-from kostyor_dsl.runtime.errors import UnknownRun
-from kostyor_dsl.runtime.run_store import LIVE_STATES, RunRecord, StepRecord
+from kostyor_dsl.runtime.errors import CorruptRecord, UnknownRun
+from kostyor_dsl.runtime.records import LIVE_STATES, RunRecord, StepRecord
+from kostyor_dsl.runtime.run_store import read_record
 
 LOCK_TTL = 10.0
+# How long a finished unit keeps trying to record its outcome while Redis is away.
+RECORD_PATIENCE = 120.0
 
+# KEYS: lock, owner, alive; ARGV: token
 _RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('del', KEYS[1]) end
+if redis.call('get', KEYS[2]) == ARGV[1] then redis.call('del', KEYS[2]) end
+redis.call('del', KEYS[3])
+return 1
+"""
+# KEYS: lock, steps; ARGV: token, field, record.  Written only by the lock's holder.
+_PUT_IF_HELD = """
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('hset', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
+# KEYS: lock, alive; ARGV: token, ttl in ms.  1: held; 0: another holds it.
+_BEAT = """
+redis.call('set', KEYS[2], '1', 'PX', ARGV[2])
+local holder = redis.call('get', KEYS[1])
+if holder == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end
+if not holder then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
 return 0
 """
-_RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
-return 0
-"""
+
+
+class RedisLock:
+    """A held unit lock in Redis, renewed by a heartbeat thread."""
+
+    def __init__(self, store: RedisRunStore, lock: str, owner: str, token: str) -> None:
+        self.store = store
+        self.keys = (lock, owner, store.alive_key(token))
+        self.token = token
+        self.lost = False
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="kostyor-lock", daemon=True)
+
+    def beat_once(self) -> None:
+        ttl_ms = int(self.store.lock_ttl * 1000)
+        lock, _, alive = self.keys
+        if not self.store.client.eval(_BEAT, 2, lock, alive, self.token, ttl_ms):
+            self.lost = True
+
+    def _beat(self) -> None:
+        while not self.stop.wait(self.store.lock_ttl / 3) and not self.lost:
+            # Redis may be away for a while: the next beat tries again.
+            with contextlib.suppress(Exception):
+                self.beat_once()
+
+    def held(self) -> bool:
+        if self.lost:
+            return False
+        return self.store.client.get(self.keys[0]) == self.token
+
+    def put_step(self, run_id: str, record: StepRecord) -> bool:
+        """Record the unit's outcome if the lock is still this holder's, in one
+        step (the check and the write cannot be split by another holder).
+
+        Redis being away does not lose the outcome: the write is tried again
+        (the heartbeat takes the lock back when Redis returns) for a while."""
+        import redis
+
+        text = json.dumps(record.to_dict(), sort_keys=True)
+        steps = self.store._key(run_id, "steps")
+        deadline = time.monotonic() + max(RECORD_PATIENCE, 6 * self.store.lock_ttl)
+        while not self.lost:
+            try:
+                return bool(
+                    self.store.client.eval(
+                        _PUT_IF_HELD, 2, self.keys[0], steps, self.token, str(record.index), text
+                    )
+                )
+            except (redis.ConnectionError, redis.TimeoutError):
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
+        return False
+
+    def release(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=self.store.lock_ttl)
+        self.store.client.eval(_RELEASE, 3, *self.keys, self.token)
 
 
 class RedisRunStore:
@@ -47,6 +132,36 @@ class RedisRunStore:
     def _key(self, run_id: str, *parts: str) -> str:
         return ":".join((self.prefix, "run", run_id, *parts))
 
+    def alive_key(self, token: str) -> str:
+        return f"{self.prefix}:alive:{token}"
+
+    def persistence_problem(self) -> str | None:
+        """Why a restart of this Redis would lose the runs, or None if it keeps them on disk."""
+        import redis
+
+        where = self.describe()
+        try:
+            config = self.client.config_get("appendonly")
+            config.update(self.client.config_get("save"))
+        except redis.ResponseError:
+            # CONFIG may be renamed away; INFO still tells whether AOF is on.
+            info = self.client.info("persistence")
+            if info.get("aof_enabled"):
+                return None
+            return (
+                f"cannot tell whether {where} keeps its data on disk (CONFIG is disabled and "
+                "AOF is off)"
+            )
+        if config.get("appendonly") == "yes":
+            return None
+        if config.get("save", "").strip():
+            # RDB snapshots only: a crash loses what changed since the last one.
+            return None
+        return (
+            f'{where} keeps nothing on disk (appendonly no, save ""): a restart of it '
+            "loses every run's state"
+        )
+
     def create_run(self, record: RunRecord, plan: dict) -> None:
         pipe = self.client.pipeline()
         pipe.set(self._key(record.run_id, "plan"), json.dumps(plan, sort_keys=True))
@@ -57,23 +172,42 @@ class RedisRunStore:
         pipe.execute()
 
     def run(self, run_id: str) -> RunRecord:
-        text = self.client.get(self._key(run_id))
+        key = self._key(run_id)
+        text = self.client.get(key)
         if text is None:
             raise UnknownRun(f"no run {run_id!r} in {self.describe()}")
-        return RunRecord.from_dict(json.loads(text))
+        return read_record(text, f"{self.describe()}, key {key}", RunRecord)
 
     def plan(self, run_id: str) -> dict:
-        text = self.client.get(self._key(run_id, "plan"))
+        key = self._key(run_id, "plan")
+        text = self.client.get(key)
         if text is None:
             raise UnknownRun(f"no run {run_id!r} in {self.describe()}")
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise CorruptRecord(
+                f"{self.describe()}, key {key}: cannot read the run's plan: {exc}"
+            ) from None
 
     def runs(self) -> list[RunRecord]:
+        return self.list_runs()[0]
+
+    def list_runs(self) -> tuple[list[RunRecord], dict[str, str]]:
+        """The readable runs, and for each run whose record cannot be read, why."""
         ids = self.client.zrange(f"{self.prefix}:runs", 0, -1)
         if not ids:
-            return []
-        texts = self.client.mget([self._key(run_id) for run_id in ids])
-        return [RunRecord.from_dict(json.loads(text)) for text in texts if text]
+            return [], {}
+        keys = [self._key(run_id) for run_id in ids]
+        records, unreadable = [], {}
+        for run_id, key, text in zip(ids, keys, self.client.mget(keys), strict=True):
+            if not text:
+                continue
+            try:
+                records.append(read_record(text, f"{self.describe()}, key {key}", RunRecord))
+            except CorruptRecord as exc:
+                unreadable[run_id] = exc.message
+        return records, unreadable
 
     def live_runs(self) -> list[RunRecord]:
         """The running and paused runs."""
@@ -81,7 +215,12 @@ class RedisRunStore:
         if not ids:
             return []
         texts = self.client.mget([self._key(run_id) for run_id in ids])
-        records = [RunRecord.from_dict(json.loads(text)) for text in texts if text]
+        records = []
+        for text in texts:
+            # A live run whose record is unreadable is reported by `runs` and `status`.
+            with contextlib.suppress(CorruptRecord):
+                if text:
+                    records.append(read_record(text, "", RunRecord))
         live = [record for record in records if record.state in LIVE_STATES]
         return sorted(live, key=lambda record: (record.created, record.run_id))
 
@@ -113,13 +252,19 @@ class RedisRunStore:
                     continue
 
     def step(self, run_id: str, index: int) -> StepRecord:
-        text = self.client.hget(self._key(run_id, "steps"), str(index))
-        return StepRecord.from_dict(json.loads(text)) if text else StepRecord(index)
+        key = self._key(run_id, "steps")
+        text = self.client.hget(key, str(index))
+        if not text:
+            return StepRecord(index)
+        return read_record(text, f"{self.describe()}, key {key} field {index}", StepRecord)
 
     def steps(self, run_id: str, count: int) -> list[StepRecord]:
-        stored = self.client.hgetall(self._key(run_id, "steps"))
+        key = self._key(run_id, "steps")
+        stored = self.client.hgetall(key)
         return [
-            StepRecord.from_dict(json.loads(stored[str(index)]))
+            read_record(
+                stored[str(index)], f"{self.describe()}, key {key} field {index}", StepRecord
+            )
             if str(index) in stored
             else StepRecord(index)
             for index in range(count)
@@ -128,9 +273,12 @@ class RedisRunStore:
     def steps_at(self, run_id: str, indexes: list[int]) -> dict[int, StepRecord]:
         if not indexes:
             return {}
-        texts = self.client.hmget(self._key(run_id, "steps"), [str(index) for index in indexes])
+        key = self._key(run_id, "steps")
+        texts = self.client.hmget(key, [str(index) for index in indexes])
         return {
-            index: StepRecord.from_dict(json.loads(text)) if text else StepRecord(index)
+            index: read_record(text, f"{self.describe()}, key {key} field {index}", StepRecord)
+            if text
+            else StepRecord(index)
             for index, text in zip(indexes, texts, strict=True)
         }
 
@@ -142,28 +290,41 @@ class RedisRunStore:
         )
 
     @contextlib.contextmanager
-    def unit_lock(self, run_id: str, index: int) -> Iterator[bool]:
-        key = self._key(run_id, "lock", str(index))
+    def unit_lock(self, run_id: str, index: int) -> Iterator[RedisLock | None]:
+        """Hold the unit's lock for the block; yields None if another holds it,
+        or if the last holder that did not release it is still alive."""
+        lock_key = self._key(run_id, "lock", str(index))
+        owner_key = self._key(run_id, "owner", str(index))
         token = uuid.uuid4().hex
-        ttl_ms = int(self.lock_ttl * 1000)
-        if not self.client.set(key, token, nx=True, px=ttl_ms):
-            yield False
+        if not self.client.set(lock_key, token, nx=True, px=int(self.lock_ttl * 1000)):
+            yield None
             return
-        stop = threading.Event()
-
-        def heartbeat() -> None:
-            while not stop.wait(self.lock_ttl / 3):
-                with contextlib.suppress(Exception):
-                    self.client.eval(_RENEW, 1, key, token, ttl_ms)
-
-        beat = threading.Thread(target=heartbeat, name=f"kostyor-lock-{index}", daemon=True)
-        beat.start()
+        lock = RedisLock(self, lock_key, owner_key, token)
+        previous = self.client.set(owner_key, token, get=True)
+        lock.beat_once()
+        lock.thread.start()
         try:
-            yield True
+            if previous and previous != token and self._still_alive(previous):
+                # Its lock lapsed (Redis was away) while it ran: it goes on.
+                self.client.set(owner_key, previous)
+                yield None
+                return
+            yield lock
         finally:
-            stop.set()
-            beat.join(timeout=self.lock_ttl)
-            self.client.eval(_RELEASE, 1, key, token)
+            lock.release()
+
+    def _still_alive(self, token: str) -> bool:
+        """Whether the holder `token` shows a heartbeat within one lease."""
+        deadline = time.monotonic() + self.lock_ttl
+        while True:
+            if self.client.exists(self.alive_key(token)):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(0.1, self.lock_ttl / 10))
 
     def unit_locked(self, run_id: str, index: int) -> bool:
-        return bool(self.client.exists(self._key(run_id, "lock", str(index))))
+        if self.client.exists(self._key(run_id, "lock", str(index))):
+            return True
+        owner = self.client.get(self._key(run_id, "owner", str(index)))
+        return bool(owner and self.client.exists(self.alive_key(owner)))

@@ -19,89 +19,88 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from kostyor_dsl.runtime.errors import UnknownRun
+from kostyor_dsl.runtime.errors import CorruptRecord, UnknownRun
+from kostyor_dsl.runtime.records import (
+    FINAL_STATES,
+    LANE_DONE_STATES,
+    LIVE_STATES,
+    RUN_STATES,
+    STEP_STATES,
+    RunRecord,
+    StepRecord,
+)
 
-RUN_STATES = ("running", "paused", "cancelled", "succeeded", "failed")
-FINAL_STATES = frozenset({"cancelled", "succeeded"})
-LIVE_STATES = frozenset({"running", "paused"})
-STEP_STATES = ("pending", "running", "succeeded", "failed", "skipped", "waiting", "revoked")
-# A lane is finished when its last unit is in one of these: a failed unit of a
-# rollout batch has its host's later units skipped, so the lane ends either way.
-LANE_DONE_STATES = frozenset({"succeeded", "skipped", "failed"})
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    run_id: str
-    state: str
-    driver: str
-    parameters: dict[str, Any]
-    route: str
-    unit_count: int
-    created: float
-    updated: float
-    plan_file: str = ""
-    progress: int = 0
-    error: str | None = None
-    failed_step: str | None = None
-    published_at: float = 0.0
-    # The stage whose lanes may run now (see canvas.Stage); earlier ones are done.
-    stage: int = 0
-    # Why the run paused by itself (a gate, a failure threshold); None for `pause`.
-    pause_reason: str | None = None
-    # The gate unit's id while the run waits at a gate.
-    gate: str | None = None
-    # Failed hosts of rollout groups: group -> {host: its failed unit's id}, and
-    # "group#batch" -> the same for each batch.
-    failed_hosts: dict[str, dict[str, str]] = field(default_factory=dict)
-    batch_failed_hosts: dict[str, dict[str, str]] = field(default_factory=dict)
-    # The plan's seal as `kostyorc run` checked it (None: the plan had none), and,
-    # when it ran with --allow-edited, how it differed from that seal.
-    seal: str | None = None
-    edited: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
-        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
-        return cls(**known)
+__all__ = [
+    "FINAL_STATES",
+    "LANE_DONE_STATES",
+    "LIVE_STATES",
+    "RUN_STATES",
+    "STEP_STATES",
+    "FileRunStore",
+    "RunRecord",
+    "StepRecord",
+]
 
 
-@dataclass(frozen=True)
-class StepRecord:
-    index: int
-    state: str = "pending"
-    started: float | None = None
-    finished: float | None = None
-    attempts: int = 0
-    error: str | None = None
-    result: Any = None
-    worker: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+class HeldLock:
+    """A held unit lock of the file store: a `flock`, the process's for as long
+    as it lives, so it is always still held."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def __init__(self, store: FileRunStore) -> None:
+        self.store = store
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> StepRecord:
-        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
-        return cls(**known)
+    def held(self) -> bool:
+        return True
+
+    def put_step(self, run_id: str, record: StepRecord) -> bool:
+        """Record the unit's outcome; True (the lock cannot have passed on)."""
+        self.store.put_step(run_id, record, rename_first=True)
+        return True
 
 
-def _write_atomically(path: Path, data: Any) -> None:
+def read_record(text: str, where: str, kind: type):
+    """A RunRecord or StepRecord from stored JSON; `CorruptRecord` naming `where` if it is not one."""
+    what = "run record" if kind is RunRecord else "step record"
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise CorruptRecord(
+            f"{where}: the {what} is not valid JSON ({exc}): restore it from a backup, "
+            "or remove the run"
+        ) from None
+    if not isinstance(data, dict):
+        raise CorruptRecord(
+            f"{where}: the {what} is a JSON {type(data).__name__}, not an object: restore it "
+            "from a backup, or remove the run"
+        )
+    try:
+        return kind.from_dict(data)
+    except TypeError as exc:
+        raise CorruptRecord(f"{where}: the {what} lacks a field ({exc})") from None
+
+
+def _write_atomically(path: Path, data: Any, *, rename_first: bool = False) -> None:
+    """Replace `path` with `data` as JSON, fsynced.
+
+    `rename_first` renames before the fsync: the new content is safe from the
+    process being killed as soon as it is renamed (the kernel has it), and
+    from a machine crash once the fsync returns.  A finished step's outcome
+    is written so, to keep the window in which a killed worker loses it short.
+    """
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(data, stream, sort_keys=True)
+            stream.write(json.dumps(data, sort_keys=True))
             stream.flush()
+            if rename_first:
+                os.replace(temporary, path)
             os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        if not rename_first:
+            os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
@@ -146,34 +145,51 @@ class FileRunStore:
                 marker.unlink()
 
     def run(self, run_id: str) -> RunRecord:
+        path = self._run_folder(run_id) / "run.json"
         try:
-            text = (self._run_folder(run_id) / "run.json").read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise UnknownRun(f"no run {run_id!r} in {self.describe()}") from None
-        return RunRecord.from_dict(json.loads(text))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CorruptRecord(f"{path}: cannot read the run record: {exc}") from None
+        return read_record(text, str(path), RunRecord)
 
     def plan(self, run_id: str) -> dict:
+        path = self._run_folder(run_id) / "plan.json"
         try:
-            text = (self._run_folder(run_id) / "plan.json").read_text(encoding="utf-8")
+            return json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise UnknownRun(f"no run {run_id!r} in {self.describe()}") from None
-        return json.loads(text)
+        except (OSError, ValueError) as exc:
+            raise CorruptRecord(f"{path}: cannot read the run's plan: {exc}") from None
 
     def runs(self) -> list[RunRecord]:
-        records = []
+        return self.list_runs()[0]
+
+    def list_runs(self) -> tuple[list[RunRecord], dict[str, str]]:
+        """The readable runs, and for each run whose record cannot be read, why."""
+        records: list[RunRecord] = []
+        unreadable: dict[str, str] = {}
         if not self.folder.is_dir():
-            return records
+            return records, unreadable
         for entry in sorted(os.listdir(self.folder)):
-            with contextlib.suppress(UnknownRun, ValueError, OSError):
+            if entry.startswith(".") or not (self.folder / entry).is_dir():
+                continue
+            try:
                 records.append(self.run(entry))
-        return sorted(records, key=lambda record: (record.created, record.run_id))
+            except UnknownRun:
+                continue
+            except CorruptRecord as exc:
+                unreadable[entry] = exc.message
+        return sorted(records, key=lambda record: (record.created, record.run_id)), unreadable
 
     def live_runs(self) -> list[RunRecord]:
         """The running and paused runs."""
         folder = self.folder / ".live"
         records = []
         for run_id in sorted(os.listdir(folder)) if folder.is_dir() else []:
-            with contextlib.suppress(UnknownRun, ValueError, OSError):
+            # A live run whose record is unreadable is reported by `runs` and `status`.
+            with contextlib.suppress(UnknownRun, CorruptRecord, OSError):
                 record = self.run(run_id)
                 if record.state in LIVE_STATES:
                     records.append(record)
@@ -202,9 +218,12 @@ class FileRunStore:
     def step(self, run_id: str, index: int) -> StepRecord:
         path = self._run_folder(run_id) / "steps" / f"{index}.json"
         try:
-            return StepRecord.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return StepRecord(index)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CorruptRecord(f"{path}: cannot read the step record: {exc}") from None
+        return read_record(text, str(path), StepRecord)
 
     def steps(self, run_id: str, count: int) -> list[StepRecord]:
         folder = self._run_folder(run_id) / "steps"
@@ -217,36 +236,31 @@ class FileRunStore:
     def steps_at(self, run_id: str, indexes: list[int]) -> dict[int, StepRecord]:
         return {index: self.step(run_id, index) for index in indexes}
 
-    def put_step(self, run_id: str, record: StepRecord) -> None:
+    def put_step(self, run_id: str, record: StepRecord, *, rename_first: bool = False) -> None:
         path = self._run_folder(run_id) / "steps" / f"{record.index}.json"
-        _write_atomically(path, record.to_dict())
+        _write_atomically(path, record.to_dict(), rename_first=rename_first)
 
     @contextlib.contextmanager
-    def unit_lock(self, run_id: str, index: int) -> Iterator[bool]:
-        """Hold the unit's lock for the block; yields False if another holds it."""
+    def unit_lock(self, run_id: str, index: int) -> Iterator[HeldLock | None]:
+        """Hold the unit's lock for the block; yields None if another holds it.
+
+        A `flock` is the process's for as long as it lives: it cannot lapse."""
         path = self._run_folder(run_id) / "locks" / f"{index}.lock"
         with open(path, "a+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                yield False
+                yield None
                 return
             try:
-                yield True
+                yield HeldLock(self)
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def unit_locked(self, run_id: str, index: int) -> bool:
         with self.unit_lock(run_id, index) as acquired:
-            return not acquired
+            return acquired is None
 
-
-def open_store(settings):
-    """The run store that goes with these settings' result backend."""
-    if settings.redis_backend:
-        from kostyor_dsl.runtime.redis_store import RedisRunStore
-
-        return RedisRunStore(
-            settings.backend_url, prefix=settings.namespace, lock_ttl=settings.lock_ttl
-        )
-    return FileRunStore(settings.runs_folder)
+    def persistence_problem(self) -> str | None:
+        """Why a restart of the store would lose runs, or None: files are fsynced."""
+        return None

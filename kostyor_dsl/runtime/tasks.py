@@ -23,14 +23,16 @@ from dataclasses import replace
 
 from celery.exceptions import Ignore
 
-from kostyor_dsl.runtime.app import app, get_store
+from kostyor_dsl.runtime.app import app
 from kostyor_dsl.runtime.canvas import STEP_TASK
+from kostyor_dsl.runtime.current import get_store
 from kostyor_dsl.runtime.errors import RuntimeProblem, StepFailed, UnknownRun
 from kostyor_dsl.runtime.failure_policy import GroupPolicy, record_failure
 from kostyor_dsl.runtime.reconcile import finish_lane, publish_from, skip_rest_of_lane
 from kostyor_dsl.runtime.run_context import driver_for, driver_signature, run_context
 from kostyor_dsl.runtime.run_store import LANE_DONE_STATES
 from kostyor_dsl.runtime.step_context import StepContext, entered
+from kostyor_dsl.runtime.step_processes import marker, stop_leftovers
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,28 @@ def _count_failure(policy: GroupPolicy, batch: int, host: str, unit_id: str):
     return lambda current: record_failure(current, policy, batch, host, unit_id)
 
 
-@app.task(bind=True, name=STEP_TASK, acks_late=True, reject_on_worker_lost=True)
+def _with_marker(extra: dict) -> dict:
+    """The step record's extras with this process's group in place of an earlier attempt's."""
+    kept = {key: value for key, value in extra.items() if key not in ("pgid", "machine")}
+    return {**kept, **marker()}
+
+
+def _lost_lock(run_id: str, unit_id: str) -> Ignore:
+    # Another attempt took the unit over (this one was cut off from the store
+    # for longer than its lease): it records the outcome, this one must not.
+    log.error(
+        "kostyor: run %s: %s finished but its lock had passed to another attempt: not recording it",
+        run_id,
+        unit_id,
+    )
+    return Ignore()
+
+
+# Acknowledged when the step starts, not when it ends: a broker closes a
+# channel whose delivery stays unacknowledged past its consumer timeout
+# (RabbitMQ: 30 minutes), and a step may run longer.  Redelivery is not what
+# recovers a step whose worker died: the run record and reconciliation are.
+@app.task(bind=True, name=STEP_TASK, acks_late=False, reject_on_worker_lost=False)
 def step(self, run_id: str, index: int, unit_id: str) -> dict:
     store = get_store()
     try:
@@ -110,6 +133,10 @@ def step(self, run_id: str, index: int, unit_id: str) -> dict:
             store.update_run(run_id, _stop_at_gate(unit.id, message))
             log.info("kostyor: run %s paused at gate %s: %s", run_id, unit.id, message)
             return {"step": unit.id, "gate": message}
+        if record.state == "running":
+            # An earlier attempt died mid-step: what it started must not go on
+            # running beside this one.
+            stop_leftovers(record.extra, record.started)
         record = replace(
             record,
             state="running",
@@ -118,6 +145,7 @@ def step(self, run_id: str, index: int, unit_id: str) -> dict:
             error=None,
             attempts=record.attempts + 1,
             worker=self.request.hostname,
+            extra=_with_marker(record.extra),
         )
         store.put_step(run_id, record)
         store.update_run(run_id, lambda current: replace(current, updated=time.time()))
@@ -131,6 +159,8 @@ def step(self, run_id: str, index: int, unit_id: str) -> dict:
                 outcome = signature.apply(throw=True).result
         except Exception as exc:
             failure = _describe_error(exc)
+            if not held.held():
+                raise _lost_lock(run_id, unit.id) from None
             if stage.parallel:
                 # Counted first: a worker dying before the step is recorded
                 # failed runs it again, and a host is counted once.
@@ -147,9 +177,10 @@ def step(self, run_id: str, index: int, unit_id: str) -> dict:
                 store.update_run(run_id, _fail_run(unit.id, failure))
                 raise StepFailed(f"step {unit.id} failed: {failure}", unit.id, run_id) from None
         else:
-            store.put_step(
-                run_id, replace(record, state="succeeded", finished=time.time(), result=outcome)
-            )
+            # The at-least-once window ends here: one fenced write of the record.
+            done = replace(record, state="succeeded", finished=time.time(), result=outcome)
+            if not held.put_step(run_id, done):
+                raise _lost_lock(run_id, unit.id)
             run = store.update_run(
                 run_id, lambda current: replace(current, progress=current.progress + 1)
             )

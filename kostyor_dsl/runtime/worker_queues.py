@@ -16,6 +16,15 @@ import time
 from celery import bootsteps
 
 from kostyor_dsl.runtime.canvas import host_queue, run_queue
+from kostyor_dsl.runtime.current import get_store, settings
+from kostyor_dsl.runtime.errors import RuntimeProblem
+from kostyor_dsl.runtime.reconcile import reconcile_all
+from kostyor_dsl.runtime.run_queues import (
+    RUN_QUEUE_PREFIX,
+    delete_queues,
+    ended_for_good,
+    run_of_queue,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,11 +74,10 @@ class RunQueues(bootsteps.StartStopStep):
         self.watcher: threading.Thread | None = None
         self.stopping = threading.Event()
         self.sent: dict[str, float] = {}
+        # Queues of ended runs this worker stopped consuming: deleted once it has.
+        self.retired: set[str] = set()
 
     def start(self, c) -> None:
-        from kostyor_dsl.runtime.app import get_store, settings
-        from kostyor_dsl.runtime.reconcile import reconcile_all
-
         store = get_store()
         for queue in sorted(wanted_queues(store, settings.worker_host)):
             _add_queue_before_loop(c, queue)
@@ -90,9 +98,6 @@ class RunQueues(bootsteps.StartStopStep):
         return {queue.name for queue in list(consumer.queues)}
 
     def _watch(self, c) -> None:
-        from kostyor_dsl.runtime.app import get_store, settings
-        from kostyor_dsl.runtime.reconcile import reconcile_all
-
         store = get_store()
         last_reconcile = time.monotonic()
         while not self.stopping.wait(SCAN_SECONDS):
@@ -116,8 +121,21 @@ class RunQueues(bootsteps.StartStopStep):
                 c.app.control.add_consumer(queue, destination=[c.hostname], reply=False)
         for queue in sorted(consuming - wanted):
             if (
-                queue.startswith("kostyor.run.")
+                queue.startswith(RUN_QUEUE_PREFIX)
                 and now - self.sent.get(queue, 0.0) >= RESEND_SECONDS
             ):
                 self.sent[queue] = now
                 c.app.control.cancel_consumer(queue, destination=[c.hostname], reply=False)
+                self.retired.add(queue)
+        self._delete_retired(c, store, consuming)
+
+    def _delete_retired(self, c, store, consuming: set[str]) -> None:
+        for queue in sorted(self.retired - consuming):
+            self.retired.discard(queue)
+            run_id = run_of_queue(queue)
+            try:
+                run = store.run(run_id) if run_id else None
+            except RuntimeProblem:
+                continue
+            if run is not None and ended_for_good(run):
+                delete_queues(c.app, [queue])

@@ -188,12 +188,16 @@ def test_markdown_code_spans_cannot_be_broken_out_of(design_doc_plan):
     assert lines.count("</details>") == md.count("<details>")
 
 
-def test_100k_step_diff_finds_the_one_host_added():
-    # How fast: bench/diff_bench.py (a test must not depend on the machine's speed).
+def test_100k_step_diff_finds_the_inserted_host():
+    # How long it takes is bench/diff_bench.py's business, not a test's.
     old, new = _big_plan(50_000), _big_plan(50_000, insert_at=25_000)
     result = diff_plans(old, new)
-    assert render_markdown(result)
-    assert len(result.added) == 2 and not result.moved
+    assert "compute-new" in render_markdown(result)
+    assert [s.id for s in result.added] == [
+        "nova-compute@compute-new",
+        "neutron-openvswitch-agent@compute-new",
+    ]
+    assert not result.moved
 
 
 HOSTILE = "<img src=x onerror=alert(1)>[click](https://evil.example)&amp;*b*"

@@ -7,8 +7,15 @@ when `CI` is set: then it fails.
 from __future__ import annotations
 
 import pytest
-from runtime_harness import BROKERS, Runtime
+from runtime_harness import BROKERS, Runtime, stop_everything
 from runtime_harness import require_broker as _require
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_process_left_behind():
+    """Whatever ends the session, no worker (or anything it started) outlives it."""
+    yield
+    stop_everything()
 
 
 @pytest.fixture(params=list(BROKERS))

@@ -1,13 +1,22 @@
 """Helpers of the runtime tests: plans, brokers, and real worker processes.
 
-Worker processes are `kostyorc worker` subprocesses in their own process
-group, so a test can SIGKILL a whole worker (main process and pool) at once;
-every worker is killed at teardown whatever happened.  A broker service that
-is absent skips its tests, except when `CI` is set: then they fail.
+Worker processes are `kostyorc worker` subprocesses in their own session,
+so a test can SIGKILL a whole worker (main process and pool) at once; every
+worker, and every process of its session (pool processes lead their own
+process groups, a step's commands run in those), is killed at teardown
+whatever ends the test: by the fixture, and, for a pytest that is itself
+killed or interrupted, by an `atexit` hook and the session finalizer
+(`stop_everything`).  A broker service that is absent skips its tests,
+except when `CI` is set: then they fail.
+
+Steps wait on the test, not on the clock: submitted with `hold=True`, each
+step of the `steplog` driver creates `hold/started.<kind>.<name>.<hosts>.<n>`
+and waits until the test calls `release()` (see `Runtime.wait_started`).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -182,9 +191,75 @@ def step_label(step: dict) -> str:
     return f"upgrade {step['service']} {','.join(step['hosts'])}"
 
 
+def hold_keys(plan: dict) -> list[str]:
+    """The hold keys (`kind.name.hosts`) of a plan's steps, in order (gates hold nothing)."""
+    return [label.replace(" ", ".") for label in expected_log(plan)]
+
+
 def expected_log(plan: dict) -> list[str]:
     """The step-log labels (`kind name hosts`) of a plan's steps, in order (gates log nothing)."""
     return [step_label(step) for step in plan["steps"] if step["kind"] != "gate"]
+
+
+# Every process a test started that may still run: its session id.
+_SESSIONS: set[int] = set()
+
+
+def session_members(sid: int) -> list[int]:
+    """The live processes of session `sid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError):
+                if os.getsid(int(entry)) == sid:
+                    found.append(int(entry))
+    return found
+
+
+def kill_session(sid: int) -> None:
+    """SIGKILL every process of session `sid` (its leader's process group and the
+    groups of its pool processes)."""
+    for _ in range(50):
+        members = session_members(sid)
+        if not members:
+            break
+        for pid in members:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+    _SESSIONS.discard(sid)
+
+
+def stop_everything() -> None:
+    for sid in sorted(_SESSIONS):
+        kill_session(sid)
+
+
+atexit.register(stop_everything)
+
+
+def spawn(command: list[str], **options) -> subprocess.Popen:
+    """Start a process in a session of its own, remembered until it is killed."""
+    process = subprocess.Popen(command, start_new_session=True, **options)
+    _SESSIONS.add(process.pid)
+    return process
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.05):
+    """Poll `predicate` until it is true (its value is returned); fail after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def service_up(host: str, port: int) -> bool:
@@ -223,7 +298,7 @@ class StepLog:
 class Runtime:
     """One isolated kostyor installation: a state folder, a broker, workers, the CLI."""
 
-    def __init__(self, tmp_path: Path, broker: str) -> None:
+    def __init__(self, tmp_path: Path, broker: str, broker_url: str | None = None) -> None:
         self.tmp = tmp_path
         self.broker = broker
         self.namespace = f"kt-{uuid.uuid4().hex[:10]}"
@@ -237,15 +312,20 @@ class Runtime:
                 "KOSTYOR_STALL_SECONDS": "4",
                 "KOSTYOR_LOCK_TTL": "3",
                 "KOSTYOR_NAMESPACE": self.namespace,
+                # The shared test Redis keeps nothing on disk; the tests of the
+                # persistence check run without this.
+                "KOSTYOR_ALLOW_VOLATILE_STORE": "1",
                 "PYTHONPATH": os.pathsep.join(
                     filter(None, [str(DRIVER_PKG), str(ROOT), os.environ.get("PYTHONPATH")])
                 ),
             }
         )
-        if BROKERS[broker]:
-            self.env["KOSTYOR_BROKER_URL"] = BROKERS[broker][2]
+        if broker_url or BROKERS[broker]:
+            self.env["KOSTYOR_BROKER_URL"] = broker_url or BROKERS[broker][2]
         self.workers: list[tuple[subprocess.Popen, Path]] = []
         self.log = StepLog(tmp_path / "steps.log")
+        self.hold = tmp_path / "hold"
+        self.hold.mkdir(exist_ok=True)
 
     def kostyorc(
         self, *args: str, check: bool = True, timeout: float = 60
@@ -274,12 +354,29 @@ class Runtime:
         path.write_text(json.dumps(seal_plan(plan)))
         return path
 
-    def submit(self, plan: dict, *extra: str, sleep: float = 0.2) -> str:
+    def submit(self, plan: dict, *extra: str, sleep: float = 0.2, hold: bool = False) -> str:
         path = self.write_plan(plan)
+        held = ["-p", f"hold={self.hold}"] if hold else []
         done = self.kostyorc(
-            "run", path, "-p", f"log={self.log.path}", "-p", f"sleep={sleep}", *extra
+            "run", path, "-p", f"log={self.log.path}", "-p", f"sleep={sleep}", *held, *extra
         )
         return done.stdout.strip().splitlines()[-1]
+
+    def release(self, key: str | None = None) -> None:
+        """Let the held step `key` (`kind.name.hosts`, e.g. `upgrade.nova-api.node-1`)
+        finish, or every held step, now and later."""
+        (self.hold / (f"release.{key}" if key else "release")).touch()
+
+    def started(self) -> list[str]:
+        """The held steps that started, in order: `kind.name.hosts.attempt`."""
+        entries = [path for path in self.hold.glob("started.*")]
+        return [path.name[len("started.") :] for path in sorted(entries, key=os.path.getmtime)]
+
+    def wait_started(self, key: str, attempt: int = 1, timeout: float = 60) -> Path:
+        """Wait until attempt `attempt` of held step `key` has started."""
+        path = self.hold / f"started.{key}.{attempt}"
+        self.wait_for(path.exists, timeout, f"step {key} (attempt {attempt}) to start")
+        return path
 
     def start_worker(self, host: str | None = None, *, concurrency: int = 1) -> subprocess.Popen:
         number = len(self.workers)
@@ -297,13 +394,8 @@ class Runtime:
         ]
         if host:
             command += ["--host", host]
-        process = subprocess.Popen(
-            command,
-            env=self.env,
-            cwd=self.tmp,
-            stdout=output.open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        process = spawn(
+            command, env=self.env, cwd=self.tmp, stdout=output.open("w"), stderr=subprocess.STDOUT
         )
         self.workers.append((process, output))
         deadline = time.monotonic() + 30
@@ -316,22 +408,24 @@ class Runtime:
         raise AssertionError(f"worker not ready after 30 s:\n{output.read_text()}")
 
     def kill_worker(self, process: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+        """Send `sig` to the worker's process group and wait for the worker to exit;
+        after SIGKILL, nothing of its session is left."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            kill_session(process.pid)
             process.wait(timeout=5)
+        if sig == signal.SIGKILL:
+            kill_session(process.pid)
 
     def stop_all(self) -> None:
+        self.release()
         for process, _ in self.workers:
-            if process.poll() is None:
-                self.kill_worker(process, signal.SIGTERM)
-        for process, _ in self.workers:
-            # The pool children share the session: make sure none survives.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+            kill_session(process.pid)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
 
     def status(self, run_id: str) -> dict:
         return json.loads(self.kostyorc("status", run_id, "--format", "json").stdout)
@@ -351,8 +445,8 @@ class Runtime:
 
     def store(self):
         """The run store, opened directly (no subprocess)."""
-        from kostyor_dsl.runtime.run_store import open_store
         from kostyor_dsl.runtime.settings import resolve_settings
+        from kostyor_dsl.runtime.store_factory import open_store
 
         return open_store(resolve_settings(self.env))
 
@@ -370,7 +464,7 @@ class Runtime:
 def start_plain_celery_worker(runtime: Runtime) -> subprocess.Popen:
     """`celery -A kostyor_dsl.runtime.app worker`, without kostyorc."""
     output = runtime.tmp / f"worker-{len(runtime.workers)}.log"
-    process = subprocess.Popen(
+    process = spawn(
         [
             sys.executable,
             "-m",
@@ -386,7 +480,6 @@ def start_plain_celery_worker(runtime: Runtime) -> subprocess.Popen:
         cwd=runtime.tmp,
         stdout=output.open("w"),
         stderr=subprocess.STDOUT,
-        start_new_session=True,
     )
     runtime.workers.append((process, output))
     runtime.wait_for(lambda: " ready." in output.read_text(), 30, "the celery worker")

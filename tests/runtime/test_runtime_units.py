@@ -124,11 +124,12 @@ def test_shell_driver_fails_on_non_zero_exit_with_output():
 def test_shell_driver_times_out_a_step():
     from kostyor_dsl.runtime.drivers.shell import run_commands
 
-    driver = load_driver("shell", {"command": "sleep 5 # {host}", "timeout": "0.3"})
+    driver = load_driver("shell", {"command": "sleep 120 # {host}", "timeout": "0.3"})
     started = time.monotonic()
     with pytest.raises(StepFailed, match=r"timed out after 0\.3 s"):
         run_commands(*driver.start("x", ["node-1"]).args)
-    assert time.monotonic() - started < 3
+    # Not the command's two minutes, however busy the machine.
+    assert time.monotonic() - started < 100
 
 
 def test_an_actions_own_timeout_wins_over_the_drivers():
