@@ -278,8 +278,8 @@ def _read_only_store(args: argparse.Namespace):
     """The run store, opened without the Celery app: `status` and `runs` only read,
     so they create nothing (the app makes the state folder when imported)."""
     _apply_connection_flags(args)
-    from kostyor_dsl.runtime.run_store import open_store
     from kostyor_dsl.runtime.settings import resolve_settings
+    from kostyor_dsl.runtime.store_factory import open_store
 
     settings = resolve_settings()
     return settings, open_store(settings)

@@ -91,8 +91,8 @@ def _timings(args, *, exit_code: int):
 
 def _learned(args):
     from kostyor_dsl.runtime.errors import RuntimeProblem
-    from kostyor_dsl.runtime.run_store import open_store
     from kostyor_dsl.runtime.settings import resolve_settings
+    from kostyor_dsl.runtime.store_factory import open_store
     from kostyor_dsl.simulate import DEFAULT_STEP_SECONDS
     from kostyor_dsl.simulate.from_run import learn_timings
 
