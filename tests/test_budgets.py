@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
+from test_rollout import batches
 
 from kostyor_dsl.compiler import check, compile_plan
 from kostyor_dsl.compiler.budgets import allowed_down
@@ -35,20 +36,6 @@ def errors_of(spec_path: str, inv: str) -> list:
     with pytest.raises(CompileError) as caught:
         compile_plan(spec_path, inv)
     return [d for d in caught.value.diagnostics if d.is_error]
-
-
-def batches(plan) -> list[tuple[str | None, int | None, list[str]]]:
-    out: list = []
-    for step in plan["steps"]:
-        if step["kind"] not in ("upgrade", "hook"):
-            continue
-        key = (step.get("group"), step.get("batch"))
-        if not out or out[-1][:2] != key:
-            out.append((*key, []))
-        for host in step["hosts"]:
-            if host not in out[-1][2]:
-                out[-1][2].append(host)
-    return out
 
 
 @pytest.mark.parametrize(

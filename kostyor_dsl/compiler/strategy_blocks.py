@@ -46,6 +46,29 @@ def _bad(sink: DiagnosticSink, code: str, message: str, span, *hints: str) -> No
     sink.add(error(code, message, span, hints=tuple(hints)))
 
 
+def _given_twice(sink: DiagnosticSink, item: ast.Setting, first: ast.Setting, what: str) -> None:
+    sink.add(
+        error(
+            "K025",
+            f"setting '{what}' is given twice",
+            item.key.span,
+            labels=(Label(first.key.span, "first given here"),),
+        )
+    )
+
+
+def _check_selectors(setting: ast.Setting, sink: DiagnosticSink) -> None:
+    for value in setting.values:
+        if value.kind not in ("name", "pair"):
+            _bad(
+                sink,
+                "K025",
+                f"{value.raw} is not a host selector",
+                value.span,
+                "selectors: TIER, tier=T, name=GLOB, service=GLOB, LABEL=GLOB",
+            )
+
+
 def is_none(item: ast.Setting) -> bool:
     """`before none`, `pause-after-batch none`: see NONE."""
     return len(item.values) == 1 and item.values[0].kind == "name" and item.values[0].raw == NONE
@@ -122,15 +145,7 @@ def check_hosts(setting: ast.Setting, sink: DiagnosticSink) -> None:
             "write: hosts compute {\\n  batch 1, 5, 20%\\n}",
         )
         return
-    for value in setting.values:
-        if value.kind not in ("name", "pair"):
-            _bad(
-                sink,
-                "K025",
-                f"{value.raw} is not a host selector",
-                value.span,
-                "selectors: TIER, tier=T, name=GLOB, service=GLOB, LABEL=GLOB",
-            )
+    _check_selectors(setting, sink)
     seen: dict[str, ast.Setting] = {}
     for item in setting.block:
         key = item.key.value
@@ -159,14 +174,7 @@ def check_hosts(setting: ast.Setting, sink: DiagnosticSink) -> None:
         if key not in HOOK_KEYS or len(item.values) == 1:
             ident = _identity(item)
             if ident in seen:
-                sink.add(
-                    error(
-                        "K025",
-                        f"setting '{ident}' is given twice",
-                        item.key.span,
-                        labels=(Label(seen[ident].key.span, "first given here"),),
-                    )
-                )
+                _given_twice(sink, item, seen[ident], ident)
                 continue
             seen[ident] = item
         if key == "batch":
@@ -220,14 +228,7 @@ def check_service(setting: ast.Setting, sink: DiagnosticSink) -> None:
         if len(item.values) == 1:
             ident = f"{item.key.value} {item.values[0].raw}"
             if ident in seen:
-                sink.add(
-                    error(
-                        "K025",
-                        f"setting '{ident}' is given twice",
-                        item.key.span,
-                        labels=(Label(seen[ident].key.span, "first given here"),),
-                    )
-                )
+                _given_twice(sink, item, seen[ident], ident)
                 continue
             seen[ident] = item
         _check_hook(item, sink)
@@ -373,15 +374,7 @@ def check_budget(setting: ast.Setting, sink: DiagnosticSink) -> None:
     if not setting.values or setting.block is None:
         _bad(sink, "K025", "'budget' takes one or more selectors and a block", span, example)
         return
-    for value in setting.values:
-        if value.kind not in ("name", "pair"):
-            _bad(
-                sink,
-                "K025",
-                f"{value.raw} is not a host selector",
-                value.span,
-                "selectors: TIER, tier=T, name=GLOB, service=GLOB, LABEL=GLOB",
-            )
+    _check_selectors(setting, sink)
     rules = []
     seen: dict[str, ast.Setting] = {}
     for item in setting.block:
@@ -399,14 +392,7 @@ def check_budget(setting: ast.Setting, sink: DiagnosticSink) -> None:
             )
             continue
         if key in seen:
-            sink.add(
-                error(
-                    "K025",
-                    f"setting '{key}' is given twice",
-                    item.key.span,
-                    labels=(Label(seen[key].key.span, "first given here"),),
-                )
-            )
+            _given_twice(sink, item, seen[key], key)
             continue
         seen[key] = item
         if key == "name":

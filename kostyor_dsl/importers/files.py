@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from kostyor_dsl.compiler.diagnostics import Span, error
+from kostyor_dsl.compiler.documents import DocumentError, load_document
 from kostyor_dsl.importers.result import ImportFailed
 
 
@@ -30,6 +31,27 @@ def read_text(path: str, what: str) -> str:
         raise ImportFailed(
             [error("K050", f"{what} is not UTF-8 text ({exc.reason})", subject=display)]
         ) from None
+
+
+def load_option_yaml(path: str, what: str) -> tuple[Any, str, str]:
+    """An option file (`--globals`, `--names`): (document, display name, text), read
+    by the rules of our own documents (no duplicate keys, anchors or tags); a
+    K057 at the line and column that break them."""
+    display = os.path.basename(path)
+    text = read_text(path, what)
+    try:
+        doc = load_document(text)
+    except DocumentError as exc:
+        span = (
+            Span(display, exc.line, exc.column or 1, exc.line, (exc.column or 1) + 1)
+            if exc.line
+            else None
+        )
+        raise ImportFailed(
+            [error("K057", f"{what} is not valid: {exc.message}", span, subject=display)],
+            {display: text},
+        ) from None
+    return doc, display, text
 
 
 def load_json(text: str, display: str, what: str, hint: str | None = None) -> Any:

@@ -28,7 +28,7 @@ from kostyor_dsl.importers.ansible_inventory import (
     ungrouped_hosts,
 )
 from kostyor_dsl.importers.ansible_vars import EvaluationError, Variables, to_bool
-from kostyor_dsl.importers.files import read_text
+from kostyor_dsl.importers.files import load_option_yaml, read_text
 from kostyor_dsl.importers.result import CloudBuilder, ImportFailed, ImportResult
 from kostyor_dsl.importers.tables import load_table, name_map
 
@@ -93,22 +93,7 @@ def read_globals(path: str | None) -> tuple[dict[str, Any], str | None, str | No
     """globals.yml as a mapping, with its display name and text."""
     if path is None:
         return {}, None, None
-    display = os.path.basename(path)
-    text = read_text(path, "globals file")
-    try:
-        doc = yaml.load(text, Loader=YamlLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        span = (
-            Span(display, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2)
-            if mark
-            else None
-        )
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ImportFailed(
-            [error("K057", f"globals file is not valid YAML: {problem}", span, subject=display)],
-            {display: text},
-        ) from None
+    doc, display, text = load_option_yaml(path, "globals file")
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):

@@ -10,14 +10,13 @@ list of services, or `[]` for a tool name that stands for no service.
 from __future__ import annotations
 
 import functools
-import os
 from importlib import resources
 from typing import Any
 
 import yaml
 
-from kostyor_dsl.compiler.diagnostics import Span, error
-from kostyor_dsl.importers.files import read_text
+from kostyor_dsl.compiler.diagnostics import error
+from kostyor_dsl.importers.files import load_option_yaml
 from kostyor_dsl.importers.result import ImportFailed
 
 YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -34,22 +33,7 @@ def load_table(name: str, override: str | None = None) -> dict[str, Any]:
     table = {section: dict(entries) for section, entries in _shipped(name).items()}
     if override is None:
         return table
-    display = os.path.basename(override)
-    text = read_text(override, "names file")
-    try:
-        doc = yaml.load(text, Loader=YamlLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        span = (
-            Span(display, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2)
-            if mark
-            else None
-        )
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ImportFailed(
-            [error("K057", f"names file is not valid YAML: {problem}", span, subject=display)],
-            {display: text},
-        ) from None
+    doc, display, text = load_option_yaml(override, "names file")
     if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
         raise ImportFailed(
             [

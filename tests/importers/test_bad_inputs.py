@@ -105,7 +105,14 @@ CASES = {
         {"inv": "[control]\nctl1\n", "globals.yml": "enable_cinder: [yes\n"},
         "K057",
         (2, 1),
-        "globals file is not valid YAML",
+        "globals file is not valid: while parsing a flow sequence",
+    ),
+    "globals: a key twice": (
+        ["kolla-ansible", "inv", "--globals", "globals.yml"],
+        {"inv": "[control]\nctl1\n", "globals.yml": "enable_cinder: yes\nenable_cinder: no\n"},
+        "K057",
+        (2, 1),
+        "key 'enable_cinder' appears twice",
     ),
     "globals: not a mapping": (
         ["kolla-ansible", "inv", "--globals", "globals.yml"],
@@ -251,7 +258,7 @@ CASES = {
         {"status.json": "{}", "names.yaml": "names:\n  keystone: [keystone\n"},
         "K057",
         (3, 1),
-        "names file is not valid YAML",
+        "names file is not valid: while parsing a flow sequence",
     ),
     "names: an unknown section": (
         ["juju", "status.json", "--names", "names.yaml"],
