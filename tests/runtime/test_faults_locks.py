@@ -6,8 +6,8 @@ import time
 import uuid
 
 import pytest
-from conftest import _require
 from runtime_harness import make_plan
+from runtime_harness import require_broker as _require
 
 from kostyor_dsl.runtime.redis_store import RedisRunStore
 from kostyor_dsl.runtime.run_store import RunRecord, StepRecord

@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import _require
 from own_services import RabbitNode, RedisServer
 from runtime_harness import Runtime, expected_log, hold_keys, make_plan, wait_until
+from runtime_harness import require_broker as _require
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
