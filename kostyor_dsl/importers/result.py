@@ -201,18 +201,23 @@ class CloudBuilder:
         get_host = host_of.get
         for member in members:
             host = get_host(member, member)
-            facts = hosts.get(host)
+            facts = hosts.get(host) or self._declared(host, origin, span)
             if facts is None:
-                if _VALID_HOST.match(host) and host not in self._bad_hosts:
-                    facts = hosts[host] = _HostFacts()
-                elif not self.host(host, origin, span):
-                    continue
-                else:
-                    facts = hosts[host]
+                continue
             facts.services.update(mapped)
             if host != member:
                 for service in mapped:
                     facts.add_target(service, member)
+
+    def _declared(self, host: str, origin: str, span: LazySpan) -> _HostFacts | None:
+        """A host met for the first time: declared (checked and reported by `host`
+        when its name is doubtful), its facts; None when it is refused."""
+        if _VALID_HOST.match(host) and host not in self._bad_hosts:
+            facts = self._hosts[host] = _HostFacts()
+            return facts
+        if not self.host(host, origin, span):
+            return None
+        return self._hosts[host]
 
     def label_all(
         self,
@@ -230,14 +235,9 @@ class CloudBuilder:
         value = str(value)
         for member in members:
             host = get_host(member, member)
-            facts = hosts.get(host)
+            facts = hosts.get(host) or self._declared(host, origin, span)
             if facts is None:
-                if _VALID_HOST.match(host) and host not in self._bad_hosts:
-                    facts = hosts[host] = _HostFacts()
-                elif not self.host(host, origin, span):
-                    continue
-                else:
-                    facts = hosts[host]
+                continue
             facts.labels[key] = value
 
     def label(self, host: str, key: str, value: str) -> None:

@@ -5,12 +5,12 @@ the run, naming the budget and the failed host; `retry` goes on."""
 from __future__ import annotations
 
 import json
-import signal
 from importlib.resources import files
 
 import jsonschema
 import pytest
-from runtime_harness import Runtime, expected_log, require_broker, rollout_plan
+from runtime_harness import expected_log, rollout_plan
+from test_rollout_workers import _runtime
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -20,12 +20,7 @@ HOSTS = [f"node-{i}" for i in range(1, 6)]
 
 @pytest.fixture(params=["embedded", "redis"])
 def runtime(request, tmp_path):
-    require_broker(request.param)
-    instance = Runtime(tmp_path, request.param)
-    yield instance
-    for process, _ in instance.workers:
-        instance.kill_worker(process, signal.SIGKILL)
-    instance.stop_all()
+    yield from _runtime(request, tmp_path)
 
 
 def budget_plan() -> dict:
