@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def shipped(args) -> int:
-    from kostyor_dsl.compiler.imports import shipped_specs
+    from kostyor_dsl.language.imports import shipped_specs
 
     with tempfile.TemporaryDirectory() as folder:
         inventory = str(Path(folder) / "inventory.json")

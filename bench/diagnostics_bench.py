@@ -30,7 +30,7 @@ from pathlib import Path
 import yaml
 
 from kostyor_dsl.compiler import check
-from kostyor_dsl.compiler.diagnostics import render_text
+from kostyor_dsl.language.diagnostics import render_text
 
 SIZES = (1000, 2000, 4000, 8000, 16000)
 YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

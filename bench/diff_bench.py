@@ -21,7 +21,7 @@ import math
 import time
 
 from kostyor_dsl.compiler import dump_plan
-from kostyor_dsl.compiler.planfile import parse_plan_text
+from kostyor_dsl.plan.read import parse_plan_text
 from kostyor_dsl.review.diff import diff_plans
 from kostyor_dsl.review.diff_render import render_markdown
 

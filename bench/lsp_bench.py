@@ -184,7 +184,7 @@ def changes(
         conn.close()
 
     from kostyor_dsl.compiler import check
-    from kostyor_dsl.compiler.workspace import check_text
+    from kostyor_dsl.lsp.workspace import check_text
 
     inv = str(inventory) if inventory else None
     in_process = []

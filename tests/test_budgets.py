@@ -8,8 +8,8 @@ from test_rollout import batches
 
 from kostyor_dsl.compiler import check, compile_plan
 from kostyor_dsl.compiler.budgets import allowed_down
-from kostyor_dsl.compiler.diagnostics import CompileError
-from kostyor_dsl.compiler.inventory import load_schema
+from kostyor_dsl.inventory.read import load_schema
+from kostyor_dsl.language.diagnostics import CompileError
 from kostyor_dsl.review.diff import diff_plans, summary
 from kostyor_dsl.review.explain import explain_step
 

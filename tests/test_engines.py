@@ -7,8 +7,9 @@ import pytest
 from support import EXAMPLES, KOSTYOR_SPEC
 
 from kostyor_dsl.compiler import compile_plan
-from kostyor_dsl.compiler.engines import Host, node_by_node, service_by_service, service_ranks
+from kostyor_dsl.compiler.engines import node_by_node, service_by_service, service_ranks
 from kostyor_dsl.compiler.resolve import check_spec
+from kostyor_dsl.inventory.model import Host
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from support import EXAMPLES, KOSTYOR_SPEC
 
 from kostyor_dsl.cli import main
-from kostyor_dsl.compiler.documents import DocumentError, load_document
-from kostyor_dsl.compiler.inventory import parse_inventory
+from kostyor_dsl.inventory.documents import DocumentError, load_document
+from kostyor_dsl.inventory.read import parse_inventory
 
 SPEC = str(KOSTYOR_SPEC)
 FUZZ = settings(

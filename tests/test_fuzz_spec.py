@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 from kostyor_dsl.cli import main
 from kostyor_dsl.compiler import check
-from kostyor_dsl.compiler.diagnostics import CompileError, render_json, render_text
-from kostyor_dsl.compiler.parser import parse_spec
-from kostyor_dsl.compiler.sarif import render_sarif
+from kostyor_dsl.language.diagnostics import CompileError, render_json, render_text
+from kostyor_dsl.language.parser import parse_spec
+from kostyor_dsl.language.sarif import render_sarif
 from kostyor_dsl.review.fmt import format_spec
 
 BIG = "9" * 4301

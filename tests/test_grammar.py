@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from lark import Lark
 
-from kostyor_dsl.compiler import ast, parse
-from kostyor_dsl.compiler.diagnostics import CompileError
-from kostyor_dsl.compiler.parser import SYNTAX_ERRORS
+from kostyor_dsl.compiler import parse
+from kostyor_dsl.language import ast
+from kostyor_dsl.language.diagnostics import CompileError
+from kostyor_dsl.language.parser import SYNTAX_ERRORS
 
 
 def test_grammar_is_strict_lalr():

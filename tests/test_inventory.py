@@ -8,8 +8,8 @@ import pytest
 from support import KOSTYOR_SPEC
 
 from kostyor_dsl.compiler import check, compile_plan
-from kostyor_dsl.compiler.diagnostics import render_text
-from kostyor_dsl.compiler.inventory import _scan_hosts, _validator, parse_inventory
+from kostyor_dsl.inventory.read import _scan_hosts, _validator, parse_inventory
+from kostyor_dsl.language.diagnostics import render_text
 
 SPEC = str(KOSTYOR_SPEC)
 
@@ -365,8 +365,8 @@ def test_every_example_and_fixture_inventory_is_still_valid():
 
 
 def test_fast_name_check_agrees_with_host_name_problem():
-    from kostyor_dsl.compiler.hostnames import host_name_problem
-    from kostyor_dsl.compiler.inventory import _all_names_valid
+    from kostyor_dsl.inventory.hostnames import host_name_problem
+    from kostyor_dsl.inventory.read import _all_names_valid
 
     names = [
         "a", "node-1", "ctl.example.org", "x" * 63, "x" * 64, "-a", "a-", "a..b", ".a", "a.",

@@ -12,8 +12,8 @@ import yaml
 from support import EXAMPLES, ROOT
 
 from kostyor_dsl.compiler import check, compile_plan, parse
-from kostyor_dsl.compiler.diagnostics import render_text
 from kostyor_dsl.compiler.resolve import check_spec
+from kostyor_dsl.language.diagnostics import render_text
 from kostyor_dsl.review.fmt import format_spec
 
 SPEC = ROOT / "specs" / "openstack.kostyor"
@@ -232,8 +232,8 @@ def test_the_readme_quick_start_imports_checks_and_compiles(tmp_path):
 
 
 def test_network_nodes_are_the_network_tier_and_all_in_one_controllers_stay_controllers(write):
-    from kostyor_dsl.compiler.engines import Host
     from kostyor_dsl.compiler.selectors import HostTiers
+    from kostyor_dsl.inventory.model import Host
 
     tier_of = HostTiers(order(), check_spec("openstack").spec.tiers)
     hosts = {h["name"]: h for h in yaml.safe_load(KOLLA_INVENTORY.read_text())["hosts"]}

@@ -11,8 +11,8 @@ import yaml
 from support import EXAMPLES, KOSTYOR_SPEC, run_kostyorc
 
 from kostyor_dsl.compiler import compile_plan, dump_plan, load_plan
-from kostyor_dsl.compiler.inventory import load_schema
-from kostyor_dsl.compiler.plan_seal import plan_seal
+from kostyor_dsl.inventory.read import load_schema
+from kostyor_dsl.plan.seal import plan_seal
 
 SPEC = str(KOSTYOR_SPEC)
 STRATEGIES = ["node-by-node", "service-by-service"]
@@ -165,7 +165,7 @@ def test_steps_carry_the_inventorys_targets_for_their_service(write):
     import json as json_module
 
     from kostyor_dsl.compiler import compile_plan, dump_plan
-    from kostyor_dsl.compiler.planfile import parse_plan_text
+    from kostyor_dsl.plan.read import parse_plan_text
 
     inventory = write(
         "inv.yaml",

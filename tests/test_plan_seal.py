@@ -13,7 +13,7 @@ import pytest
 from support import KOSTYOR_SPEC
 
 from kostyor_dsl.compiler import compile_plan, compile_to, dump_plan, load_plan
-from kostyor_dsl.compiler.plan_seal import (
+from kostyor_dsl.plan.seal import (
     plan_seal,
     seal_plan,
     seal_problems,

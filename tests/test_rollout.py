@@ -7,8 +7,8 @@ import pytest
 from support import EXAMPLES
 
 from kostyor_dsl.compiler import check, compile_plan
-from kostyor_dsl.compiler.inventory import load_schema
 from kostyor_dsl.compiler.strategy_blocks import batch_sizes
+from kostyor_dsl.inventory.read import load_schema
 
 
 def inventory(write, computes: int = 12, controllers: int = 2, storage: int = 1):

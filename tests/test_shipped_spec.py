@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from support import KOSTYOR_SPEC
 
-from kostyor_dsl.compiler.imports import shipped_specs
 from kostyor_dsl.compiler.resolve import check_spec
+from kostyor_dsl.language.imports import shipped_specs
 
 C, K, S = ("controller",), ("compute",), ("storage",)
 # The reference table (shared/reference/openstack-upgrade-order.md), row by row.

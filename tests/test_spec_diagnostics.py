@@ -13,7 +13,7 @@ import json
 import pytest
 
 from kostyor_dsl.compiler import check
-from kostyor_dsl.compiler.diagnostics import render_text
+from kostyor_dsl.language.diagnostics import render_text
 
 GOOD_ORDER = """order o {
   project nova {
@@ -346,7 +346,7 @@ def test_engine_and_driver_names_are_checked_without_importing_them(write, monke
 
 def test_an_engine_that_fails_to_load_is_a_diagnostic(monkeypatch):
     from kostyor_dsl.compiler import engines
-    from kostyor_dsl.compiler.diagnostics import CompileError
+    from kostyor_dsl.language.diagnostics import CompileError
 
     class Broken:
         name = "broken"
@@ -379,7 +379,7 @@ SECRET = "order SECRET-LINE-42 {\n  project p {\n    oops\n"  # a bad spec: read
 
 
 def _render_all(report) -> str:
-    from kostyor_dsl.compiler.sarif import render_sarif
+    from kostyor_dsl.language.sarif import render_sarif
 
     return render_text(report.diagnostics, report.sources) + render_sarif(
         report.diagnostics, report.sources
@@ -497,8 +497,8 @@ def test_a_byte_order_mark_is_accepted_and_positions_ignore_it(write):
 
 def test_the_renderer_splits_each_source_once(monkeypatch):
     """Issue 15 item 5: the source was split per diagnostic (8,000 hosts: 102 s)."""
-    from kostyor_dsl.compiler import diagnostics
-    from kostyor_dsl.compiler.diagnostics import Span, error
+    from kostyor_dsl.language import diagnostics
+    from kostyor_dsl.language.diagnostics import Span, error
 
     splits = []
     real = diagnostics.source_lines
@@ -514,7 +514,7 @@ def test_the_renderer_splits_each_source_once(monkeypatch):
 def test_did_you_mean_is_worked_out_once_per_question(monkeypatch):
     import difflib
 
-    from kostyor_dsl.compiler.suggest import did_you_mean
+    from kostyor_dsl.language.suggest import did_you_mean
 
     calls = []
     real = difflib.get_close_matches

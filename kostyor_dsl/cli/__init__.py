@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except CliError as exc:
-        from kostyor_dsl.compiler.printable import printable
+        from kostyor_dsl.language.printable import printable
 
         # Messages quote plans, run records and paths: no escape sequence reaches the terminal.
         print(f"kostyorc: error: {printable(exc.message)}", file=sys.stderr)

@@ -90,12 +90,12 @@ def _diagnostic_options(parser: argparse.ArgumentParser) -> None:
 def render_diagnostics(
     fmt: str, diagnostics, sources, stream, color_mode: str = "auto", spec: str | None = None
 ) -> str:
-    from kostyor_dsl.compiler import diagnostics as diag
+    from kostyor_dsl.language import diagnostics as diag
 
     if fmt == "json":
         return diag.render_json(diagnostics)
     if fmt == "sarif":
-        from kostyor_dsl.compiler.sarif import render_sarif
+        from kostyor_dsl.language.sarif import render_sarif
 
         return render_sarif(diagnostics, sources, uri_prefix=sarif_prefix(spec))
     return diag.render_text(diagnostics, sources, color=_use_color(color_mode, stream))

@@ -84,10 +84,10 @@ def _source(sources, name: str, metavar: str, what: str, nargs=None):
 
 
 def run_import(args) -> int:
-    from kostyor_dsl.compiler.diagnostics import render_json, render_text
     from kostyor_dsl.importers import import_cloud
     from kostyor_dsl.importers.document import write_inventory
     from kostyor_dsl.importers.result import ImportFailed
+    from kostyor_dsl.language.diagnostics import render_json, render_text
 
     options = {
         "names_file": args.names,

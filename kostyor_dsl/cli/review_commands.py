@@ -32,7 +32,7 @@ def register(subparsers) -> None:
 
 
 def _read_plan(path: str, exit_code: int = 1) -> dict:
-    from kostyor_dsl.compiler.planfile import PlanFileError, read_plan_file
+    from kostyor_dsl.plan.read import PlanFileError, read_plan_file
 
     try:
         return read_plan_file(path)
@@ -271,7 +271,7 @@ def _read_spec_text(path: str) -> str:
     """A spec as it is on disk (byte order mark included: fmt drops it), bounded."""
     if path == "-":
         return sys.stdin.read()
-    from kostyor_dsl.compiler.imports import read_spec_file
+    from kostyor_dsl.language.imports import read_spec_file
 
     text, problem = read_spec_file(path, regular_only=False, strip_bom=False)
     if text is None:
@@ -282,8 +282,8 @@ def _read_spec_text(path: str) -> str:
 def run_fmt(args) -> int:
     import difflib
 
-    from kostyor_dsl.compiler.diagnostics import CompileError, render_text
-    from kostyor_dsl.compiler.source_text import source_lines
+    from kostyor_dsl.language.diagnostics import CompileError, render_text
+    from kostyor_dsl.language.source_text import source_lines
     from kostyor_dsl.review.fmt import format_spec
 
     unformatted = 0

@@ -2,6 +2,8 @@
 
 Celery and kombu are imported inside the handlers only, so importing this
 module (which `kostyorc compile` does) stays cheap.
+
+Long because it is one argparse group of eight verbs sharing the broker and store options.
 """
 
 from __future__ import annotations
@@ -303,7 +305,7 @@ def _where_else(settings) -> str:
 
 def status_command(args: argparse.Namespace) -> int:
     with _user_errors(args):
-        from kostyor_dsl.compiler.printable import printable
+        from kostyor_dsl.language.printable import printable
         from kostyor_dsl.runtime.errors import UnknownRun
         from kostyor_dsl.runtime.status import render_status, status_document
 
@@ -324,7 +326,7 @@ def status_command(args: argparse.Namespace) -> int:
 def _printable_document(value):
     """The status document with control characters escaped in every string (host
     names and errors come from plans and drivers; render_status adds its own colours)."""
-    from kostyor_dsl.compiler.printable import printable
+    from kostyor_dsl.language.printable import printable
 
     if isinstance(value, str):
         return printable(value)
@@ -337,7 +339,7 @@ def _printable_document(value):
 
 def runs_command(args: argparse.Namespace) -> int:
     with _user_errors(args):
-        from kostyor_dsl.compiler.printable import printable
+        from kostyor_dsl.language.printable import printable
         from kostyor_dsl.runtime.status import iso_time
 
         settings, store = _read_only_store(args)

@@ -162,7 +162,7 @@ def register(subparsers) -> None:
 
 
 def run_simulate(args) -> int:
-    from kostyor_dsl.compiler.planfile import PlanFileError, read_plan_file
+    from kostyor_dsl.plan.read import PlanFileError, read_plan_file
     from kostyor_dsl.simulate import DEFAULT_CONCURRENCY, simulate_plan
     from kostyor_dsl.simulate.render import clock, render_json, render_text
 

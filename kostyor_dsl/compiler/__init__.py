@@ -9,8 +9,8 @@ from kostyor_dsl.compiler.api import (
     compile_to,
     parse,
 )
-from kostyor_dsl.compiler.diagnostics import CompileError, Diagnostic, Severity, Span
-from kostyor_dsl.compiler.plan import dump_plan, load_plan
+from kostyor_dsl.language.diagnostics import CompileError, Diagnostic, Severity, Span
+from kostyor_dsl.plan.write import dump_plan, load_plan
 
 __all__ = [
     "CompileError",

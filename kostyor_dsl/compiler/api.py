@@ -11,18 +11,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from kostyor_dsl.compiler import ast
 from kostyor_dsl.compiler.budgets import check_stages, resolve_budgets, split_waves
-from kostyor_dsl.compiler.diagnostics import CompileError, Diagnostic, error, warning
 from kostyor_dsl.compiler.engines import EngineResult, find_engine, iter_node_by_node, node_by_node
-from kostyor_dsl.compiler.inventory import Inventory, check_against_order, read_inventory
+from kostyor_dsl.compiler.inventory_check import check_against_order
 from kostyor_dsl.compiler.model import Spec, StrategyDef
-from kostyor_dsl.compiler.parser import parse_spec
-from kostyor_dsl.compiler.plan import build_plan, gc_paused, write_plan
+from kostyor_dsl.compiler.plan_build import build_plan
 from kostyor_dsl.compiler.resolve import SpecCheck, check_spec
 from kostyor_dsl.compiler.rollout import apply_rollout, assign_groups, changes_steps
 from kostyor_dsl.compiler.selectors import HostTiers, Selector, matches_all
-from kostyor_dsl.compiler.suggest import did_you_mean
+from kostyor_dsl.gc_paused import gc_paused
+from kostyor_dsl.inventory.model import Inventory
+from kostyor_dsl.inventory.read import read_inventory
+from kostyor_dsl.language import ast
+from kostyor_dsl.language.diagnostics import CompileError, Diagnostic, error, warning
+from kostyor_dsl.language.parser import parse_spec
+from kostyor_dsl.language.suggest import did_you_mean
+from kostyor_dsl.plan.write import write_plan
 
 
 def parse(text: str, file: str = "<spec>") -> ast.SpecFile:

@@ -35,11 +35,11 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import NamedTuple
 
-from kostyor_dsl.compiler.diagnostics import Diagnostic, Label, error, warning
-from kostyor_dsl.compiler.engines import Host
-from kostyor_dsl.compiler.imports import SHIPPED_PREFIX
 from kostyor_dsl.compiler.model import Budget, HostGroup, StrategyDef
 from kostyor_dsl.compiler.selectors import HostTiers, matches_all
+from kostyor_dsl.inventory.model import Host
+from kostyor_dsl.language.diagnostics import Diagnostic, Label, error, warning
+from kostyor_dsl.language.imports import SHIPPED_PREFIX
 
 SHOWN_HOSTS = 5
 

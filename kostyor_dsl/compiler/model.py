@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kostyor_dsl.compiler.diagnostics import Span
+from kostyor_dsl.language.diagnostics import Span
 
 DEFAULT_TIERS = ("controller", "compute", "storage")
 DEFAULT_ENGINE = "node-by-node"

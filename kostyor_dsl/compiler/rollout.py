@@ -21,10 +21,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kostyor_dsl.compiler.budgets import Availability
-from kostyor_dsl.compiler.engines import EngineResult, Host
+from kostyor_dsl.compiler.engines import EngineResult
 from kostyor_dsl.compiler.model import Action, HostGroup, OrderDef, ServiceHooks, StrategyDef
 from kostyor_dsl.compiler.selectors import HostTiers, matches_all
 from kostyor_dsl.compiler.strategy_blocks import BATCH_MAX, batch_sizes
+from kostyor_dsl.inventory.model import Host
 
 
 def assign_groups(

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from kostyor_dsl.compiler.engines import Host
 from kostyor_dsl.compiler.model import OrderDef
+from kostyor_dsl.inventory.model import Host
 
 SELECTOR_KEYS = ("tier", "name", "service")
 

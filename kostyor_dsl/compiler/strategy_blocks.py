@@ -5,6 +5,8 @@ into the inherited one, and building the model from the AST.  Checks that
 need the whole spec (known actions, tiers, services, the engine) are in
 resolve.py.  Building never fails: a value the checks refused is left out
 (its diagnostic is already reported).
+
+Long because each block key has its shape check, its merge and its model builder, kept next to each other.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from kostyor_dsl.compiler import ast
-from kostyor_dsl.compiler.diagnostics import DiagnosticSink, Label, error
 from kostyor_dsl.compiler.model import Action, Budget, HostGroup, ServiceHooks
 from kostyor_dsl.compiler.selectors import Selector
-from kostyor_dsl.compiler.suggest import did_you_mean
+from kostyor_dsl.language import ast
+from kostyor_dsl.language.diagnostics import DiagnosticSink, Label, error
+from kostyor_dsl.language.suggest import did_you_mean
 
 HOSTS_KEYS = (
     "batch",

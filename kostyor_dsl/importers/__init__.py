@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kostyor_dsl.compiler.diagnostics import error
-from kostyor_dsl.compiler.plan import gc_paused
+from kostyor_dsl.gc_paused import gc_paused
 from kostyor_dsl.importers.result import ImportedHost, ImportFailed, ImportResult
+from kostyor_dsl.language.diagnostics import error
 
 SOURCES = ("openstack-ansible", "kolla-ansible", "juju", "openstack", "ansible")
 

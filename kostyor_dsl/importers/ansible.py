@@ -21,7 +21,6 @@ import re
 
 import yaml
 
-from kostyor_dsl.compiler.diagnostics import Span, error
 from kostyor_dsl.importers.ansible_inventory import (
     host_in_no_group,
     parse_list_json,
@@ -30,6 +29,7 @@ from kostyor_dsl.importers.ansible_inventory import (
 from kostyor_dsl.importers.files import read_text
 from kostyor_dsl.importers.result import CloudBuilder, ImportFailed, ImportResult, key_span
 from kostyor_dsl.importers.tables import name_map
+from kostyor_dsl.language.diagnostics import Span, error
 
 SOURCE = "ansible"
 STRUCTURE = ("all", "ungrouped")

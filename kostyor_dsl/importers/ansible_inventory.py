@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
-from kostyor_dsl.compiler.diagnostics import Label, Span, error
 from kostyor_dsl.importers.files import describe, load_json, looks_like, wrong_format
 from kostyor_dsl.importers.result import ImportFailed, key_span
+from kostyor_dsl.language.diagnostics import Label, Span, error
 
 
 @dataclass

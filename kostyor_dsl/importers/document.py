@@ -15,7 +15,7 @@ import json
 import re
 from typing import TextIO
 
-from kostyor_dsl.compiler.plan import gc_paused
+from kostyor_dsl.gc_paused import gc_paused
 from kostyor_dsl.importers.result import ImportResult
 
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_.@/-]*\Z")

@@ -11,9 +11,9 @@ import os
 import re
 from typing import Any
 
-from kostyor_dsl.compiler.diagnostics import Span, error
-from kostyor_dsl.compiler.documents import DocumentError, load_document
 from kostyor_dsl.importers.result import ImportFailed
+from kostyor_dsl.inventory.documents import DocumentError, load_document
+from kostyor_dsl.language.diagnostics import Span, error
 
 
 def read_text(path: str, what: str) -> str:

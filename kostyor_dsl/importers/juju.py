@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import re
 
-from kostyor_dsl.compiler.diagnostics import error
 from kostyor_dsl.importers.files import load_json, read_text, wrong_format
 from kostyor_dsl.importers.result import CloudBuilder, ImportResult, key_span
 from kostyor_dsl.importers.tables import load_table, name_map
+from kostyor_dsl.language.diagnostics import error
 
 SOURCE = "juju"
 _AZ = re.compile(r"(?:^|\s)availability-zone=(\S+)")

@@ -20,7 +20,6 @@ from typing import Any
 
 import yaml
 
-from kostyor_dsl.compiler.diagnostics import Span, error, warning
 from kostyor_dsl.importers.ansible_inventory import (
     AnsibleInventory,
     host_in_no_group,
@@ -31,6 +30,7 @@ from kostyor_dsl.importers.ansible_vars import EvaluationError, Variables, to_bo
 from kostyor_dsl.importers.files import load_option_yaml, read_text
 from kostyor_dsl.importers.result import CloudBuilder, ImportFailed, ImportResult
 from kostyor_dsl.importers.tables import load_table, name_map
+from kostyor_dsl.language.diagnostics import Span, error, warning
 
 SOURCE = "kolla-ansible"
 YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

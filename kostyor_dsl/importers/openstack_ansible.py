@@ -14,7 +14,6 @@ import functools
 import os
 import re
 
-from kostyor_dsl.compiler.diagnostics import error
 from kostyor_dsl.importers.ansible_inventory import (
     host_in_no_group,
     parse_list_json,
@@ -23,6 +22,7 @@ from kostyor_dsl.importers.ansible_inventory import (
 from kostyor_dsl.importers.files import read_text
 from kostyor_dsl.importers.result import CloudBuilder, ImportFailed, ImportResult, key_span
 from kostyor_dsl.importers.tables import load_table, name_map
+from kostyor_dsl.language.diagnostics import error
 
 SOURCE = "openstack-ansible"
 PLUGIN_ALIASES = {"linuxbridge": "lxb", "openvswitch": "ovs"}

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 
-from kostyor_dsl.compiler.diagnostics import error, warning
 from kostyor_dsl.importers.files import describe, load_json, read_text, wrong_format
 from kostyor_dsl.importers.result import CloudBuilder, ImportResult, key_span
 from kostyor_dsl.importers.tables import load_table, name_map
+from kostyor_dsl.language.diagnostics import error, warning
 
 SOURCE = "openstack"
 

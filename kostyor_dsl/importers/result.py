@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from kostyor_dsl.compiler.diagnostics import Diagnostic, Span, error, warning
-from kostyor_dsl.compiler.hostnames import host_name_problem
+from kostyor_dsl.inventory.hostnames import host_name_problem
+from kostyor_dsl.language.diagnostics import Diagnostic, Span, error, warning
 
 
 class ImportFailed(Exception):

@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from kostyor_dsl.compiler.diagnostics import error
 from kostyor_dsl.importers.files import load_option_yaml
 from kostyor_dsl.importers.result import ImportFailed
+from kostyor_dsl.language.diagnostics import error
 
 YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

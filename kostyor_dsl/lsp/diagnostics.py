@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from lsprotocol import types
 
-from kostyor_dsl.compiler import ast
-from kostyor_dsl.compiler.diagnostics import Diagnostic, Span, sorted_diagnostics
-from kostyor_dsl.compiler.workspace import TextCheck
+from kostyor_dsl.language import ast
+from kostyor_dsl.language.diagnostics import Diagnostic, Span, sorted_diagnostics
+from kostyor_dsl.lsp.workspace import TextCheck
 
 SOURCE = "kostyorc"
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from kostyor_dsl.compiler import ast
-from kostyor_dsl.compiler.completion import SETTING_DOCS
 from kostyor_dsl.compiler.engines import service_ranks
 from kostyor_dsl.compiler.model import BUILTIN_ACTIONS, Action, Spec, StrategyDef
-from kostyor_dsl.compiler.navigation import Symbol, definition
 from kostyor_dsl.compiler.rollout import assign_groups
 from kostyor_dsl.compiler.selectors import HostTiers, Selector, matches_all
-from kostyor_dsl.compiler.workspace import TextCheck
+from kostyor_dsl.language import ast
+from kostyor_dsl.lsp.completion import SETTING_DOCS
+from kostyor_dsl.lsp.navigation import Symbol, definition
+from kostyor_dsl.lsp.workspace import TextCheck
 
 MAX_HOSTS = 20
 

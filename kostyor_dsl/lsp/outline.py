@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from lsprotocol import types
 
-from kostyor_dsl.compiler import ast
-from kostyor_dsl.compiler.diagnostics import Span
+from kostyor_dsl.language import ast
+from kostyor_dsl.language.diagnostics import Span
 
 RangeOf = Callable[[Span], types.Range]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
-from kostyor_dsl.compiler.diagnostics import Span
+from kostyor_dsl.language.diagnostics import Span
 
 
 def split_lines(text: str) -> list[str]:

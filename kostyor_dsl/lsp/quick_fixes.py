@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lsprotocol import types
 
-from kostyor_dsl.compiler.suggest import suggested_names
+from kostyor_dsl.language.suggest import suggested_names
 
 
 def quick_fixes(uri: str, lines: list[str], diagnostics, workspace) -> list[types.CodeAction]:

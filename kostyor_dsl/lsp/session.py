@@ -22,16 +22,16 @@ from dataclasses import dataclass
 from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
-from kostyor_dsl.compiler.completion import completions, cursor_at
-from kostyor_dsl.compiler.diagnostics import CompileError, Span
 from kostyor_dsl.compiler.model import Spec
-from kostyor_dsl.compiler.navigation import Symbol, definition, symbol_at
-from kostyor_dsl.compiler.workspace import TextCheck, check_text
+from kostyor_dsl.language.diagnostics import CompileError, Span
 from kostyor_dsl.lsp import outline, quick_fixes
+from kostyor_dsl.lsp.completion import completions, cursor_at
 from kostyor_dsl.lsp.config import Settings, comment_settings
 from kostyor_dsl.lsp.diagnostics import SOURCE, Converter, publishable
 from kostyor_dsl.lsp.hover import hover_text
+from kostyor_dsl.lsp.navigation import Symbol, definition, symbol_at
 from kostyor_dsl.lsp.positions import client_position, span_range, split_lines
+from kostyor_dsl.lsp.workspace import TextCheck, check_text
 from kostyor_dsl.review.fmt import format_spec
 from kostyor_dsl.runtime.drivers import available_drivers
 

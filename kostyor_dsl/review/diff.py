@@ -12,6 +12,8 @@ marked as moved with it.
 
 Everything here is linear or n log n in the number of steps (100k-step plans
 diff in well under a second); renderers live in `diff_render`.
+
+Long because matching steps, hosts and groups by id is one algorithm over one PlanDiff; split, each half would need the other's tables.
 """
 
 from __future__ import annotations

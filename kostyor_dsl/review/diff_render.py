@@ -12,6 +12,8 @@ Markdown is bounded: at most `max_items` lines per section and `max_chars`
 characters in all (default 60,000, under GitHub's 65,535-character comment
 limit).  Whatever does not fit is counted on an explicit "... and N more" line;
 nothing is dropped silently.
+
+Long because it is three renderers of one PlanDiff that must say the same things; kept side by side so they cannot drift.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 
-from kostyor_dsl.compiler.printable import printable
+from kostyor_dsl.language.printable import printable
 from kostyor_dsl.review.diff import ABSENT, Change, PlanDiff, StepEntry, summary
 from kostyor_dsl.simulate.compare import window_json, window_lines, window_markdown
 

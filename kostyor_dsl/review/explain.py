@@ -9,8 +9,8 @@ produced it.  Names from the plan are printed with control characters escaped.
 
 from __future__ import annotations
 
-from kostyor_dsl.compiler.printable import printable
-from kostyor_dsl.compiler.suggest import did_you_mean
+from kostyor_dsl.language.printable import printable
+from kostyor_dsl.language.suggest import did_you_mean
 
 ENGINE_RULES = {
     "node-by-node": (

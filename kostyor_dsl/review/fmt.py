@@ -33,10 +33,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kostyor_dsl.compiler import ast
-from kostyor_dsl.compiler.diagnostics import CompileError
-from kostyor_dsl.compiler.parser import parse_spec
-from kostyor_dsl.compiler.source_text import source_lines, without_bom
+from kostyor_dsl.language import ast
+from kostyor_dsl.language.diagnostics import CompileError
+from kostyor_dsl.language.parser import parse_spec
+from kostyor_dsl.language.source_text import source_lines, without_bom
 
 INDENT = "  "
 # A string (skipped) or a comment (group 1): what the lexer does with `#` and quotes.

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
-from kostyor_dsl.compiler.planfile import KNOWN_KINDS
+from kostyor_dsl.plan.read import KNOWN_KINDS
 
 PRE_UPGRADE = "before the upgrade"
 POST_UPGRADE = "after the upgrade"

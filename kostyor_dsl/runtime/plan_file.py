@@ -1,5 +1,5 @@
 """Load a plan (JSON or YAML) for a run, checked as every command checks plans
-(`kostyor_dsl.compiler.planfile`), with the runtime's error type."""
+(`kostyor_dsl.plan.read`), with the runtime's error type."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from kostyor_dsl.runtime.errors import PlanError
 
 
 def load_plan(path: str | Path) -> dict:
-    from kostyor_dsl.compiler.planfile import PlanFileError, parse_plan_text
+    from kostyor_dsl.plan.read import PlanFileError, parse_plan_text
 
     path = Path(path)
     try:

@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
 
-from kostyor_dsl.compiler.hostnames import host_name_problem
-from kostyor_dsl.compiler.plan_seal import SEAL_KEY, plan_seal, seal_problems, step_id_problems
+from kostyor_dsl.inventory.hostnames import host_name_problem
+from kostyor_dsl.plan.seal import SEAL_KEY, plan_seal, seal_problems, step_id_problems
 from kostyor_dsl.runtime.drivers import Driver
 from kostyor_dsl.runtime.errors import PlanRefused
 
@@ -151,7 +151,7 @@ def stale_problems(plan: dict, spec: str, inventory: str, strategy: str | None =
     `strategy` is given; unknown services are allowed when the plan's warnings
     say they were (K042)."""
     from kostyor_dsl.compiler import CompileError, compile_plan
-    from kostyor_dsl.compiler.diagnostics import render_text
+    from kostyor_dsl.language.diagnostics import render_text
 
     limit = plan.get("limit")
     allow_unknown = any(str(w).startswith("K042") for w in plan.get("warnings", ()))

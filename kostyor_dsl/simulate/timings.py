@@ -267,7 +267,7 @@ class _Reader:
         return out
 
     def unknown(self, key_node, key: str, what: str, known: tuple[str, ...]) -> None:
-        from kostyor_dsl.compiler.suggest import did_you_mean
+        from kostyor_dsl.language.suggest import did_you_mean
 
         hints = did_you_mean(key, known)
         self.problem(

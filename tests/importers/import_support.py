@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from kostyor_dsl.compiler import check, compile_plan
-from kostyor_dsl.compiler.diagnostics import render_text
 from kostyor_dsl.importers import import_cloud
 from kostyor_dsl.importers.document import write_inventory
+from kostyor_dsl.language.diagnostics import render_text
 
 DATA = Path(__file__).resolve().parent / "data"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

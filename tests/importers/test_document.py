@@ -13,11 +13,11 @@ import pytest
 import yaml
 from import_support import DATA, EXAMPLES
 
-from kostyor_dsl.compiler.hostnames import host_name_problem
-from kostyor_dsl.compiler.inventory import _scan_hosts, _validator
 from kostyor_dsl.importers import import_cloud
 from kostyor_dsl.importers.document import inventory_document, write_inventory
 from kostyor_dsl.importers.result import _VALID_HOST, ImportedHost, ImportResult
+from kostyor_dsl.inventory.hostnames import host_name_problem
+from kostyor_dsl.inventory.read import _scan_hosts, _validator
 
 IMPORTS = {
     "openstack-ansible": ([DATA / "osa" / "openstack_inventory.json"], {"neutron_plugin": "ovs"}),

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from kostyor_dsl.compiler.completion import SETTING_DOCS
 from kostyor_dsl.compiler.model import BUILTIN_ACTIONS
+from kostyor_dsl.lsp.completion import SETTING_DOCS
 
 ROOT = Path(__file__).resolve().parents[2]
 VSCODE = ROOT / "editors" / "vscode"

@@ -132,10 +132,10 @@ async def test_broken_files_never_crash_the_server(client: LanguageClient, tmp_p
 def test_the_editor_functions_take_any_text(tmp_path: Path):
     """In process and many more inputs: names, definitions, hover and completion
     never raise on what the check of a broken file leaves."""
-    from kostyor_dsl.compiler.completion import completions
-    from kostyor_dsl.compiler.navigation import definition, symbol_at, symbols
-    from kostyor_dsl.compiler.workspace import check_text
+    from kostyor_dsl.lsp.completion import completions
     from kostyor_dsl.lsp.hover import hover_text
+    from kostyor_dsl.lsp.navigation import definition, symbol_at, symbols
+    from kostyor_dsl.lsp.workspace import check_text
 
     (tmp_path / "team.kostyor").write_text(SEEDS[1], encoding="utf-8")
     inventory = tmp_path / "inv.yaml"

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 
 from kostyor_dsl.compiler import check
-from kostyor_dsl.compiler.completion import SETTING_DOCS, completions, cursor_at
-from kostyor_dsl.compiler.navigation import definition, symbol_at
-from kostyor_dsl.compiler.resolve import STRATEGY_KEYS
 from kostyor_dsl.compiler.strategy_blocks import BUDGET_KEYS, HOSTS_KEYS, SERVICE_KEYS
-from kostyor_dsl.compiler.suggest import did_you_mean, suggested_names
-from kostyor_dsl.compiler.workspace import check_text, shipped_spec_path
+from kostyor_dsl.compiler.strategy_settings import STRATEGY_KEYS
+from kostyor_dsl.language.suggest import did_you_mean, suggested_names
+from kostyor_dsl.lsp.completion import SETTING_DOCS, completions, cursor_at
+from kostyor_dsl.lsp.navigation import definition, symbol_at
+from kostyor_dsl.lsp.workspace import check_text, shipped_spec_path
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = [

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPILER = """
 import sys
 from kostyor_dsl.cli import main
-import kostyor_dsl.compiler.workspace, kostyor_dsl.compiler.navigation
-import kostyor_dsl.compiler.completion
+import kostyor_dsl.lsp.workspace, kostyor_dsl.lsp.navigation
+import kostyor_dsl.lsp.completion
 code = main(["check", sys.argv[1]])
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("pygls", "lsprotocol", "cattrs"))
 print(" ".join(loaded))

@@ -9,7 +9,7 @@ from lsp_support import change_spec, diagnostics_for, open_spec
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from kostyor_dsl.compiler.workspace import shipped_spec_path
+from kostyor_dsl.lsp.workspace import shipped_spec_path
 from kostyor_dsl.review.fmt import format_spec
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -83,7 +83,7 @@ def test_hostile_host_names_stay_strings(design_doc_plan, app):
             placement["name"] = names[placement["name"]]
 
     plan = mutated(design_doc_plan, rename)
-    from kostyor_dsl.compiler.planfile import check_plan
+    from kostyor_dsl.plan.read import check_plan
 
     check_plan(plan)  # a valid plan: the schema allows any host name
     for route in canvas.ROUTES:

@@ -7,8 +7,8 @@ import shutil
 import pytest
 from review_support import DATA, ROOT, check_golden
 
-from kostyor_dsl.compiler.diagnostics import CompileError
-from kostyor_dsl.compiler.parser import parse_spec
+from kostyor_dsl.language.diagnostics import CompileError
+from kostyor_dsl.language.parser import parse_spec
 from kostyor_dsl.review.fmt import format_spec
 
 SPECS = sorted(

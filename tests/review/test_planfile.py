@@ -7,8 +7,8 @@ import jsonschema
 import pytest
 from review_support import ROOT, compiled
 
-from kostyor_dsl.compiler import planfile
-from kostyor_dsl.compiler.planfile import PlanFileError, check_plan, placement_ok, step_ok
+from kostyor_dsl.plan import read as planfile
+from kostyor_dsl.plan.read import PlanFileError, check_plan, placement_ok, step_ok
 
 SCHEMA = json.loads((ROOT / "kostyor_dsl" / "schemas" / "plan.schema.json").read_text("utf-8"))
 STEP = jsonschema.Draft202012Validator({"$ref": "#/$defs/step", "$defs": SCHEMA["$defs"]})

@@ -15,8 +15,8 @@ import pytest
 from review_support import DATA, ROOT
 
 from kostyor_dsl.compiler import check
-from kostyor_dsl.compiler.diagnostics import Diagnostic, Label, Severity, Span, error, warning
-from kostyor_dsl.compiler.sarif import RULE_TITLES, render_sarif
+from kostyor_dsl.language.diagnostics import Diagnostic, Label, Severity, Span, error, warning
+from kostyor_dsl.language.sarif import RULE_TITLES, render_sarif
 
 SCHEMA = json.loads((ROOT / "tests" / "data" / "sarif-schema-2.1.0.json").read_text("utf-8"))
 BAD_SPEC = """tiers controller
@@ -133,7 +133,7 @@ def test_check_cli_prints_valid_sarif(cli, tmp_path):
 @pytest.mark.parametrize("char", ["\x0c", "\x0b", "\x85", "\u2028", "\u2029"], ids=repr)
 def test_text_json_and_sarif_count_lines_alike(tmp_path, char):
     """A line ends at \\n only, in spans, carets and SARIF alike (issue 9 item 12)."""
-    from kostyor_dsl.compiler.diagnostics import render_json, render_text
+    from kostyor_dsl.language.diagnostics import render_json, render_text
 
     spec = tmp_path / "bad.kostyor"
     spec.write_text(f"# a{char}b\n# c{char}d\n" + BAD_SPEC, encoding="utf-8")

@@ -348,7 +348,7 @@ class Runtime:
     def write_plan(self, plan: dict, name: str = "plan.json") -> Path:
         """The plan as `kostyorc compile` would write it: sealed (a test of an edited
         plan writes its own file)."""
-        from kostyor_dsl.compiler.plan_seal import seal_plan
+        from kostyor_dsl.plan.seal import seal_plan
 
         path = self.tmp / name
         path.write_text(json.dumps(seal_plan(plan)))

@@ -15,7 +15,7 @@ import pytest
 from runtime_harness import KOSTYORC, ROOT, make_plan
 
 from kostyor_dsl.compiler import compile_plan, dump_plan
-from kostyor_dsl.compiler.plan_seal import seal_plan
+from kostyor_dsl.plan.seal import seal_plan
 from kostyor_dsl.runtime.canvas import units_of
 from kostyor_dsl.runtime.drivers import load_driver
 from kostyor_dsl.runtime.errors import ParameterError, StepFailed, UnsupportedAction

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 from runtime_harness import DRIVER_PKG, KOSTYORC, make_plan
 
-from kostyor_dsl.compiler.plan_seal import seal_plan
+from kostyor_dsl.plan.seal import seal_plan
 from kostyor_dsl.runtime import canvas
 from kostyor_dsl.runtime.drivers import (
     available_drivers,

@@ -178,7 +178,7 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
 
 def load_parameters_file(path: str | Path) -> dict[str, Any]:
     """A parameters file: a YAML or JSON mapping of names to scalars."""
-    from kostyor_dsl.compiler.documents import DocumentError, load_document
+    from kostyor_dsl.inventory.documents import DocumentError, load_document
 
     try:
         text = Path(path).read_text(encoding="utf-8")

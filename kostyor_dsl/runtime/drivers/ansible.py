@@ -16,6 +16,8 @@ record (`kostyorc status` shows them); a failed or unreachable host fails the
 step with its task's message; the step's timeout stops the playbook.  The
 `kolla-ansible` and `openstack-ansible` drivers build on this one: the same
 task runs their tool's command instead of a playbook.
+
+Long because the three Ansible drivers share it: parameters, command lines, ansible-runner's events and its cancel are one contract.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def read_plan_file(path: str) -> dict:
 
 
 def parse_plan_text(text: str, path: str = "<plan>") -> dict:
-    from kostyor_dsl.compiler.documents import DocumentError, load_plan_document
+    from kostyor_dsl.inventory.documents import DocumentError, load_plan_document
 
     try:
         plan = load_plan_document(text)

@@ -35,6 +35,8 @@ import hashlib
 import re
 from collections.abc import Iterable
 
+from kostyor_dsl.plan.json_text import plan_json_parts
+
 SEAL_KEY = "seal"
 # Engines whose upgrade-step ids follow a rule known here; steps of other
 # engines (entry points) have ids of their own.
@@ -71,8 +73,6 @@ def parts_digest(parts: dict[str, str]) -> str:
 
 def plan_seal(plan: dict) -> dict:
     """The seal of `plan`'s content (any `seal` it has is left out)."""
-    from kostyor_dsl.compiler.plan import plan_json_parts
-
     sealer = PlanSealer()
     content = {key: value for key, value in plan.items() if key != SEAL_KEY}
     for key, text, items in plan_json_parts(content):

@@ -36,7 +36,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import ScalarNode, SequenceNode
 from yaml.resolver import Resolver
 
-from kostyor_dsl.compiler.printable import printable
+from kostyor_dsl.language.printable import printable
 
 # Far deeper than any inventory or plan (they are 5 levels deep), far below
 # the interpreter's recursion limit and libyaml's own (1,000).

@@ -17,7 +17,7 @@ import json
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote
 
-from kostyor_dsl.compiler.diagnostics import Diagnostic, Span, sorted_diagnostics
+from kostyor_dsl.language.diagnostics import Diagnostic, Span, sorted_diagnostics
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"

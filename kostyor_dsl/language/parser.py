@@ -1,4 +1,7 @@
-"""Text -> AST.  The only place that talks to lark and turns its errors into Diagnostics."""
+"""Text -> AST.  The only place that talks to lark and turns its errors into Diagnostics.
+
+Long because the transformer has one method per grammar rule, and the error table belongs with it.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,8 @@ from dataclasses import dataclass
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from kostyor_dsl.compiler import ast
-from kostyor_dsl.compiler.diagnostics import (
+from kostyor_dsl.language import ast
+from kostyor_dsl.language.diagnostics import (
     CompileError,
     Diagnostic,
     Label,
@@ -19,7 +22,7 @@ from kostyor_dsl.compiler.diagnostics import (
     error,
     printable,
 )
-from kostyor_dsl.compiler.source_text import source_lines, without_bom
+from kostyor_dsl.language.source_text import source_lines, without_bom
 
 # Tokens named in words for "expected ..." messages.
 TOKEN_WORDS = {

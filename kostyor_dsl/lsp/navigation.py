@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from kostyor_dsl.compiler import ast
-from kostyor_dsl.compiler.diagnostics import Span
 from kostyor_dsl.compiler.model import Spec
+from kostyor_dsl.language import ast
+from kostyor_dsl.language.diagnostics import Span
 
 # Setting keys of a strategy whose values or blocks name something.
 _PHASES = ("pre-upgrade", "post-upgrade")

@@ -1,5 +1,6 @@
 """Inventory: read (YAML or JSON), validate against schemas/inventory.schema.json,
-check against an order, and hand the engines plain `Host` values.
+and hand the engines plain `Host` values (compiler.inventory_check checks them
+against an order).
 
 The document is read by `documents.load_document` (duplicate keys, YAML
 anchors, aliases and tags refused, a UTF-8 byte-order mark accepted); every
@@ -8,6 +9,8 @@ host name must be a host name (`hostnames.host_name_problem`).
 The fast path never builds position information; only when something is wrong
 is the document composed again with PyYAML's marks, so each diagnostic can
 point at the line of the host and field at fault.
+
+Long because the fast path and the located slow path read the same document and must agree on every rule.
 """
 
 from __future__ import annotations
@@ -18,42 +21,16 @@ import json
 import os
 import re
 import string
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from importlib import resources
 
 import yaml
 
-from kostyor_dsl.compiler.diagnostics import Diagnostic, Label, Span, error, warning
-from kostyor_dsl.compiler.documents import DocumentError, load_document, strip_bom
-from kostyor_dsl.compiler.engines import Host, new_host
-from kostyor_dsl.compiler.hostnames import host_name_problem
-from kostyor_dsl.compiler.model import OrderDef
-from kostyor_dsl.compiler.printable import printable
-from kostyor_dsl.compiler.suggest import did_you_mean
-
-
-@dataclass(frozen=True)
-class Inventory:
-    display: str  # the file's name, never an absolute path
-    sha256: str
-    cluster: str | None
-    hosts: tuple[Host, ...]
-    # Index in the document of each host, when malformed entries were left out.
-    positions: tuple[int, ...] | None = None
-    # host -> service -> names a driver addresses it by (OSA containers, Juju
-    # units): only the hosts that have them.  Plan steps carry them.
-    targets: Mapping[str, Mapping[str, list[str]]] = field(default_factory=dict, compare=False)
-
-    def position(self, i: int) -> int:
-        return i if self.positions is None else self.positions[i]
-
-
-@dataclass(frozen=True)
-class InventoryCheck:
-    inventory: Inventory | None
-    diagnostics: tuple[Diagnostic, ...]
-    sources: dict[str, str]
+from kostyor_dsl.inventory.documents import DocumentError, load_document, strip_bom
+from kostyor_dsl.inventory.hostnames import host_name_problem
+from kostyor_dsl.inventory.model import Host, Inventory, InventoryCheck, new_host
+from kostyor_dsl.language.diagnostics import Diagnostic, Label, Span, error, warning
+from kostyor_dsl.language.printable import printable
 
 
 @functools.cache
@@ -206,7 +183,7 @@ def _check_names(
         names = {h.name for h in inventory.hosts}
     if _all_names_valid(names):
         return
-    locate = _Locator(text, inventory.display)
+    locate = Locator(text, inventory.display)
     for i, host in enumerate(inventory.hosts):
         problem = host_name_problem(host.name)
         if problem is None:
@@ -252,7 +229,7 @@ def _no_hosts(inventory: Inventory, text: str) -> Iterable[Diagnostic]:
     yield warning(
         "K047",
         f"inventory '{inventory.display}' lists no hosts: the plan has no upgrade steps",
-        _Locator(text, inventory.display)(["hosts"]),
+        Locator(text, inventory.display)(["hosts"]),
         hints=("an empty plan upgrades nothing: is this the inventory you meant?",),
     )
 
@@ -304,7 +281,7 @@ def validate_document(doc, text: str, display: str) -> list[Diagnostic]:
     jsonschema is several times slower than reading a large inventory, so it
     runs only to explain."""
     errors = sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
-    locate = _Locator(text, display)
+    locate = Locator(text, display)
     out = []
     for err in errors:
         path = list(err.absolute_path)
@@ -443,7 +420,7 @@ def _subject(doc, path) -> str | None:
     return None
 
 
-class _Locator:
+class Locator:
     """Finds the line and column of a document path by composing the text with marks.
 
     Built on first use only: the happy path never pays for it.
@@ -499,7 +476,7 @@ def _duplicate_hosts(inventory: Inventory, text: str) -> Iterable[Diagnostic]:
         if name not in first:
             first[name] = index
             continue
-        locate = locate or _Locator(text, inventory.display)
+        locate = locate or Locator(text, inventory.display)
         yield error(
             "K041",
             f"host '{name}' is listed twice in the inventory",
@@ -512,103 +489,3 @@ def _duplicate_hosts(inventory: Inventory, text: str) -> Iterable[Diagnostic]:
             ),
             hints=("merge the two entries' services into one host",),
         )
-
-
-def _judge(services, known: set[str], upgraded: set[str]) -> tuple[bool, bool]:
-    """(every service known and listed once, at least one of them upgraded)."""
-    unique = set(services)
-    return unique <= known and len(unique) == len(services), not unique.isdisjoint(upgraded)
-
-
-def check_against_order(
-    inventory: Inventory,
-    order: OrderDef,
-    text: str,
-    allow_unknown: bool,
-) -> list[Diagnostic]:
-    """Every host's services must be known to the order (or allowed, as warnings)."""
-    upgraded = {s.name for s in order.services}
-    known = upgraded | set(order.ignored)
-    out: list[Diagnostic] = []
-    locate = None
-    # Hosts share a few lists of services: judge each distinct list once.
-    fine: dict[tuple[str, ...], tuple[bool, bool]] = {}
-    for i, host in enumerate(inventory.hosts):
-        index = inventory.position(i)
-        services = host.services
-        try:
-            all_known, runs_upgraded = fine[services]
-        except KeyError:
-            all_known, runs_upgraded = fine[services] = _judge(services, known, upgraded)
-        except TypeError:  # an unhashable list of services, from a caller of the library
-            all_known, runs_upgraded = _judge(services, known, upgraded)
-        if all_known:
-            if not runs_upgraded:
-                locate = locate or _Locator(text, inventory.display)
-                what = "no service" if not services else "only services the order ignores"
-                out.append(
-                    warning(
-                        "K044",
-                        f"host '{host.name}' runs {what}; it gets no upgrade steps",
-                        locate(["hosts", index, "name"]),
-                        subject=f"host '{host.name}'",
-                    )
-                )
-            continue
-        locate = locate or _Locator(text, inventory.display)
-        seen: set[str] = set()
-        host_name = printable(host.name)
-        for sindex, raw_service in enumerate(services):
-            where = locate(["hosts", index, "services", sindex])
-            service = printable(raw_service)
-            subject = f"host '{host_name}', service '{service}'"
-            if raw_service in seen:
-                out.append(
-                    error(
-                        "K045",
-                        f"service '{service}' is listed twice on host '{host_name}'",
-                        where,
-                        subject=subject,
-                    )
-                )
-                continue
-            seen.add(raw_service)
-            if raw_service in known:
-                continue
-            hints = did_you_mean(service, known)
-            if allow_unknown:
-                out.append(
-                    warning(
-                        "K042",
-                        f"host '{host_name}' runs '{service}', which order '{order.name}' does not know; "
-                        "it is not upgraded",
-                        where,
-                        subject=subject,
-                        hints=hints,
-                    )
-                )
-            else:
-                out.append(
-                    error(
-                        "K042",
-                        f"host '{host_name}' runs unknown service '{service}' "
-                        f"(not in order '{order.name}')",
-                        where,
-                        subject=subject,
-                        hints=(
-                            *hints,
-                            "add it to the order, or allow it: `unknown-services warn` in the strategy "
-                            "or --allow-unknown-services",
-                        ),
-                    )
-                )
-        if services and not (set(services) & upgraded):
-            out.append(
-                warning(
-                    "K044",
-                    f"host '{host_name}' runs no service of order '{order.name}'; it gets no upgrade steps",
-                    locate(["hosts", index, "name"]),
-                    subject=f"host '{host_name}'",
-                )
-            )
-    return out

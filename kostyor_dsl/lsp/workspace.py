@@ -14,12 +14,12 @@ import os
 from dataclasses import dataclass
 from importlib import resources
 
-from kostyor_dsl.compiler import ast
 from kostyor_dsl.compiler.api import Report, check_resolved
-from kostyor_dsl.compiler.imports import SHIPPED_PREFIX, SPEC_SUFFIX, Unit
 from kostyor_dsl.compiler.model import Spec
-from kostyor_dsl.compiler.plan import gc_paused
 from kostyor_dsl.compiler.resolve import resolve_text
+from kostyor_dsl.gc_paused import gc_paused
+from kostyor_dsl.language import ast
+from kostyor_dsl.language.imports import SHIPPED_PREFIX, SPEC_SUFFIX, Unit
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
-from kostyor_dsl.compiler.printable import printable
-from kostyor_dsl.compiler.source_text import source_lines
+from kostyor_dsl.language.printable import printable
+from kostyor_dsl.language.source_text import source_lines
 
 
 class Severity(str, Enum):

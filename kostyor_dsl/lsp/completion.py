@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kostyor_dsl.compiler.engines import available_engines, service_ranks
-from kostyor_dsl.compiler.imports import shipped_specs
 from kostyor_dsl.compiler.model import BUILTIN_ACTIONS, Spec
-from kostyor_dsl.compiler.resolve import STRATEGY_KEYS, UNKNOWN_SERVICE_POLICIES
 from kostyor_dsl.compiler.selectors import SELECTOR_KEYS
 from kostyor_dsl.compiler.strategy_blocks import BUDGET_KEYS, HOSTS_KEYS, SERVICE_KEYS
+from kostyor_dsl.compiler.strategy_settings import STRATEGY_KEYS, UNKNOWN_SERVICE_POLICIES
+from kostyor_dsl.language.imports import shipped_specs
 
 TOP_KEYWORDS = ("import", "tiers", "actions", "order", "strategy", "default")
 

@@ -22,11 +22,11 @@ import stat
 from dataclasses import dataclass
 from importlib import resources
 
-from kostyor_dsl.compiler import ast
-from kostyor_dsl.compiler.diagnostics import CompileError, DiagnosticSink, error, shown_line
-from kostyor_dsl.compiler.parser import parse_spec
-from kostyor_dsl.compiler.source_text import without_bom
-from kostyor_dsl.compiler.suggest import did_you_mean
+from kostyor_dsl.language import ast
+from kostyor_dsl.language.diagnostics import CompileError, DiagnosticSink, error, shown_line
+from kostyor_dsl.language.parser import parse_spec
+from kostyor_dsl.language.source_text import without_bom
+from kostyor_dsl.language.suggest import did_you_mean
 
 SHIPPED_PREFIX = "<shipped>"
 SEARCH_PATH_PREFIX = "<KOSTYOR_PATH>"

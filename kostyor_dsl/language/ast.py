@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kostyor_dsl.compiler.diagnostics import Span
+from kostyor_dsl.language.diagnostics import Span
 
 NO_SPAN = Span("<none>", 0, 0, 0, 0)
 
