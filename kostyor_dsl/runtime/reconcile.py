@@ -38,9 +38,12 @@ log = logging.getLogger(__name__)
 _CHUNK = 64
 
 
-def publish_from(app, store, run, index: int | list[int]) -> None:
+def publish_from(
+    app, store, run, index: int | list[int], context: RunContext | None = None
+) -> None:
     """Send the rest of the segment holding unit `index` (or each of a list), starting there."""
-    context = run_context(store, run)
+    if context is None:
+        context = run_context(store, run)
     segments = list(context.segments)
     for start in [index] if isinstance(index, int) else index:
         signatures([tail_from(segments, start)], app)[0].apply_async()
@@ -162,7 +165,7 @@ def publish_stage(app, store, context: RunContext, run, stage: int) -> None:
     if isinstance(waiting, str):
         return
     if waiting:
-        publish_from(app, store, run, waiting)
+        publish_from(app, store, run, waiting, context)
 
 
 def finish_lane(app, store, context: RunContext, run_id: str, index: int) -> None:
