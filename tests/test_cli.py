@@ -113,6 +113,12 @@ def test_grammar_cache_is_private_and_optional(tmp_path):
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
     (cache_file,) = folder.iterdir()
     assert cache_file.name.startswith("grammar-lark")
+    # Named by the grammar too: another checkout's grammar has a file of its own.
+    import hashlib
+    from importlib.resources import files
+
+    grammar = files("kostyor_dsl").joinpath("grammar", "kostyor.lark").read_bytes()
+    assert cache_file.name.endswith(f"-{hashlib.sha256(grammar).hexdigest()[:16]}.cache")
     # No usable cache folder: no cache, still no failure.
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")

@@ -151,14 +151,14 @@ def _follow(store, run_id: str, *, tty: bool, interval: float = 0.5) -> dict:
         time.sleep(interval)
 
 
-def _check_plan(args: argparse.Namespace, plan: dict, driver):
+def _check_plan(args: argparse.Namespace, plan: dict, driver, text: str | None = None):
     """Everything `run` refuses, before the broker is even looked at."""
     from kostyor_dsl.runtime.errors import PlanRefused
     from kostyor_dsl.runtime.run_checks import check_run, stale_problems
 
     if (args.against is None) != (args.inventory is None):
         raise CliError("--against SPEC and --inventory INV go together", 2)
-    checked = check_run(plan, driver, path=args.plan, allow_edited=args.allow_edited)
+    checked = check_run(plan, driver, path=args.plan, allow_edited=args.allow_edited, text=text)
     if args.against is not None:
         stale = stale_problems(plan, args.against, args.inventory, args.strategy)
         if stale:
@@ -180,13 +180,14 @@ def _check_plan(args: argparse.Namespace, plan: dict, driver):
 
 def run_command(args: argparse.Namespace) -> int:
     with _user_errors(args):
-        from kostyor_dsl.runtime.plan_file import load_plan
+        from kostyor_dsl.runtime.plan_file import load_plan_and_text
 
         with gc_paused():  # reading, checking and cutting a big plan: see gc_paused
-            plan = load_plan(args.plan)
+            plan, text = load_plan_and_text(args.plan)
             loaded = _driver_choice(args, plan)
             driver, parameters = loaded.name, loaded.parameters
-            checked = _check_plan(args, plan, loaded)
+            checked = _check_plan(args, plan, loaded, text)
+            del text
             runtime = _runtime(args)
             from kostyor_dsl.runtime.control import submit
 
