@@ -205,6 +205,12 @@ ODD_STEPS = [
     _upgrade("c", group="computes", batch=2, targets={"c": ["x", "y"], "d": ["z"]}),
     _upgrade("d", wave=3, targets={}),
     _upgrade("e", batch=True, targets={"e": []}),
+    _upgrade("e1", group="computes", batch=1, targets={"e1": ["nova_compute"]}),
+    _upgrade("e2", group="computes", batch=True, targets={"e2": ["nova_compute"]}),
+    _upgrade("e3", group="computes", batch=1.0, targets={"e3": ["a", "b"]}),
+    _upgrade("e4", wave=2, targets={"e4": ["x"]}),
+    _upgrade("e5", group=["not", "hashable"], batch=1, targets={"e5": ["x"]}),
+    _upgrade("e6", targets={"other": ["x"]}),
     _upgrade("f", targets={"f": [1, "x"]}),
     _upgrade("g", targets={"g": {"nested": ["n"]}}),
     _upgrade("h", targets=None, extra=1.5),
@@ -222,6 +228,20 @@ ODD_STEPS = [
         "group": "g",
         "batch": 1,
     },
+    *(
+        {
+            "id": f"before:evacuate:{host}",
+            "kind": "hook",
+            "when": "before",
+            "action": "evacuate",
+            "parameters": {},
+            "hosts": [host],
+            "source": "s:1",
+            "group": "computes",
+            "batch": batch,
+        }
+        for host, batch in (("h1", 1), ("h2", 1), ("h3", True), ("h4", 2.0), (5, 1), ("h6", None))
+    ),
     {"id": "gate", "kind": "gate", "message": "look", "group": "g", "batch": 1, "source": "s"},
     {"id": "bad", "kind": "upgrade", 3: "a key that is no string"},
     {},

@@ -17,6 +17,7 @@ from itertools import islice
 BATCH = 4096  # list items formatted and written per chunk
 quote = json.encoder.encode_basestring  # the C one when available; ensure_ascii=False
 _UPGRADE_KEYS = ("id", "kind", "project", "service", "hosts", "source")
+_HOOK_KEYS = ("id", "kind", "when", "action", "parameters", "hosts", "source", "group", "batch")
 _PLACEMENT_KEYS = ("name", "key_service", "rank", "tier", "source")
 
 
@@ -96,8 +97,46 @@ def _list_items(items: list, repeats: dict) -> list[str]:
                     head = f'{{\n      "id": {q(item["id"])}{known[3]}{hosts_text}{known[4]}'
                     if len(keys) == 6:
                         append(head + "\n    }")
-                    else:
+                        continue
+                    names = _own_targets(item, keys, hosts)
+                    if names is None:
                         append(head + _rest(item, keys, 6, repeats))
+                        continue
+                    # The usual rolled-out step: one host, its own targets last.
+                    middle = tuple((key, type(item[key]), item[key]) for key in keys[6:-1])
+                    between = repeats.get(middle)
+                    if between is None:
+                        between = repeats[middle] = _rest(
+                            {key: value for key, _, value in middle}, keys[6:-1], 0, repeats
+                        )[: -len("\n    }")]
+                    names_text = ",\n          ".join(map(q, names))
+                    append(
+                        f'{head}{between},\n      "targets": {{\n        {hosts_text}: [\n'
+                        f"          {names_text}\n        ]\n      }}\n    }}"
+                    )
+                    continue
+                if keys == _HOOK_KEYS and _one_host(item["hosts"]) and item["parameters"] == {}:
+                    # A rollout's hook on one host: only its id and host vary.
+                    batch = item["batch"]
+                    shape = (
+                        "hook",
+                        *(item[key] for key in ("kind", "when", "action", "source", "group")),
+                        type(batch),
+                        batch,
+                    )
+                    known = repeats.get(shape)
+                    if known is None:
+                        known = repeats[shape] = (
+                            f',\n      "kind": {q(item["kind"])},\n      "when": {q(item["when"])},'
+                            f'\n      "action": {q(item["action"])},\n      "parameters": {{}},'
+                            f'\n      "hosts": [\n        ',
+                            f'\n      ],\n      "source": {q(item["source"])},'
+                            f'\n      "group": {q(item["group"])},'
+                            f'\n      "batch": {json_value(batch, 3)}\n    }}',
+                        )
+                    append(
+                        f'{{\n      "id": {q(item["id"])}{known[0]}{q(item["hosts"][0])}{known[1]}'
+                    )
                     continue
                 if keys == _PLACEMENT_KEYS and type(item["rank"]) is int:
                     key_service, rank, tier, source = (
@@ -129,6 +168,22 @@ def _list_items(items: list, repeats: dict) -> list[str]:
                     pass
         append(json_value(item, 2))
     return out
+
+
+def _one_host(hosts) -> bool:
+    return type(hosts) is list and len(hosts) == 1
+
+
+def _own_targets(item: dict, keys: tuple, hosts: list) -> list | None:
+    """The names of an upgrade step's `targets`, when they are last and only its
+    one host's (`targets: {HOST: [NAME, ...]}`); None for any other shape."""
+    if keys[-1] != "targets" or len(hosts) != 1:
+        return None
+    targets = item["targets"]
+    if type(targets) is not dict or len(targets) != 1:
+        return None
+    names = targets.get(hosts[0])
+    return names if type(names) is list and names else None
 
 
 def _rest(item: dict, keys: tuple, first: int, repeats: dict) -> str:
