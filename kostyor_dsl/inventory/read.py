@@ -23,6 +23,7 @@ import re
 import string
 from collections.abc import Iterable, Iterator
 from importlib import resources
+from itertools import chain
 
 import yaml
 
@@ -361,7 +362,7 @@ def _scan_hosts(doc) -> tuple[tuple[Host, ...], set[str], int, dict] | None:
                     return None
             labels = tuple(sorted(raw_labels.items()))
             if "targets" in h:
-                if not _valid_targets(h["targets"]):
+                if type(h["targets"]) is not dict:
                     return None
                 targets[name] = h["targets"]
             # the labels and targets keys, and the keys inside them
@@ -378,20 +379,24 @@ def _scan_hosts(doc) -> tuple[tuple[Host, ...], set[str], int, dict] | None:
             shared[key] = shared_services = key
         append(make_host(name, shared_services, labels))
         add_name(name)
+    if targets and not _valid_targets(targets.values()):
+        return None
     return tuple(out), names, keys, targets
 
 
-def _valid_targets(targets) -> bool:
-    """`targets: {SERVICE: [NAME, ...]}`: how a driver addresses a service on the host."""
-    if type(targets) is not dict:
+def _valid_targets(all_targets: Iterable[dict]) -> bool:
+    """Each host's `targets: {SERVICE: [NAME, ...]}` (how a driver addresses a
+    service on the host): non-empty strings all.  Judged for all hosts at once,
+    the types by set and the strings by `all`, at C speed: a 50,000-host cloud
+    has a million names."""
+    services, lists = [], []
+    for targets in all_targets:
+        services.extend(targets)
+        lists.extend(targets.values())
+    if set(map(type, lists)) - {list} or set(map(type, services)) - {str} or not all(services):
         return False
-    for names in targets.values():
-        if type(names) is not list:
-            return False
-        for n in names:
-            if type(n) is not str or not n:
-                return False
-    return all(type(k) is str and k for k in targets)
+    names = list(chain.from_iterable(lists))
+    return not (set(map(type, names)) - {str}) and all(names)
 
 
 def _schema_hints(err) -> tuple[str, ...]:

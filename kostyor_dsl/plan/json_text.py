@@ -222,18 +222,26 @@ def _rest(item: dict, keys: tuple, first: int, repeats: dict) -> str:
 
 
 def _names_by_key(value: dict) -> str:
-    """A dict at depth 3 (a step's `targets`: host -> names; `parameters`)."""
+    """A dict at depth 3 (a step's `targets`: host -> names; `parameters`).
+    Hosts of one kind have the same names (Kolla's containers): each distinct
+    list is written once."""
     if not value:
         return "{}"
     q = quote
     parts = []
+    append = parts.append
+    texts: dict[tuple, str] = {}
     try:
         for key, names in value.items():
             if type(names) is not list or not names:
                 return json_value(value, 3)
-            parts.append(
-                q(key) + ": [\n          " + ",\n          ".join(map(q, names)) + "\n        ]"
-            )
+            shared = tuple(names)
+            text = texts.get(shared)
+            if text is None:
+                text = texts[shared] = (
+                    ": [\n          " + ",\n          ".join(map(q, names)) + "\n        ]"
+                )
+            append(q(key) + text)
     except TypeError:  # a key or a name that is not a string
         return json_value(value, 3)
     return "{\n        " + ",\n        ".join(parts) + "\n      }"
