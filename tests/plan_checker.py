@@ -483,36 +483,32 @@ def check_drains(view: PlanView) -> list[Violation]:
                     )
                 )
     hypervisors = set(view.hypervisors())
-    evacuations: dict[int, set[str]] = {}
-    first_step: dict[int, str] = {}
-    for (action, host), tasks in view.hooks.items():
-        if action == "evacuate":
-            for t in tasks:
-                evacuations.setdefault(t.stage, set()).add(host)
-                first_step.setdefault(t.stage, t.step_id)
-    for stage, hosts in sorted(evacuations.items()):
-        if not hypervisors - hosts:
+    for stage, first, down in down_per_stage(view, only_action="evacuate"):
+        if down & hypervisors and not hypervisors - down:
             found.append(
                 Violation(
                     "evacuate-capacity",
-                    f"evacuate-capacity: stage {stage} ({first_step[stage]}) evacuates "
-                    f"{', '.join(sorted(hosts))} and leaves no other hypervisor to take "
+                    f"evacuate-capacity: stage {stage} ({first}) evacuates "
+                    f"{', '.join(sorted(down))} and leaves no other hypervisor to take "
                     "their instances",
                 )
             )
     return found
 
 
-def down_per_stage(view: PlanView) -> list[tuple[int, str, set[str]]]:
+def down_per_stage(
+    view: PlanView, only_action: str | None = None
+) -> list[tuple[int, str, set[str]]]:
     """Each parallel unit (a batch, or one step): its stage, first step id and the
     hosts it takes down at once. A hook step outside a batch takes its hosts
-    down one after another: one unit per host."""
+    down one after another: one unit per host. With `only_action`, only the
+    hook steps of that action count."""
     units: dict[int, tuple[str, set[str]]] = {}
     extra: list[tuple[int, str, set[str]]] = []
     for index, step in enumerate(view.steps):
         stage, in_batch = view.stages[index]
         hosts = set(step.get("hosts") or [])
-        if not hosts:
+        if not hosts or (only_action and step.get("action") != only_action):
             continue
         if step["kind"] == "hook" and not in_batch:
             extra.extend((stage, step["id"], {h}) for h in sorted(hosts))
