@@ -86,8 +86,22 @@ RULES: dict[str, tuple[str, str]] = {
         "cloud runs that project)",
     ),
     "service-not-upgraded": (
-        "every service of the inventory that a rule here names has an upgrade step on its host",
+        "with the inventory: every service a rule here names, and every service the "
+        "plan upgrades somewhere, is upgraded on every host that runs it",
         "nothing skipped silently (README)",
+    ),
+    "service-not-on-host": (
+        "with the inventory: no upgrade step on a host that does not run its service",
+        "nothing done that the plan did not say (README)",
+    ),
+    "nova-pin-after-computes": (
+        "nova-reload-services after every nova service, nova-online-data-migrations after it",
+        "nova upgrade guide (drop the RPC pin after the last compute, then online data migrations)",
+    ),
+    "point-of-no-return": (
+        "the plan marks its point of no return: the first contract or online data migration",
+        "issue 19 (7); keystone, glance, neutron guides (contract), nova and cinder "
+        "(online data migrations)",
     ),
     "hypervisor-drained": (
         "in a plan that drains hypervisors, each hypervisor is disabled and evacuated "
@@ -265,7 +279,8 @@ def stages_of(steps: list[dict]) -> list[tuple[int, bool]]:
     for step in steps:
         key = (step.get("group"), step.get("batch"))
         in_batch = key[0] is not None and key[1] is not None
-        if not (in_batch and key == previous):
+        # A step that waits for declared constraints starts a stage of its own.
+        if not (in_batch and key == previous) or step.get("waits_for"):
             stage += 1
         previous = key if in_batch else None
         result.append((stage, in_batch))
@@ -277,6 +292,7 @@ class PlanView:
 
     def __init__(self, plan: dict, inventory: dict | None = None):
         self.plan = plan
+        self.inventory = inventory
         self.steps: list[dict] = plan["steps"]
         self.stages = stages_of(self.steps)
         self.tasks: list[Task] = []
@@ -426,13 +442,17 @@ def check_schema_steps(view: PlanView) -> list[Violation]:
 
 
 def check_coverage(view: PlanView) -> list[Violation]:
-    """Services the rules order, present in the inventory but never upgraded."""
+    """With the inventory: a service the rules order, or one the plan upgrades on
+    some host, that a host runs and the plan never upgrades there; and an upgrade
+    step on a host that does not run its service."""
+    if view.inventory is None:
+        return []
     found: list[Violation] = []
     ordered = DATABASE_MEMBERS | QUEUE_MEMBERS | NOVA_COMPUTES | NEUTRON_SERVERS | OVN_CENTRAL
     for host, services in sorted(view.host_services.items()):
         for service in sorted(services):
             watched = service in ordered or is_keystone(service) or is_api(service)
-            if not watched:
+            if not (watched or service in view.by_service):
                 continue
             if not any(t.host == host for t in view.by_service.get(service, [])):
                 found.append(
@@ -441,7 +461,64 @@ def check_coverage(view: PlanView) -> list[Violation]:
                         f"service-not-upgraded: {service} on {host} has no upgrade step",
                     )
                 )
+    for service, tasks in sorted(view.by_service.items()):
+        for task in tasks:
+            if service not in view.host_services.get(task.host, ()):
+                found.append(
+                    Violation(
+                        "service-not-on-host",
+                        f"service-not-on-host: {task.step_id} (stage {task.stage}) upgrades "
+                        f"{service} on {task.host}, which the inventory does not run there",
+                    )
+                )
     return found
+
+
+def check_nova_finish(view: PlanView) -> list[Violation]:
+    """The RPC pin dropped after the last nova service; data migrations after that."""
+    reload = view.by_action.get("nova-reload-services", [])
+    found = barrier("nova-pin-after-computes", view.service_tasks(is_nova), reload)
+    migrations = view.by_action.get("nova-online-data-migrations", [])
+    return found + barrier("nova-pin-after-computes", reload, migrations)
+
+
+def is_nova(service: str) -> bool:
+    return service.startswith("nova-")
+
+
+def is_irreversible(action: str) -> bool:
+    return schema_role(action) in ("contract", "finish")
+
+
+def check_point_of_no_return(view: PlanView) -> list[Violation]:
+    first = next(
+        (
+            (index, step)
+            for index, step in enumerate(view.steps)
+            if step["kind"] not in ("hook", "gate") and is_irreversible(step.get("action", ""))
+        ),
+        None,
+    )
+    marked = view.plan.get("point_of_no_return")
+    if first is None:
+        if marked is None:
+            return []
+        return [
+            Violation(
+                "point-of-no-return",
+                f"point-of-no-return: the plan marks {marked.get('step')} but has no "
+                "contract or online data migration",
+            )
+        ]
+    index, step = first
+    where = f"{step['id']} (stage {view.stages[index][0]})"
+    if marked is None:
+        text = f"point-of-no-return: the plan does not mark its point of no return, {where}"
+    elif marked.get("step") != step["id"] or marked.get("action") != step["action"]:
+        text = f"point-of-no-return: the plan marks {marked.get('step')}, but the first is {where}"
+    else:
+        return []
+    return [Violation("point-of-no-return", text)]
 
 
 def drains_hypervisors(plan: dict) -> bool:
@@ -577,36 +654,36 @@ def check_network_nodes(view: PlanView) -> list[Violation]:
     return found
 
 
-def declared_part(constraint: dict, keys: tuple[str, ...]) -> list[str] | None:
-    """The names one side of a declared constraint lists (services, projects or
-    actions), from a list, or an object of such lists; None when absent."""
+def declared_part(constraint: dict, keys: tuple[str, ...]) -> tuple[set, set] | None:
+    """One side of a declared constraint: the services and the actions it names.
+    A side is an object of `services` and `actions` lists, or one list of names
+    (services, projects or actions); None when the constraint has no such side."""
     for key in keys:
         part = constraint.get(key)
-        if isinstance(part, list) and all(isinstance(n, str) for n in part):
-            return part
         if isinstance(part, str):
-            return [part]
-        if isinstance(part, dict):
-            names = [n for v in part.values() if isinstance(v, list) for n in v]
-            if names and all(isinstance(n, str) for n in names):
-                return names
-    flat = [
-        n
-        for key in constraint
-        if key.startswith(keys[0] + "_") and isinstance(constraint[key], list)
-        for n in constraint[key]
-    ]
-    return flat or None
+            part = [part]
+        if isinstance(part, list) and all(isinstance(n, str) for n in part):
+            return set(part), set(part)
+        if isinstance(part, dict) and set(part) <= {"services", "actions"} and part:
+            services, actions = part.get("services", []), part.get("actions", [])
+            if all(isinstance(n, str) for n in [*services, *actions]):
+                return set(services), set(actions)
+    return None
 
 
-def declared_tasks(view: PlanView, names: list[str]) -> list[Task]:
-    """Tasks of upgrade steps whose service or project is named, and of action
-    steps whose action is named."""
-    wanted = set(names)
-    tasks = view.service_tasks(lambda s: s in wanted or project_of_service(s) in wanted)
-    for action, action_tasks in sorted(view.by_action.items()):
-        if action in wanted:
+def declared_tasks(view: PlanView, side: tuple[set, set], by_project: bool) -> list[Task]:
+    """Tasks of upgrade steps whose service (or, for a plain list of names, its
+    project) is named, and of action steps and hooks whose action is named."""
+    services, actions = side
+    tasks = view.service_tasks(
+        lambda s: s in services or (by_project and project_of_service(s) in services)
+    )
+    for action, action_tasks in view.by_action.items():
+        if action in actions:
             tasks += action_tasks
+    for (action, _), hook_tasks in view.hooks.items():
+        if action in actions:
+            tasks += hook_tasks
     return tasks
 
 
@@ -617,7 +694,13 @@ def check_declared(view: PlanView) -> list[Violation]:
     for number, constraint in enumerate(view.plan.get("constraints", []), 1):
         first = declared_part(constraint, ("first", "before", "wait_for"))
         then = declared_part(constraint, ("then", "after", "blocks"))
-        label = constraint.get("name") or constraint.get("text") or f"#{number}"
+        label = (
+            constraint.get("name")
+            or constraint.get("barrier")
+            or constraint.get("text")
+            or f"#{number}"
+        )
+        label = f"'{label}'" if " " in label else label
         if first is None or then is None:
             found.append(
                 Violation(
@@ -627,9 +710,10 @@ def check_declared(view: PlanView) -> list[Violation]:
                 )
             )
             continue
-        for v in barrier(
-            "declared-constraint", declared_tasks(view, first), declared_tasks(view, then)
-        ):
+        by_project = not isinstance(constraint.get("first"), dict)
+        first_tasks = declared_tasks(view, first, by_project)
+        then_tasks = declared_tasks(view, then, by_project)
+        for v in barrier("declared-constraint", first_tasks, then_tasks):
             found.append(
                 Violation(
                     v.rule,
@@ -646,6 +730,8 @@ def check_plan(plan: dict, inventory: dict | None = None) -> list[Violation]:
         check_order(view)
         + check_schema_steps(view)
         + check_coverage(view)
+        + check_nova_finish(view)
+        + check_point_of_no_return(view)
         + check_drains(view)
         + check_budgets(view)
         + check_network_nodes(view)

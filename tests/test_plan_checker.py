@@ -64,8 +64,19 @@ def drained(host, batch, *services):
     ]
 
 
-def plan(*steps, strategy="node-by-node", **extra):
-    return {"format": "kostyor-plan/1", "strategy": strategy, "steps": list(steps), **extra}
+def plan(*steps, strategy="node-by-node", no_return="first", **extra):
+    """A plan of `steps`; it marks its first contract or online data migration as
+    its point of no return unless `no_return` names another step (None: none)."""
+    p = {"format": "kostyor-plan/1", "strategy": strategy, "steps": list(steps), **extra}
+    irreversible = [
+        s for s in steps if s.get("action", "").endswith(("-contract", "-online-data-migrations"))
+    ]
+    if no_return == "first" and irreversible:
+        no_return = irreversible[0]["id"]
+    if no_return not in (None, "first"):
+        action = next(s["action"] for s in steps if s["id"] == no_return)
+        p["point_of_no_return"] = {"step": no_return, "action": action, "source": "t:1"}
+    return p
 
 
 def messages(p, inventory=None):
@@ -219,10 +230,14 @@ def test_expand_before_the_services_it_serves():
 
 
 def test_contract_and_online_migrations_after_every_service():
-    p = plan(up("neutron-server", "c1"), post("neutron-db-expand"))
-    p["steps"] = [pre("neutron-db-expand"), up("neutron-server", "c1")]
-    p["steps"] += [post("neutron-db-contract"), up("neutron-server", "c2")]
-    p["steps"] += [post("nova-online-data-migrations"), up("nova-compute", "h1")]
+    p = plan(
+        pre("neutron-db-expand"),
+        up("neutron-server", "c1"),
+        post("neutron-db-contract"),
+        up("neutron-server", "c2"),
+        post("nova-online-data-migrations"),
+        up("nova-compute", "h1"),
+    )
     assert messages(p) == [
         "contract-after-services: neutron-server@c2 (stage 4) must finish before "
         "post-upgrade:neutron-db-contract (stage 3) starts: a project's contract and online "
@@ -434,7 +449,14 @@ def test_plan_files_are_read_as_json_and_yaml(tmp_path):
     (tmp_path / "plan.json").write_text(json.dumps(broken), encoding="utf-8")
     (tmp_path / "plan.yaml").write_text(yaml.safe_dump(broken), encoding="utf-8")
     (tmp_path / "inventory.yaml").write_text(
-        yaml.safe_dump({"hosts": [{"name": "c1", "services": ["placement-api", "nova-api"]}]}),
+        yaml.safe_dump(
+            {
+                "hosts": [
+                    {"name": "c1", "services": ["placement-api", "nova-api"]},
+                    {"name": "c2", "services": ["placement-api"]},
+                ]
+            }
+        ),
         encoding="utf-8",
     )
     expected = [
@@ -443,3 +465,77 @@ def test_plan_files_are_read_as_json_and_yaml(tmp_path):
     ]
     assert check_plan_file(tmp_path / "plan.json") == expected
     assert check_plan_file(tmp_path / "plan.yaml", tmp_path / "inventory.yaml") == expected
+
+
+def test_the_plan_marks_its_first_contract_as_its_point_of_no_return():
+    steps = [pre("keystone-db-expand"), up("keystone", "c1"), post("keystone-db-contract")]
+    steps += [up("nova-compute", "h1"), post("nova-online-data-migrations")]
+    assert messages(plan(*steps)) == []
+    assert messages(plan(*steps, no_return=None)) == [
+        "point-of-no-return: the plan does not mark its point of no return, "
+        "post-upgrade:keystone-db-contract (stage 3)"
+    ]
+    assert messages(plan(*steps, no_return="post-upgrade:nova-online-data-migrations")) == [
+        "point-of-no-return: the plan marks post-upgrade:nova-online-data-migrations, but the "
+        "first is post-upgrade:keystone-db-contract (stage 3)"
+    ]
+
+
+def test_nova_drops_its_rpc_pin_after_the_last_compute():
+    p = plan(
+        up("nova-conductor", "c1"),
+        post("nova-reload-services"),
+        up("nova-compute", "h1"),
+        post("nova-online-data-migrations"),
+    )
+    assert messages(p) == [
+        "nova-pin-after-computes: nova-compute@h1 (stage 3) must finish before "
+        "post-upgrade:nova-reload-services (stage 2) starts: nova-reload-services after every "
+        "nova service, nova-online-data-migrations after it",
+    ]
+
+
+def test_a_service_upgraded_on_some_of_its_hosts_only():
+    inventory = {
+        "hosts": [
+            {"name": "c1", "services": ["horizon"]},
+            {"name": "c2", "services": ["horizon", "memcached"]},
+        ]
+    }
+    p = plan(up("horizon", "c1"), up("memcached", "c1"))
+    assert messages(p, inventory) == [
+        "service-not-upgraded: horizon on c2 has no upgrade step",
+        "service-not-upgraded: memcached on c2 has no upgrade step",
+        "service-not-on-host: memcached@c1 (stage 2) upgrades memcached on c1, which the "
+        "inventory does not run there",
+    ]
+
+
+def test_declared_barriers_in_the_plan_schema_shape():
+    constraint = {
+        "barrier": "placement before nova",
+        "first": {"services": ["placement-api"], "actions": []},
+        "then": {"services": ["nova-conductor"], "actions": ["nova-db-sync"]},
+        "origin": "order openstack",
+        "source": "t:1",
+    }
+    p = plan(
+        up("placement-api", "c1"),
+        pre("nova-db-sync"),
+        up("placement-api", "c2"),
+        up("nova-conductor", "c1"),
+        constraints=[constraint],
+    )
+    assert messages(p) == [
+        "declared-constraint 'placement before nova': placement-api@c2 (stage 3) must finish "
+        "before pre-upgrade:nova-db-sync (stage 2) starts: every constraint the plan declares "
+        "holds",
+    ]
+
+
+def test_a_step_that_waits_for_a_barrier_starts_a_stage():
+    first = up("keystone", "c1", "controller", 1)
+    then = up("glance-api", "c2", "controller", 1)
+    then["waits_for"] = ["keystone before glance"]
+    assert stages_of([first, then]) == [(1, True), (2, True)]
+    assert messages(plan(first, then)) == []
