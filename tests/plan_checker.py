@@ -51,6 +51,11 @@ RULES: dict[str, tuple[str, str]] = {
         "every nova control service on every host before any nova-compute",
         "nova upgrade guide (rolling upgrade process)",
     ),
+    "ironic-before-nova": (
+        "ironic-api and ironic-conductor on every host before any nova service",
+        "ironic upgrade guide (the Bare Metal service always before the Compute service: "
+        "nova's ironic driver uses the new ironic API)",
+    ),
     "neutron-server-before-agents": (
         "every neutron-server before any neutron agent",
         "neutron upgrade guide (rolling upgrade)",
@@ -159,6 +164,7 @@ INFRASTRUCTURE = (
     )
 )
 OVN_CENTRAL = frozenset({"ovn-northd", "ovn-nb-db", "ovn-sb-db", "ovn-central"})
+IRONIC_CONTROL = frozenset({"ironic-api", "ironic-conductor"})
 NEUTRON_SERVERS = frozenset({"neutron-server", "neutron-rpc-server"})
 NOVA_COMPUTES = frozenset({"nova-compute", "nova-compute-ironic"})
 NOVA_HOST_HELPERS = frozenset({"nova-libvirt", "nova-ssh"})
@@ -372,6 +378,11 @@ def check_order(view: PlanView) -> list[Violation]:
         "nova-control-before-compute",
         view.service_tasks(is_nova_control),
         view.service_tasks(lambda s: s in NOVA_COMPUTES),
+    )
+    found += barrier(
+        "ironic-before-nova",
+        view.service_tasks(lambda s: s in IRONIC_CONTROL),
+        view.service_tasks(is_nova),
     )
     found += barrier(
         "neutron-server-before-agents",

@@ -49,6 +49,7 @@ GUIDES = settings(
     max_examples=12,
     deadline=None,
     database=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     # A failure expected before issue 19 lands need not be shrunk.
     phases=[Phase.explicit, Phase.generate, *([Phase.shrink] if GUIDES_LANDED else [])],
@@ -79,7 +80,10 @@ def clouds(draw) -> dict:
     network_nodes = draw(st.integers(0, 3))
     storage_nodes = draw(st.integers(0, 2)) if cinder else 0
     dvr = not ovn and draw(st.booleans())
-    hypervisors = draw(st.integers(1, 4))
+    ironic = draw(st.booleans())
+    # Controllers that are hypervisors too (small hyperconverged clouds).
+    hyperconverged = draw(st.booleans())
+    hypervisors = draw(st.integers(0 if hyperconverged else 1, 4))
 
     database = ["mysql-innodb-cluster"] if juju_database else ["mariadb"]
     router = ["mysql-router"] if juju_database else []
@@ -117,8 +121,13 @@ def clouds(draw) -> dict:
         on(controllers, "octavia-api")
     if designate:
         on(controllers, "designate-central", "designate-worker", "designate-api")
+    if ironic:
+        on(controllers, "ironic-conductor", "ironic-api")
+        on(some_of(draw, controllers), "nova-compute-ironic")
     if not network_nodes:
         on(controllers, *gateway)
+    if hyperconverged:
+        on(some_of(draw, controllers), "nova-compute", "nova-libvirt", *chassis)
 
     extras = [*router, "ceilometer-compute"]
     if cinder:

@@ -184,6 +184,14 @@ def test_nova_control_services_before_any_compute():
     ]
 
 
+def test_ironic_before_any_nova_service():
+    p = plan(up("ironic-conductor", "c1"), up("nova-compute-ironic", "c1"), up("ironic-api", "c2"))
+    assert messages(p) == [
+        "ironic-before-nova: ironic-api@c2 (stage 3) must finish before nova-compute-ironic@c1 "
+        "(stage 2) starts: ironic-api and ironic-conductor on every host before any nova service",
+    ]
+
+
 def test_every_neutron_server_before_any_agent():
     p = plan(up("neutron-server", "c1"), up("neutron-l3-agent", "c1"), up("neutron-server", "c2"))
     assert messages(p) == [
