@@ -5,6 +5,7 @@ silently; and a guide-correct plan that passes."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -547,3 +548,9 @@ def test_a_step_that_waits_for_a_barrier_starts_a_stage():
     then["waits_for"] = ["keystone before glance"]
     assert stages_of([first, then]) == [(1, True), (2, True)]
     assert messages(plan(first, then)) == []
+
+
+def test_every_rule_is_documented_with_its_source():
+    page = (Path(__file__).parent.parent / "docs" / "testing-guides.md").read_text("utf-8")
+    missing = [rule for rule in RULES if f"| `{rule}` |" not in page]
+    assert missing == []
