@@ -554,3 +554,16 @@ def test_every_rule_is_documented_with_its_source():
     page = (Path(__file__).parent.parent / "docs" / "testing-guides.md").read_text("utf-8")
     missing = [rule for rule in RULES if f"| `{rule}` |" not in page]
     assert missing == []
+
+
+def test_a_service_the_plan_warns_it_leaves_alone_is_no_silent_skip():
+    inventory = {"hosts": [{"name": "c1", "services": ["keystone-wsgi-admin"]}]}
+    p = plan()
+    assert messages(p, inventory) == [
+        "service-not-upgraded: keystone-wsgi-admin on c1 has no upgrade step"
+    ]
+    p["warnings"] = [
+        "K042 inv.yaml:3: host 'c1' runs 'keystone-wsgi-admin', which order 'openstack' "
+        "does not know; it is not upgraded"
+    ]
+    assert messages(p, inventory) == []
