@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/shipped_bench.py                          # 1,000 / 10,000 / 50,000 hosts
     .venv/bin/python bench/shipped_bench.py --sizes 10000 --repeat 3
-    .venv/bin/python bench/shipped_bench.py --smoke                  # 300 hosts, once (tests)
+    .venv/bin/python bench/shipped_bench.py --smoke   # 300 Kolla hosts, node-by-node (tests)
     #   --shapes kolla,osa  --strategies node-by-node,...  --no-library  --no-consumers
     #   --consumers-only  --json FILE  --keep FOLDER
 
@@ -331,12 +331,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-library", dest="library", action="store_false")
     parser.add_argument("--no-consumers", dest="consumers", action="store_false")
     parser.add_argument("--consumers-only", action="store_true")
-    parser.add_argument("--smoke", action="store_true", help="300 hosts, once, everything")
+    parser.add_argument(
+        "--smoke", action="store_true", help="300 Kolla hosts, node-by-node, once, all figures"
+    )
     parser.add_argument("--json", metavar="FILE", help="all figures as JSON")
     parser.add_argument("--keep", metavar="FOLDER", help="work in FOLDER and keep the plans")
     args = parser.parse_args(argv)
-    if args.smoke:
+    if args.smoke:  # every kind of figure, on the smallest case
         args.sizes, args.repeat = "300", 1
+        args.shapes, args.strategies = "kolla", "node-by-node"
     args.sizes = [int(n) for n in args.sizes.split(",")]
     args.shapes = args.shapes.split(",")
     args.strategies = args.strategies.split(",")
