@@ -20,7 +20,7 @@ from kostyor_dsl.compiler.resolve import SpecCheck, check_spec
 from kostyor_dsl.compiler.rollout import apply_rollout, assign_groups, changes_steps
 from kostyor_dsl.compiler.selectors import HostTiers, Selector, matches_all
 from kostyor_dsl.gc_paused import gc_paused
-from kostyor_dsl.inventory.model import Inventory
+from kostyor_dsl.inventory.model import Inventory, InventoryCheck
 from kostyor_dsl.inventory.read import read_inventory
 from kostyor_dsl.language import ast
 from kostyor_dsl.language.diagnostics import CompileError, Diagnostic, error, warning
@@ -126,8 +126,12 @@ def check_resolved(
     strategy: str | None = None,
     allow_unknown_services: bool = False,
     limit: str | None = None,
+    inventory_check: InventoryCheck | None = None,
 ) -> Report:
-    """`check` of a spec already resolved (editors resolve unsaved text: compiler.workspace)."""
+    """`check` of a spec already resolved (editors resolve unsaved text: compiler.workspace).
+
+    `inventory_check`: the inventory already read (the language server reads it itself,
+    confined: lsp.inventory_access); `inventory` is then only its name."""
     diagnostics = list(spec_check.diagnostics)
     sources = dict(spec_check.sources)
     model = spec_check.spec
@@ -139,7 +143,7 @@ def check_resolved(
         diagnostics.extend(problems)
     if inventory is None or chosen is None:
         return Report(tuple(diagnostics), sources, model, chosen)
-    inv_check = read_inventory(inventory)
+    inv_check = read_inventory(inventory) if inventory_check is None else inventory_check
     diagnostics.extend(inv_check.diagnostics)
     sources.update(inv_check.sources)
     inv = inv_check.inventory
