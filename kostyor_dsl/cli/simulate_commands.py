@@ -18,12 +18,16 @@ from kostyor_dsl.cli.output import write_output
 
 
 def _seconds(text: str) -> float:
+    from kostyor_dsl.simulate.timings import MAX_SECONDS
+
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected 0 seconds or more, got {text!r}")
+    if not 0 <= value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"expected 0 to {MAX_SECONDS} seconds (a year), got {text[:40]!r}"
+        )
     return value
 
 

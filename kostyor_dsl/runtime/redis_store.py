@@ -28,7 +28,7 @@ from dataclasses import replace
 
 from kostyor_dsl.runtime.errors import CorruptRecord, UnknownRun
 from kostyor_dsl.runtime.records import LIVE_STATES, RunRecord, StepRecord
-from kostyor_dsl.runtime.run_store import read_record
+from kostyor_dsl.runtime.run_store import read_plan, read_record
 
 LOCK_TTL = 10.0
 # How long a finished unit keeps trying to record its outcome while Redis is away.
@@ -183,12 +183,7 @@ class RedisRunStore:
         text = self.client.get(key)
         if text is None:
             raise UnknownRun(f"no run {run_id!r} in {self.describe()}")
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise CorruptRecord(
-                f"{self.describe()}, key {key}: cannot read the run's plan: {exc}"
-            ) from None
+        return read_plan(text, f"{self.describe()}, key {key}")
 
     def runs(self) -> list[RunRecord]:
         return self.list_runs()[0]
