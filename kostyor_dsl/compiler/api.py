@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from kostyor_dsl.compiler.budgets import check_stages, resolve_budgets, split_waves
 from kostyor_dsl.compiler.engines import EngineResult, find_engine, iter_node_by_node, node_by_node
-from kostyor_dsl.compiler.inventory_check import check_against_order
+from kostyor_dsl.compiler.inventory_check import check_against_order, unused_service_hooks
 from kostyor_dsl.compiler.model import Spec, StrategyDef
 from kostyor_dsl.compiler.plan_build import build_plan
 from kostyor_dsl.compiler.resolve import SpecCheck, check_spec
@@ -156,6 +156,7 @@ def check_resolved(
         inv, problems = _limit(inv, order, model.tiers, limit)
         diagnostics.extend(problems)
     diagnostics.extend(_empty_groups(chosen, order, model.tiers, inv))
+    diagnostics.extend(unused_service_hooks(chosen, inv))
     report = Report(tuple(diagnostics), sources, model, chosen, inv)
     if chosen.budgets and report.ok:
         # Budgets are proven on the rolled-out steps: `check` runs the engine too.
@@ -202,7 +203,9 @@ def _unbounded_max(chosen: StrategyDef, budgets) -> list[Diagnostic]:
             f"hosts {group.name}: `batch max` is bounded by no budget (the strategy has none), "
             "so one batch takes all its hosts at once",
             group.batch_span or group.span,
-            hints=("add a budget: budget compute {\\n  min-available 80%\\n}",),
+            hints=(
+                f"add a budget for its hosts:\nbudget {group.name} {{\n  min-available 80%\n}}",
+            ),
         )
         for group in chosen.groups
         if "max" in group.batches and not budgets

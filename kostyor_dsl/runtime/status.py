@@ -228,9 +228,8 @@ def output_tail(lines: list[str], count: int = OUTPUT_LINES) -> list[str]:
     if len(kept) <= count:
         return kept
     left = len(kept) - count
-    return [f"... ({left} earlier line{'s' if left != 1 else ''}: --format json has them)"] + kept[
-        -count:
-    ]
+    more = f"... ({left} earlier line{'s' if left != 1 else ''}: --format json has them)"
+    return [more, *kept[-count:]]
 
 
 def render_status(document: dict[str, Any], *, tty: bool) -> str:
