@@ -152,6 +152,7 @@ def check_resolved(
     allow = allow_unknown_services or chosen.unknown_services == "warn"
     order = model.orders[chosen.order]
     diagnostics.extend(check_against_order(inv, order, inv_check.sources[inv.display], allow))
+    cloud = inv  # budgets are about the whole cloud, even for a --limit slice
     if limit is not None:
         inv, problems = _limit(inv, order, model.tiers, limit)
         diagnostics.extend(problems)
@@ -160,7 +161,7 @@ def check_resolved(
     report = Report(tuple(diagnostics), sources, model, chosen, inv)
     if chosen.budgets and report.ok:
         # Budgets are proven on the rolled-out steps: `check` runs the engine too.
-        rolled = _roll_out(report)
+        rolled = _roll_out(report, cloud.hosts)
         report = replace(
             report, diagnostics=(*report.diagnostics, *rolled.diagnostics), rolled_out=rolled
         )
@@ -176,8 +177,13 @@ class _RolledOut:
     diagnostics: tuple[Diagnostic, ...]
 
 
-def _roll_out(report: Report) -> _RolledOut:
-    """The engine's steps with the strategy's rollout and budgets applied."""
+def _roll_out(report: Report, cloud_hosts=None) -> _RolledOut:
+    """The engine's steps with the strategy's rollout and budgets applied.
+
+    `cloud_hosts`: every host of the inventory when the report's is a `--limit`
+    slice.  A budget counts the cloud's hosts (75% of 40 computes allows 10
+    down, whatever the slice), and the slice's steps are checked against it; the
+    hosts outside the slice are not touched by this plan, so they count as up."""
     chosen = report.strategy
     engine = find_engine(chosen.engine)
     order = report.spec.orders[chosen.order]
@@ -187,7 +193,9 @@ def _roll_out(report: Report) -> _RolledOut:
     if not chosen.budgets:
         steps, groups = apply_rollout(chosen, order, tiers, hosts, result)
         return _RolledOut(result, steps, groups, [], tuple(_unbounded_max(chosen, ())))
-    availability, problems = resolve_budgets(chosen.budgets, hosts, HostTiers(order, tiers))
+    availability, problems = resolve_budgets(
+        chosen.budgets, hosts if cloud_hosts is None else cloud_hosts, HostTiers(order, tiers)
+    )
     problems.extend(_unbounded_max(chosen, availability.budgets))
     steps, groups = apply_rollout(chosen, order, tiers, hosts, result, availability)
     steps = split_waves(list(steps), availability)
