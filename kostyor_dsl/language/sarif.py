@@ -77,6 +77,8 @@ RULE_TITLES = {
     "K061": "a budget selects no host of the inventory",
     "K062": "a budget allows no host down, but the plan upgrades its hosts",
     "K063": "`batch max` with no budget to bound it: one batch takes the whole group",
+    "K100": "the language server does not read the inventory a spec comment or setting names (outside the workspace, not a regular file, too large, not an inventory)",
+    "K101": "a `service` hooks block for a service no host of the inventory runs",
 }
 
 
