@@ -442,9 +442,7 @@ def test_a_warning_whose_line_moved_is_one_moved_warning(write):
     result = diff_plans(old, new)
     assert not result.warnings_added and not result.warnings_removed
     (moved,) = result.warnings_moved
-    assert moved.old.startswith("K063 s.kostyor:5: ") and moved.new.startswith(
-        "K063 s.kostyor:7: "
-    )
+    assert moved.old.startswith("K063 s.kostyor:5: ") and moved.new.startswith("K063 s.kostyor:7: ")
     text = render_text(result)
     assert "> K063 s.kostyor:7: hosts compute: `batch max`" in text
     assert "(moved from s.kostyor:5)" in text
