@@ -165,6 +165,35 @@ def test_kill_9_of_the_workers_main_process_stops_the_orphaned_command_before_th
         _stop_workers(runtime)
 
 
+def test_a_command_that_left_its_process_group_is_stopped_too_and_the_remote_side(tmp_path):
+    """Issue 21 item 5: a `setsid` command escaped the group-based cleanup and
+    overlapped the next attempt; the driver's remote side was not stopped."""
+    _require("embedded")
+    runtime = Runtime(tmp_path, "embedded")
+    try:
+        plan = make_plan(hosts=1, services=("api",), pre_upgrade=False)
+        keys = hold_keys(plan)
+        worker = runtime.start_worker()
+        run_id = runtime.submit(
+            plan, "-p", "child=true", "-p", "setsid=true", "-p", "remote=true", hold=True
+        )
+        started = runtime.wait_started(keys[0])
+        child = int(wait_until(lambda: started.read_text(), 30, "the step's command to start"))
+        assert os.getsid(child) == child  # it left the worker's session and group
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
+        assert _alive(child)
+        runtime.start_worker()
+        runtime.wait_started(keys[0], attempt=2)
+        assert not _alive(child)
+        assert (runtime.hold / f"stopped-remote.{keys[0]}").exists()
+        runtime.release()
+        runtime.wait_state(run_id, "succeeded", 60)
+        assert runtime.log.ends() == expected_log(plan)
+    finally:
+        _stop_workers(runtime)
+
+
 def test_sigterm_to_the_workers_process_group_lets_the_running_step_finish(embedded):
     runtime = embedded
     plan = make_plan(hosts=1, services=("api", "conductor"), pre_upgrade=False)

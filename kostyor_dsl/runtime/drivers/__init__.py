@@ -101,6 +101,14 @@ class Driver:
         """
         return []
 
+    def stop_remote(self, remote: Mapping[str, Any]) -> None:
+        """Stop what an attempt that died mid-step left running on other machines.
+
+        `remote` is what the attempt recorded with `step_context.remember_remote`.
+        Called in the next attempt, before it runs the step again (local leftovers
+        are stopped by the runtime: runtime/step_processes.py).  Does nothing by
+        default; an exception is logged, and the step runs again anyway."""
+
     def pre_upgrade(self, action: str, parameters: Mapping[str, Any]):
         raise UnsupportedAction(f"driver {self.name!r} has no pre-upgrade action {action!r}")
 
