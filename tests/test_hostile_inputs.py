@@ -143,9 +143,9 @@ def test_run_parameters_not_utf8(cli, tmp_path, monkeypatch, plan):
 
 
 @pytest.mark.parametrize("broker", ["nosuch://x", "redis://[::1/0"])
-def test_a_broker_url_that_names_nothing(cli, tmp_path, monkeypatch, broker):
+def test_a_broker_url_that_names_nothing(cli, tmp_path, monkeypatch, plan, broker):
     monkeypatch.setenv("KOSTYOR_HOME", str(tmp_path / "home"))
-    for command in (("runs",), ("status", "r1")):
+    for command in (("runs",), ("status", "r1"), ("simulate", plan, "--from-run", "r1")):
         code, _, err = cli(*command, "--broker", broker)
         assert code == 1, command
         assert "--broker" in err and broker in err

@@ -71,17 +71,18 @@ def _apply_connection_flags(args: argparse.Namespace) -> None:
         os.environ["KOSTYOR_BROKER_URL"] = args.broker
     if getattr(args, "backend", None):
         os.environ["KOSTYOR_BACKEND_URL"] = args.backend
-    _check_urls()
+    from kostyor_dsl.runtime.settings import resolve_settings
+
+    check_connection_urls(resolve_settings())
 
 
-def _check_urls() -> None:
+def check_connection_urls(settings) -> None:
     """A broker or backend URL that names nothing is the user's error, said before
     kombu or redis fail on it with a traceback."""
     from kombu.transport import TRANSPORT_ALIASES
 
-    from kostyor_dsl.runtime.settings import redact, resolve_settings
+    from kostyor_dsl.runtime.settings import redact
 
-    settings = resolve_settings()
     for option, url, schemes in (
         ("--broker (or KOSTYOR_BROKER_URL)", settings.broker_url, TRANSPORT_ALIASES),
         ("--backend (or KOSTYOR_BACKEND_URL)", settings.backend_url, ("redis", "rediss", "file")),

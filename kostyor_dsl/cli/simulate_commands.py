@@ -94,6 +94,7 @@ def _timings(args, *, exit_code: int):
 
 
 def _learned(args):
+    from kostyor_dsl.cli.runtime_commands import check_connection_urls
     from kostyor_dsl.runtime.errors import RuntimeProblem
     from kostyor_dsl.runtime.settings import resolve_settings
     from kostyor_dsl.runtime.store_factory import open_store
@@ -106,6 +107,7 @@ def _learned(args):
     if args.backend:
         environment["KOSTYOR_BACKEND_URL"] = args.backend
     settings = resolve_settings(environment)
+    check_connection_urls(settings)
     default = DEFAULT_STEP_SECONDS if args.step_seconds is None else args.step_seconds
     try:
         return learn_timings(open_store(settings), args.from_run, default=default)
