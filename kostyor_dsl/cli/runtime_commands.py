@@ -76,15 +76,23 @@ def _apply_connection_flags(args: argparse.Namespace) -> None:
     check_connection_urls(resolve_settings())
 
 
+USUAL_BROKER_SCHEMES = ("filesystem", "redis", "rediss", "amqp", "amqps", "pyamqp")
+
+
 def check_connection_urls(settings) -> None:
     """A broker or backend URL that names nothing is the user's error, said before
-    kombu or redis fail on it with a traceback."""
-    from kombu.transport import TRANSPORT_ALIASES
-
+    kombu or redis fail on it with a traceback.  kombu (its list of transports) is
+    imported only for a scheme that is not one of the usual ones: `simulate` and
+    `status` import no Celery."""
     from kostyor_dsl.runtime.settings import redact
 
+    broker_schemes = USUAL_BROKER_SCHEMES
+    if settings.broker_url.split(":", 1)[0] not in broker_schemes:
+        from kombu.transport import TRANSPORT_ALIASES
+
+        broker_schemes = tuple(TRANSPORT_ALIASES)
     for option, url, schemes in (
-        ("--broker (or KOSTYOR_BROKER_URL)", settings.broker_url, TRANSPORT_ALIASES),
+        ("--broker (or KOSTYOR_BROKER_URL)", settings.broker_url, broker_schemes),
         ("--backend (or KOSTYOR_BACKEND_URL)", settings.backend_url, ("redis", "rediss", "file")),
     ):
         try:
