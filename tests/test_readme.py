@@ -30,30 +30,6 @@ def test_readme_budget_example_compiles_on_the_example_cloud(cli, tmp_path):
     assert '"rule": "min-available"' in out
 
 
-def test_quick_start_writes_only_under_build_and_prints_a_summary(cli, tmp_path, monkeypatch):
-    """Issue 21 item 17: it left an untracked inventory.yaml in the clone and printed
-    a 1,800-line plan on the terminal."""
-    readme = (ROOT / "README.md").read_text()
-    command = readme.split("## Quick start", 1)[1].split("```sh\n", 1)[1].split("\n```", 1)[0]
-    (tmp_path / "examples").symlink_to(EXAMPLES)
-    monkeypatch.chdir(tmp_path)
-    outputs = []
-    for part in command.split(" && "):
-        words = part.split()
-        if words[0] == "mkdir":
-            (tmp_path / words[-1]).mkdir(parents=True, exist_ok=True)
-        elif words[0] == ".venv/bin/kostyorc":
-            code, out, err = cli(*words[1:])
-            assert code == 0, (part, err)
-            outputs.append(out)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["build", "examples"]
-    assert sorted(p.name for p in (tmp_path / "build").iterdir()) == ["inventory.yaml", "plan.yaml"]
-    assert "build/" in (ROOT / ".gitignore").read_text().split()
-    compile_out, summary = outputs[-2], outputs[-1]
-    assert compile_out == ""
-    assert summary.startswith("simulation:") and len(summary.splitlines()) < 60
-
-
 def test_simulate_docs_do_not_say_a_hosts_block_replaces_the_inherited_one():
     text = (ROOT / "docs" / "simulate.md").read_text()
     assert "replaces the inherited one" not in text
