@@ -25,6 +25,8 @@ from kostyor_dsl.language.diagnostics import Label, Span, error
 class Group:
     name: str
     hosts: list[str] = field(default_factory=list)
+    # the hosts as a set, for INI lines (a group of 100,000 hosts is read in linear time)
+    host_set: set[str] = field(default_factory=set, repr=False)
     children: list[str] = field(default_factory=list)
     vars: dict[str, Any] = field(default_factory=dict)
     span: Span | None = None
@@ -52,7 +54,8 @@ class AnsibleInventory:
 
     def add_host(self, group: str, host: str, span: Span | None, variables=None) -> None:
         g = self.group(group)
-        if host not in g.hosts:  # INI inventories are small: a list is fine
+        if host not in g.host_set:
+            g.host_set.add(host)
             g.hosts.append(host)
         g.direct = True
         if host not in self.host_spans:
@@ -65,12 +68,16 @@ class AnsibleInventory:
         """Every group's hosts, its children's included; a `:children` cycle is an error."""
         out: dict[str, list[str]] = {}
         cycles = []
+        too_deep: list[str] = []
 
         def visit(name: str, stack: tuple[str, ...]) -> list[str]:
             if name in out:
                 return out[name]
             group = self.groups.get(name)
             if group is None:
+                return []
+            if len(stack) >= MAX_NESTING:
+                too_deep.append(name)
                 return []
             if not group.children:
                 out[name] = group.hosts
@@ -86,6 +93,21 @@ class AnsibleInventory:
 
         for name in list(self.groups):
             visit(name, ())
+            if too_deep:
+                group = self.groups[too_deep[0]]
+                raise ImportFailed(
+                    [
+                        error(
+                            "K053",
+                            f"groups nest more than {MAX_NESTING} levels deep "
+                            f"(group {too_deep[0]!r} is a child {MAX_NESTING} levels down)",
+                            group.span or key_span(self.text, self.display, too_deep[0]),
+                            subject=f"group {too_deep[0]!r}",
+                            hints=("no deployment nests its groups this deep: flatten them",),
+                        )
+                    ],
+                    {self.display: self.text},
+                )
         if cycles:
             diagnostics = []
             seen = set()
@@ -118,6 +140,11 @@ class AnsibleInventory:
 
 
 # --- INI ---------------------------------------------------------------------
+
+# Children chains deeper than this are refused (Kolla-Ansible's are 3 deep).
+MAX_NESTING = 200
+# Hosts one INI line may expand to (`ctl[0:100000000]` would fill the memory).
+MAX_RANGE_HOSTS = 100_000
 
 _SECTION = re.compile(r"\[([^\]\s:]+)(?::([^\]\s]*))?\]\s*$")
 _RANGE = re.compile(r"\[([^\]]*)\]")
@@ -247,6 +274,11 @@ def _host_line(inv, section, line, lineno, column, display):
         ]
     host_span = Span(display, lineno, column, lineno, column + len(pattern))
     try:
+        count = range_size(pattern)
+        if count > MAX_RANGE_HOSTS:
+            raise ValueError(
+                f"it names {count:,} hosts; at most {MAX_RANGE_HOSTS:,} on one line"
+            )
         names = expand_range(pattern)
     except ValueError as exc:
         return [error("K050", f"host range {pattern!r}: {exc}", host_span)]
@@ -261,6 +293,25 @@ def _strip_port(name: str) -> str:
         if port.isdigit():
             return host
     return name
+
+
+def range_size(pattern: str) -> int:
+    """How many names `expand_range(pattern)` gives, counted without making them."""
+    count = 1
+    for m in _RANGE.finditer(pattern):
+        parts = m.group(1).split(":")
+        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
+            return count  # malformed: expand_range says why
+        start, end = parts[0], parts[1]
+        step = int(parts[2]) if len(parts) == 3 and parts[2].isdigit() and parts[2] != "0" else 1
+        if start.isdigit() and end.isdigit():
+            span = int(end) - int(start)
+        elif len(start) == len(end) == 1:
+            span = ord(end) - ord(start)
+        else:
+            return count
+        count *= max(span // step + 1, 1)
+    return count
 
 
 def expand_range(pattern: str) -> list[str]:

@@ -42,7 +42,7 @@ def inventory_document(result: ImportResult) -> dict:
     for host in result.hosts:
         entry: dict = {"name": host.name, "services": list(host.services)}
         if host.labels:
-            entry["labels"] = dict(host.labels)
+            entry["labels"] = {k: list(v) if isinstance(v, tuple) else v for k, v in host.labels}
         if host.targets:
             entry["targets"] = {service: list(names) for service, names in host.targets}
         hosts.append(entry)
@@ -76,7 +76,10 @@ def _write(result: ImportResult, fmt: str, stream: TextIO) -> None:
         if host.labels:
             labels = label_lines.get(host.labels)
             if labels is None:
-                pairs = ", ".join(f"{scalar(k)}: {scalar(v)}" for k, v in host.labels)
+                pairs = ", ".join(
+                    f"{scalar(k)}: {_flow_list(v) if isinstance(v, tuple) else scalar(v)}"
+                    for k, v in host.labels
+                )
                 labels = label_lines[host.labels] = "  labels: {" + pairs + "}"
             append(labels)
         if host.targets:

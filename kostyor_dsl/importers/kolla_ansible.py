@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import glob
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,9 +27,19 @@ from kostyor_dsl.importers.ansible_inventory import (
     parse_ini,
     ungrouped_hosts,
 )
-from kostyor_dsl.importers.ansible_vars import EvaluationError, Variables, to_bool
+from kostyor_dsl.importers.ansible_vars import (
+    EvaluationError,
+    Variables,
+    refuse_statements,
+    to_bool,
+)
 from kostyor_dsl.importers.files import load_option_yaml, read_text
-from kostyor_dsl.importers.result import CloudBuilder, ImportFailed, ImportResult
+from kostyor_dsl.importers.result import (
+    CloudBuilder,
+    ImportFailed,
+    ImportResult,
+    physical_group,
+)
 from kostyor_dsl.importers.tables import load_table, name_map
 from kostyor_dsl.language.diagnostics import Span, error, warning
 
@@ -165,6 +176,7 @@ def import_kolla_ansible(
     builder.add_source(display, text)
     if globals_display is not None:
         builder.add_source(globals_display, globals_text)
+    _refuse_unsafe_table(table, names_file)
     for host in ungrouped_hosts(inv, members):
         builder.add(host_in_no_group(inv, host))
 
@@ -180,19 +192,28 @@ def import_kolla_ansible(
     variables = Variables({**defaults, **table["play_defaults"], **globals_vars})
 
     groups = dict(members)
+    if globals_display is not None:
+        _check_globals(builder, globals_vars, variables, globals_display, globals_text)
+        if builder.has_errors:
+            raise builder.fail()
     _shard_groups(groups, variables, fallback_vars)
     groups_view = _Groups(groups)
     base = variables.with_overlay(groups=groups_view)
     fallback_base = fallback_vars.with_overlay(groups=groups_view)
 
+    physical_of: dict[str, list[str]] = {}
+    for group in inv.groups.values():
+        if group.direct and group.name != "ungrouped":
+            for host in group.hosts:
+                physical_of.setdefault(host, []).append(group.name)
+    cells = _host_values(inv, members, "nova_cell_name")
     for host in inv.host_order:
         span = inv.host_spans.get(host)
         if builder.host(host, f"{display}", span):
-            physical = [g.name for g in inv.groups.values() if g.direct and host in g.hosts]
-            physical = [g for g in physical if g != "ungrouped"]
+            physical = physical_of.get(host)
             if physical:
-                builder.label(host, "physical-group", ",".join(physical))
-            cell = _host_var(inv, members, host, "nova_cell_name")
+                builder.label(host, "physical-group", physical_group(physical))
+            cell = cells.get(host)
             if cell:
                 builder.label(host, "cell", str(cell))
 
@@ -202,6 +223,17 @@ def import_kolla_ansible(
         role_decls = declarations.get(role) or fallback.get(role) or {}
         for service, decl in role_decls.items():
             placed = _place(decl, base, inv.host_order)
+            if isinstance(placed, EvaluationError) and placed.hard:
+                builder.add(
+                    error(
+                        "K091",
+                        f"{origin}: where {service!r} (role {role}) runs cannot be evaluated "
+                        f"safely: {placed}",
+                        subject=service,
+                        hints=(_HARD_HINT,),
+                    )
+                )
+                continue
             if isinstance(placed, EvaluationError):
                 backup = (fallback.get(role) or {}).get(service)
                 if share is None or backup is None:
@@ -248,6 +280,68 @@ def import_kolla_ansible(
     return builder.result()
 
 
+def _hard(what: str, exc: EvaluationError, subject: str):
+    return error(
+        "K091", f"{what} cannot be evaluated safely: {exc}", subject=subject, hints=(_HARD_HINT,)
+    )
+
+
+def _key_span(text: str, display: str, key: str) -> Span | None:
+    """The line of a top-level `key:` of a YAML file."""
+    m = re.search(r"^['\"]?" + re.escape(key) + r"['\"]?\s*:", text, re.M)
+    if m is None:
+        return None
+    line = text.count("\n", 0, m.start()) + 1
+    return Span(display, line, 1, line, 1 + len(key))
+
+
+def _check_globals(builder, raw: dict, variables: Variables, display: str, text: str) -> None:
+    """Every value of globals.yml evaluated now, in the sandbox: one that breaks a limit
+    or fails its arithmetic, or an `enable_` that is not a boolean, is an error at its
+    line (never a project silently left out)."""
+    for key, value in raw.items():
+        key = str(key)
+        try:
+            refuse_statements(value)
+            rendered = variables[key]
+            if key.startswith("enable_"):
+                to_bool(rendered)
+        except EvaluationError as exc:
+            if not exc.hard:
+                continue  # it needs a host's variables: judged where it is used
+            builder.add(
+                error(
+                    "K091",
+                    f"{key}: {exc}",
+                    _key_span(text, display, key),
+                    subject=key,
+                    hints=(_HARD_HINT,),
+                )
+            )
+
+
+def _refuse_unsafe_table(table: dict, names_file: str | None) -> None:
+    """A --names file's Kolla sections hold no `{% %}` statement (the shipped table has none)."""
+    if names_file is None:
+        return
+    for section in ("roles", "services", "defaults", "play_defaults"):
+        for key, value in table.get(section, {}).items():
+            try:
+                refuse_statements(value)
+            except EvaluationError as exc:
+                display = os.path.basename(names_file)
+                raise ImportFailed(
+                    [
+                        error(
+                            "K091",
+                            f"names file, {section}.{key}: {exc}",
+                            subject=display,
+                            hints=(_HARD_HINT,),
+                        )
+                    ]
+                ) from None
+
+
 class MissingGroup(list):
     """No host: the declaration's group is not in the inventory at all."""
 
@@ -256,15 +350,26 @@ class MissingGroup(list):
         self.group = group
 
 
+_HARD_HINT = (
+    "Kolla-Ansible's values are booleans, names and simple `{{ expressions }}`; "
+    "the import evaluates them in a sandbox, with limits"
+)
+
+
 def _role_enabled(builder, role, roles, base, fallback_base) -> bool:
     expression = roles.get(role, "{{ enable_" + role.replace("-", "_") + " | bool }}")
     try:
         return to_bool(base.render(expression))
-    except EvaluationError:
-        pass
+    except EvaluationError as exc:
+        if exc.hard:
+            builder.add(_hard(f"whether Kolla-Ansible role {role!r} is enabled", exc, role))
+            return False
     try:
         return to_bool(fallback_base.render(expression))
     except EvaluationError as exc:
+        if exc.hard:
+            builder.add(_hard(f"whether Kolla-Ansible role {role!r} is enabled", exc, role))
+            return False
         builder.add(
             warning(
                 "K059",
@@ -321,10 +426,14 @@ def _shard_groups(groups: dict, variables: Variables, fallback: Variables) -> No
         return
 
 
-def _host_var(inv: AnsibleInventory, members: dict, host: str, name: str):
-    if name in inv.hostvars.get(host, {}):
-        return inv.hostvars[host][name]
+def _host_values(inv: AnsibleInventory, members: dict, name: str) -> dict[str, Any]:
+    """Each host's value of variable `name`: its own, else its groups' (linear in hosts)."""
+    out: dict[str, Any] = {}
     for group in inv.groups.values():
-        if name in group.vars and host in members.get(group.name, []):
-            return group.vars[name]
-    return None
+        if name in group.vars:
+            for host in members.get(group.name, []):
+                out.setdefault(host, group.vars[name])
+    for host, variables in inv.hostvars.items():
+        if name in variables:
+            out[host] = variables[name]
+    return out

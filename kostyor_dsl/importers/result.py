@@ -19,7 +19,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from kostyor_dsl.inventory.hostnames import host_name_problem
+from kostyor_dsl.inventory.hostnames import (
+    VALID_HOST_NAME,
+    VALID_TARGET,
+    host_name_problem,
+    target_problem,
+)
 from kostyor_dsl.language.diagnostics import Diagnostic, Span, error, warning
 
 
@@ -59,10 +64,7 @@ class ImportResult:
 
 
 # A name that host_name_problem accepts, in one match (the fast path; tested to agree).
-_VALID_HOST = re.compile(
-    r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\Z"
-)
+_VALID_HOST = VALID_HOST_NAME
 
 # A span, or how to find it when a diagnostic needs it (searching a large text costs).
 LazySpan = Span | Callable[[], Span | None] | None
@@ -106,6 +108,7 @@ class CloudBuilder:
         self.inputs: list[str] = []
         self._hosts: dict[str, _HostFacts] = {}
         self._bad_hosts: set[str] = set()
+        self._bad_targets: set[str] = set()
         # (tool name, origin) -> hosts it was seen on, unmapped
         self._unmapped: dict[tuple[str, str], list[str]] = {}
         self._unmapped_span: dict[tuple[str, str], LazySpan] = {}
@@ -174,10 +177,33 @@ class CloudBuilder:
                 seen.append(host)
             self._unmapped_span.setdefault(key, span)
             return
+        if target is not None and target != host and not self._target_ok(target, origin, span):
+            target = None
         for service in mapped:
             facts.services.add(service)
             if target is not None and target != host:
                 facts.add_target(service, target)
+
+    def _target_ok(self, target: str, origin: str, span: LazySpan) -> bool:
+        """A target a command line reads as one name; False (and an error, once) if not."""
+        if VALID_TARGET.match(target):
+            return True
+        if target in self._bad_targets:
+            return False
+        self._bad_targets.add(target)
+        self.add(
+            error(
+                "K054",
+                f"{target!r} from {origin}: {target_problem(target)}",
+                _span(span),
+                subject=f"target {target!r}",
+                hints=(
+                    "it would reach --limit or `juju run` as it is: rename it in the "
+                    "deployment tool",
+                ),
+            )
+        )
+        return False
 
     def run_on(
         self,
@@ -205,7 +231,7 @@ class CloudBuilder:
             if facts is None:
                 continue
             facts.services.update(mapped)
-            if host != member:
+            if host != member and self._target_ok(member, origin, span):
                 for service in mapped:
                     facts.add_target(service, member)
 
@@ -240,17 +266,18 @@ class CloudBuilder:
                 continue
             facts.labels[key] = value
 
-    def label(self, host: str, key: str, value: str) -> None:
+    def label(self, host: str, key: str, value: str | tuple[str, ...]) -> None:
+        """A label; a tuple of values is a list label (one pair per value)."""
         facts = self._hosts.get(host)
-        if facts is not None and value != "":
-            facts.labels[key] = str(value)
+        if facts is not None and value != "" and value != ():
+            facts.labels[key] = value if isinstance(value, tuple) else str(value)
 
     def label_each(self, key: str, values: Mapping[str, str]) -> None:
         """Label known hosts, each with its own value (`{host: value}`)."""
         hosts = self._hosts
         for host, value in values.items():
             facts = hosts.get(host)
-            if facts is not None and value != "":
+            if facts is not None and value != "" and value != ():
                 facts.labels[key] = value
 
     def add_to_label(self, host: str, key: str, value: str) -> None:
@@ -327,6 +354,13 @@ class CloudBuilder:
         return ImportResult(
             self.source, tuple(self.inputs), tuple(hosts), tuple(self.diagnostics), self.sources
         )
+
+
+def physical_group(groups: Iterable[str]) -> str | tuple[str, ...]:
+    """The `physical-group` label: the host's one group, or all of them as a list
+    (a selector `physical-group=compute` matches any of them)."""
+    unique = tuple(dict.fromkeys(groups))
+    return unique[0] if len(unique) == 1 else unique
 
 
 def key_span(text: str, display: str, key: str) -> Span | None:

@@ -6,8 +6,9 @@ doing nothing) half-way through an upgrade:
 - it is the plan that was compiled: its seal matches its content and every
   step id follows from the step's content (`compiler.plan_seal`); an edited
   plan runs only when asked (`allow_edited`), and the run record says so;
-- every host a step names is a host name (`compiler.hostnames`), so no
-  driver ever sees `-oProxyCommand=...` as a host;
+- every host a step names is a host name, and every target it carries a
+  target (`inventory.hostnames`), so no driver ever sees `-oProxyCommand=...`
+  as a host nor `all` in `--limit`;
 - the driver, with these parameters, can perform every step
   (`Driver.unsupported`);
 - with `--against SPEC --inventory INV`, the current spec and inventory
@@ -23,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
 
-from kostyor_dsl.inventory.hostnames import host_name_problem
+from kostyor_dsl.inventory.hostnames import host_name_problem, target_problem
 from kostyor_dsl.plan.seal import SEAL_KEY, plan_seal, seal_problems, step_id_problems
 from kostyor_dsl.runtime.drivers import Driver
 from kostyor_dsl.runtime.errors import PlanRefused
@@ -51,7 +52,8 @@ def integrity_problems(plan: dict) -> list[str]:
 
 
 def host_problems(plan: dict) -> list[str]:
-    """Each host name of the steps that is not a host name, with the first step naming it."""
+    """Each host name of the steps that is not a host name, and each target that is not
+    a target, with the first step naming it."""
     verdicts: dict[str, str | None] = {}
     bad: dict[str, list[str]] = {}
     for step in plan.get("steps", ()):
@@ -61,21 +63,58 @@ def host_problems(plan: dict) -> list[str]:
                 verdicts[key] = host_name_problem(host)
             if verdicts[key] is not None:
                 bad.setdefault(key, []).append(step["id"])
+        for name in target_names(step.get("targets")):
+            key = "target " + (name if isinstance(name, str) else repr(name))
+            if key not in verdicts:
+                verdicts[key] = target_problem(name)
+            if verdicts[key] is not None:
+                bad.setdefault(key, []).append(step["id"])
     problems = [
-        f"step {steps[0]!r}{_more(steps)}: host {host!r}: {verdicts[host]}"
-        for host, steps in islice(bad.items(), _LISTED)
+        f"step {steps[0]!r}{_more(steps)}: {_named(key)}: {verdicts[key]}"
+        for key, steps in islice(bad.items(), _LISTED)
     ]
     if len(bad) > _LISTED:
         problems.append(f"... and {len(bad) - _LISTED} more hosts that are not host names")
     return problems
 
 
-def step_host_problem(step_id: str, hosts: Iterable[object]) -> str | None:
-    """For the step task: the first host of a unit that is not a host name, said whole."""
+def _named(key: str) -> str:
+    if key.startswith("target "):
+        return f"target {key[len('target ') :]!r}"
+    return f"host {key!r}"
+
+
+def target_names(targets: object, hosts: Iterable[object] | None = None) -> list[object]:
+    """Every name in a step's `targets` (`{HOST: [NAME, ...]}`, `{HOST: {SERVICE: [...]}}`
+    or `{SERVICE: [...]}`), of `hosts` only when given; anything that is not a
+    list of names is returned as it is, to be refused."""
+    if not isinstance(targets, dict):
+        return [] if targets is None else [targets]
+    wanted = None if hosts is None else set(map(str, hosts))
+    out: list[object] = []
+    for key, value in targets.items():
+        if wanted is not None and key not in wanted and not isinstance(value, list):
+            continue
+        values = value.values() if isinstance(value, dict) else [value]
+        for names in values:
+            out.extend(names if isinstance(names, list) else [names])
+    return out
+
+
+def step_host_problem(
+    step_id: str, hosts: Iterable[object], targets: object = None
+) -> str | None:
+    """For the step task: the first host of a unit that is not a host name, or target
+    of the step that is not a target, said whole."""
+    hosts = list(hosts)
     for host in hosts:
         problem = host_name_problem(host)
         if problem is not None:
             return f"step {step_id!r}: host {host!r} refused before the driver saw it: {problem}"
+    for name in target_names(targets, hosts):
+        problem = target_problem(name)
+        if problem is not None:
+            return f"step {step_id!r}: target {name!r} refused before the driver saw it: {problem}"
     return None
 
 
@@ -117,7 +156,11 @@ def check_run(
     hosts = host_problems(plan)
     if hosts:
         sections.append(
-            ("steps name hosts that are not host names", hosts, "fix the inventory, recompile")
+            (
+                "steps name hosts or targets that a command line would misread",
+                hosts,
+                "fix the inventory, recompile",
+            )
         )
     unsupported = driver_problems(plan, driver)
     if unsupported:

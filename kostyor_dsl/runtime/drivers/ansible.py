@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 
 from celery import shared_task
 
+from kostyor_dsl.inventory.hostnames import target_problem
 from kostyor_dsl.runtime.drivers import Driver, Parameter
 from kostyor_dsl.runtime.drivers.openstack_actions import PARAMETERS as OPENSTACK_PARAMETERS
 from kostyor_dsl.runtime.drivers.openstack_actions import OpenStackActions
@@ -79,6 +80,9 @@ def limit_for(step: Mapping[str, Any] | None, hosts: list[str]) -> list[str]:
         if isinstance(recorded, str):
             recorded = [recorded]
         for name in recorded or [host]:
+            problem = target_problem(name)
+            if problem is not None:  # the runtime refused it already; never reach --limit
+                raise StepFailed(f"--limit {name!r} refused: {problem}")
             if name not in names:
                 names.append(name)
     return names
