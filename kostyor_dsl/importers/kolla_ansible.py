@@ -147,8 +147,11 @@ def import_kolla_ansible(
     names_file: str | None = None,
     use_package: bool = True,
     share: str | None = None,
+    release: str | None = None,
 ) -> ImportResult:
-    """`share` names a kolla-ansible `ansible/` folder to read instead of the installed one."""
+    """`share` names a kolla-ansible `ansible/` folder to read instead of the installed one;
+    `release` the series the inventory is for (else the package's, else the inventory's
+    shape says)."""
     table = load_table(SOURCE, names_file)
     names = name_map(table["names"])
     display = os.path.basename(path)
@@ -181,7 +184,8 @@ def import_kolla_ansible(
         builder.add(host_in_no_group(inv, host))
 
     share = share if share is not None else (package_share() if use_package else None)
-    fallback = table["services"]
+    series = _release(table, release, share, inv)
+    fallback = _services_of(table, series)
     if share is not None:
         declarations, defaults = read_declarations(share)
         origin = "kolla-ansible's role defaults"
@@ -340,6 +344,59 @@ def _refuse_unsafe_table(table: dict, names_file: str | None) -> None:
                         )
                     ]
                 ) from None
+
+
+# kolla-ansible's major version -> its OpenStack series.
+SERIES = {18: "2024.1", 19: "2024.2", 20: "2025.1", 21: "2025.2", 22: "2026.1"}
+
+
+def _release(table: dict, asked: str | None, share: str | None, inv: AnsibleInventory) -> str:
+    """The series whose role layout the fallback table follows."""
+    current = str(table["release"]["current"])
+    known = sorted({current, *map(str, table["releases"])})
+    if asked is not None:
+        if asked not in known:
+            raise ImportFailed(
+                [
+                    error(
+                        "K057",
+                        f"unknown --release {asked!r}",
+                        subject="--release",
+                        hints=("releases kostyor knows: " + ", ".join(known),),
+                    )
+                ]
+            )
+        return asked
+    if share is not None:
+        version = _package_version()
+        if version is not None and SERIES.get(version) in known:
+            return SERIES[version]
+    # The inventory's shape: kolla-ansible's own multinode of 2026.1 on defines the
+    # cinder -lvm groups; an older one only cinder-volume.
+    if "cinder-volume-lvm" in inv.groups or "cinder-backup-lvm" in inv.groups:
+        return current
+    if "cinder-volume" in inv.groups:
+        older = [r for r in known if r != current]
+        return older[-1] if older else current
+    return current
+
+
+def _package_version() -> int | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return int(version("kolla-ansible").split(".", 1)[0])
+    except (PackageNotFoundError, ValueError):
+        return None
+
+
+def _services_of(table: dict, series: str) -> dict:
+    """The table's declarations as they were in `series`."""
+    changed = table["releases"].get(series) or {}
+    services = dict(table["services"])
+    for role, declarations in changed.items():
+        services[role] = {**services.get(role, {}), **declarations}
+    return services
 
 
 class MissingGroup(list):

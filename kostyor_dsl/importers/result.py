@@ -184,6 +184,15 @@ class CloudBuilder:
             if target is not None and target != host:
                 facts.add_target(service, target)
 
+    def extra_service(self, host: str, service: str, target: str | None = None) -> None:
+        """`host` also runs `service` (already one of the order's names), by `target`."""
+        facts = self._hosts.get(host)
+        if facts is None:
+            return
+        facts.services.add(service)
+        if target is not None and target != host and VALID_TARGET.match(target):
+            facts.add_target(service, target)
+
     def _target_ok(self, target: str, origin: str, span: LazySpan) -> bool:
         """A target a command line reads as one name; False (and an error, once) if not."""
         if VALID_TARGET.match(target):
