@@ -37,6 +37,10 @@ def _flow_list(items) -> str:
     return "[" + ", ".join(map(scalar, items)) + "]"
 
 
+def _state_value(what: tuple[str, ...]):
+    return what[0] if len(what) == 1 else list(what)
+
+
 def inventory_document(result: ImportResult) -> dict:
     hosts = []
     for host in result.hosts:
@@ -45,6 +49,8 @@ def inventory_document(result: ImportResult) -> dict:
             entry["labels"] = {k: list(v) if isinstance(v, tuple) else v for k, v in host.labels}
         if host.targets:
             entry["targets"] = {service: list(names) for service, names in host.targets}
+        if host.state:
+            entry["state"] = {service: _state_value(w) for service, w in host.state}
         hosts.append(entry)
     return {"hosts": hosts}
 
@@ -82,6 +88,13 @@ def _write(result: ImportResult, fmt: str, stream: TextIO) -> None:
                 )
                 labels = label_lines[host.labels] = "  labels: {" + pairs + "}"
             append(labels)
+        if host.state:
+            pairs = ", ".join(
+                f"{scalar(service)}: "
+                + (scalar(w[0]) if len(w) == 1 else _flow_list(w))
+                for service, w in host.state
+            )
+            append("  state: {" + pairs + "}")
         if host.targets:
             append("  targets:")
             for service, names in host.targets:

@@ -48,6 +48,8 @@ class ImportedHost(NamedTuple):
     labels: tuple[tuple[str, str], ...] = ()
     # service -> the names the tool addresses it by on this host (containers, units)
     targets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # service -> what the deployment reports wrong with it: ("disabled",), ("down",), both
+    state: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def _span(span: LazySpan) -> Span | None:
 class _HostFacts:
     """What is known of one host so far (plain slots: there may be 10,000 of them)."""
 
-    __slots__ = ("labels", "services", "targets", "unmapped")
+    __slots__ = ("labels", "services", "state", "targets", "unmapped")
 
     def __init__(self) -> None:
         self.services: set[str] = set()
@@ -85,6 +87,7 @@ class _HostFacts:
         self.labels: dict[str, str] = {}
         self.targets: dict[str, set[str]] | None = None
         self.unmapped: set[str] | None = None  # the tool's names on it that the table lacks
+        self.state: dict[str, set[str]] | None = None  # service -> {"down", "disabled"}
 
     def add_target(self, service: str, target: str) -> None:
         if self.targets is None:
@@ -289,6 +292,15 @@ class CloudBuilder:
             if facts is not None and value != "" and value != ():
                 facts.labels[key] = value
 
+    def set_state(self, host: str, service: str, what: str) -> None:
+        """The deployment reports `service` on `host` down or disabled."""
+        facts = self._hosts.get(host)
+        if facts is None:
+            return
+        if facts.state is None:
+            facts.state = {}
+        facts.state.setdefault(service, set()).add(what)
+
     def add_to_label(self, host: str, key: str, value: str) -> None:
         """A label holding a comma-separated set (`disabled: nova-compute,nova-scheduler`)."""
         facts = self._hosts.get(host)
@@ -350,7 +362,12 @@ class CloudBuilder:
                 targets = tuple((s, tuple(sorted(t))) for s, t in sorted(targets.items()))
             else:
                 targets = ()
-            append(make(ImportedHost, (name, services, labels, targets)))
+            state = facts.state
+            if state:
+                state = tuple((sv, tuple(sorted(w))) for sv, w in sorted(state.items()))
+            else:
+                state = ()
+            append(make(ImportedHost, (name, services, labels, targets, state)))
         if not hosts and not self.has_errors:
             self.add(
                 error(

@@ -11,6 +11,8 @@ doing nothing) half-way through an upgrade:
   as a host nor `all` in `--limit`;
 - the driver, with these parameters, can perform every step
   (`Driver.unsupported`);
+- no step upgrades a service the deployment reported down (the step's
+  `state`) unless the operator says `--allow-down`;
 - with `--against SPEC --inventory INV`, the current spec and inventory
   compile to this very plan (else it is stale, as Terraform says of a saved
   plan whose configuration changed).
@@ -143,12 +145,41 @@ def _more(steps: list[str]) -> str:
     return f" and {len(steps) - 1} more" if len(steps) > 1 else ""
 
 
+def down_problems(plan: dict) -> list[str]:
+    """Each upgrade step on a host where the deployment reported its service down (the
+    step's `state`, from the inventory's): nothing is known to be running there to
+    upgrade, and the step would report done."""
+    problems = []
+    for step in plan.get("steps", ()):
+        state = step.get("state")
+        if step.get("kind") != "upgrade" or not isinstance(state, dict):
+            continue
+        down = sorted(h for h, what in state.items() if isinstance(what, list) and "down" in what)
+        if down:
+            problems.append(f"step {step['id']!r}: {step['service']} is down on {', '.join(down)}")
+    return problems
+
+
 def check_run(
-    plan: dict, driver: Driver, *, path: str = "plan", allow_edited: bool = False
+    plan: dict,
+    driver: Driver,
+    *,
+    path: str = "plan",
+    allow_edited: bool = False,
+    allow_down: bool = False,
 ) -> RunCheck:
     """The checks `kostyorc run` makes; raises PlanRefused listing every problem."""
     edited = integrity_problems(plan)
     sections = []
+    down = [] if allow_down else down_problems(plan)
+    if down:
+        sections.append(
+            (
+                "steps upgrade services the deployment reports down",
+                down[:_LISTED] + ([f"... and {len(down) - _LISTED} more"] if len(down) > _LISTED else []),
+                "see to them, re-import and recompile; or pass --allow-down to upgrade them anyway",
+            )
+        )
     if edited and not allow_edited:
         sections.append(
             ("the plan was changed after `kostyorc compile` sealed it", edited, _EDITED_HINT)
