@@ -129,7 +129,11 @@ def state_warnings(inventory: Inventory, text: str) -> list[Diagnostic]:
                     "K096",
                     f"host '{printable(host)}': {printable(service)} is {what} "
                     "(the deployment reports so)"
-                    + ("; `kostyorc run` will not upgrade it without --allow-down" if refuse else ""),
+                    + (
+                        "; `kostyorc run` will not upgrade it without --allow-down"
+                        if refuse
+                        else ""
+                    ),
                     locate(["hosts", index[host], "state", service]),
                     subject=f"host '{printable(host)}', service '{printable(service)}'",
                     hints=("see to it before upgrading, then re-import the inventory",),

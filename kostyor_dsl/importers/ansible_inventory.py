@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 import shlex
-import string
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
 from kostyor_dsl.importers.files import describe, load_json, looks_like, wrong_format
+from kostyor_dsl.importers.host_ranges import MAX_RANGE_HOSTS, expand_range, range_size
 from kostyor_dsl.importers.result import ImportFailed, key_span
 from kostyor_dsl.language.diagnostics import Label, Span, error
 
@@ -143,11 +143,8 @@ class AnsibleInventory:
 
 # Children chains deeper than this are refused (Kolla-Ansible's are 3 deep).
 MAX_NESTING = 200
-# Hosts one INI line may expand to (`ctl[0:100000000]` would fill the memory).
-MAX_RANGE_HOSTS = 100_000
 
 _SECTION = re.compile(r"\[([^\]\s:]+)(?::([^\]\s]*))?\]\s*$")
-_RANGE = re.compile(r"\[([^\]]*)\]")
 
 
 def parse_ini(text: str, display: str) -> AnsibleInventory:
@@ -276,9 +273,7 @@ def _host_line(inv, section, line, lineno, column, display):
     try:
         count = range_size(pattern)
         if count > MAX_RANGE_HOSTS:
-            raise ValueError(
-                f"it names {count:,} hosts; at most {MAX_RANGE_HOSTS:,} on one line"
-            )
+            raise ValueError(f"it names {count:,} hosts; at most {MAX_RANGE_HOSTS:,} on one line")
         names = expand_range(pattern)
     except ValueError as exc:
         return [error("K050", f"host range {pattern!r}: {exc}", host_span)]
@@ -293,59 +288,6 @@ def _strip_port(name: str) -> str:
         if port.isdigit():
             return host
     return name
-
-
-def range_size(pattern: str) -> int:
-    """How many names `expand_range(pattern)` gives, counted without making them."""
-    count = 1
-    for m in _RANGE.finditer(pattern):
-        parts = m.group(1).split(":")
-        if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-            return count  # malformed: expand_range says why
-        start, end = parts[0], parts[1]
-        step = int(parts[2]) if len(parts) == 3 and parts[2].isdigit() and parts[2] != "0" else 1
-        if start.isdigit() and end.isdigit():
-            span = int(end) - int(start)
-        elif len(start) == len(end) == 1:
-            span = ord(end) - ord(start)
-        else:
-            return count
-        count *= max(span // step + 1, 1)
-    return count
-
-
-def expand_range(pattern: str) -> list[str]:
-    """Ansible's host ranges: `control[01:03]`, `node[a:c]`, `db[1:9:2]`."""
-    m = _RANGE.search(pattern)
-    if m is None:
-        return [pattern]
-    head, tail = pattern[: m.start()], pattern[m.end() :]
-    parts = m.group(1).split(":")
-    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-        raise ValueError("a range is [START:END] or [START:END:STEP]")
-    start, end = parts[0], parts[1]
-    step = 1
-    if len(parts) == 3:
-        if not parts[2].isdigit() or int(parts[2]) < 1:
-            raise ValueError("the step of a range is a positive number")
-        step = int(parts[2])
-    if start.isdigit() and end.isdigit():
-        width = len(start) if start.startswith("0") or len(start) == len(end) else 0
-        first, last = int(start), int(end)
-        if first > last:
-            raise ValueError(f"the range starts after it ends ({start} > {end})")
-        values = [str(i).zfill(width) for i in range(first, last + 1, step)]
-    elif (
-        len(start) == len(end) == 1
-        and start in string.ascii_letters
-        and end in string.ascii_letters
-    ):
-        if start > end:
-            raise ValueError(f"the range starts after it ends ({start} > {end})")
-        values = [chr(c) for c in range(ord(start), ord(end) + 1, step)]
-    else:
-        raise ValueError("a range is of numbers ([01:10]) or of single letters ([a:f])")
-    return [name for v in values for name in expand_range(head + v + tail)]
 
 
 # --- JSON (`ansible-inventory --list`, OpenStack-Ansible's openstack_inventory.json) -------

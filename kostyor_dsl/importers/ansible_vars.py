@@ -122,11 +122,14 @@ class SafeEnvironment(ImmutableSandboxedEnvironment):
                 raise EvaluationError("a power beyond 2**64", hard=True)
         if operator == "*":
             for count, other in ((left, right), (right, left)):
-                if isinstance(count, int) and isinstance(other, (str, list, tuple)):
-                    if count * len(other) > MAX_ITEMS:
-                        raise EvaluationError(
-                            f"a value over {MAX_ITEMS} items or characters", hard=True
-                        )
+                if (
+                    isinstance(count, int)
+                    and isinstance(other, (str, list, tuple))
+                    and count * len(other) > MAX_ITEMS
+                ):
+                    raise EvaluationError(
+                        f"a value over {MAX_ITEMS} items or characters", hard=True
+                    )
         return _sized(super().call_binop(context, operator, left, right))
 
 

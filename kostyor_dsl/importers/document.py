@@ -90,8 +90,7 @@ def _write(result: ImportResult, fmt: str, stream: TextIO) -> None:
             append(labels)
         if host.state:
             pairs = ", ".join(
-                f"{scalar(service)}: "
-                + (scalar(w[0]) if len(w) == 1 else _flow_list(w))
+                f"{scalar(service)}: " + (scalar(w[0]) if len(w) == 1 else _flow_list(w))
                 for service, w in host.state
             )
             append("  state: {" + pairs + "}")

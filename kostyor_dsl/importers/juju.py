@@ -113,7 +113,9 @@ def import_juju(
             origin = f"{display}, application {app_name!r}"
             subordinates = unit.get("subordinates") or {}
             if not isinstance(subordinates, dict):
-                builder.add(_not_object(text, display, f"unit {unit_name!r}: subordinates", unit_name))
+                builder.add(
+                    _not_object(text, display, f"unit {unit_name!r}: subordinates", unit_name)
+                )
                 continue
             for sub_name in sorted(subordinates):
                 sub_app = sub_name.split("/", 1)[0]

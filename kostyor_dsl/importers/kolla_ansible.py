@@ -12,14 +12,9 @@ deployed at all only when its `enable_<project>` is true.
 
 from __future__ import annotations
 
-import functools
-import glob
 import os
-import re
 from collections.abc import Mapping
 from typing import Any
-
-import yaml
 
 from kostyor_dsl.importers.ansible_inventory import (
     AnsibleInventory,
@@ -30,10 +25,21 @@ from kostyor_dsl.importers.ansible_inventory import (
 from kostyor_dsl.importers.ansible_vars import (
     EvaluationError,
     Variables,
-    refuse_statements,
     to_bool,
 )
 from kostyor_dsl.importers.files import load_option_yaml, read_text
+from kostyor_dsl.importers.kolla_package import (
+    package_share,
+    read_declarations,
+    release_of,
+    services_of,
+)
+from kostyor_dsl.importers.kolla_values import (
+    HARD_HINT,
+    check_globals,
+    hard_error,
+    refuse_unsafe_table,
+)
 from kostyor_dsl.importers.result import (
     CloudBuilder,
     ImportFailed,
@@ -44,60 +50,6 @@ from kostyor_dsl.importers.tables import load_table, name_map
 from kostyor_dsl.language.diagnostics import Span, error, warning
 
 SOURCE = "kolla-ansible"
-YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-@functools.cache
-def package_share() -> str | None:
-    """The `ansible` folder of an installed kolla-ansible package, or None."""
-    from importlib.metadata import PackageNotFoundError, distribution
-
-    try:
-        dist = distribution("kolla-ansible")
-    except PackageNotFoundError:
-        return None
-    for f in dist.files or ():
-        text = str(f).replace(os.sep, "/")
-        if text.endswith("share/kolla-ansible/ansible/site.yml"):
-            return os.path.dirname(str(dist.locate_file(f)))
-    return None
-
-
-@functools.cache
-def read_declarations(share: str) -> tuple[dict[str, dict], dict[str, Any]]:
-    """Every role's `<project>_services` declarations and the defaults, from a
-    kolla-ansible `ansible/` folder (group_vars/all/*.yml and roles/*/defaults)."""
-    defaults: dict[str, Any] = {}
-    for path in sorted(glob.glob(os.path.join(share, "group_vars", "all", "*.yml"))) + sorted(
-        glob.glob(os.path.join(share, "group_vars", "all.yml"))
-    ):
-        defaults.update(_yaml_file(path))
-    declarations: dict[str, dict] = {}
-    for path in sorted(glob.glob(os.path.join(share, "roles", "*", "defaults", "main.yml"))):
-        role = os.path.basename(os.path.dirname(os.path.dirname(path)))
-        role_defaults = _yaml_file(path)
-        for key, value in role_defaults.items():
-            if not (key.endswith("_services") and isinstance(value, dict) and value):
-                continue
-            services = {
-                name: decl
-                for name, decl in value.items()
-                if isinstance(decl, dict) and "container_name" in decl
-            }
-            if services:
-                declarations.setdefault(role, {}).update(services)
-        for key, value in role_defaults.items():
-            defaults.setdefault(key, value)
-    return declarations, defaults
-
-
-def _yaml_file(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            doc = yaml.load(fh, Loader=YamlLoader)
-    except (OSError, yaml.YAMLError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
 
 
 def read_globals(path: str | None) -> tuple[dict[str, Any], str | None, str | None]:
@@ -179,13 +131,13 @@ def import_kolla_ansible(
     builder.add_source(display, text)
     if globals_display is not None:
         builder.add_source(globals_display, globals_text)
-    _refuse_unsafe_table(table, names_file)
+    refuse_unsafe_table(table, names_file)
     for host in ungrouped_hosts(inv, members):
         builder.add(host_in_no_group(inv, host))
 
     share = share if share is not None else (package_share() if use_package else None)
-    series = _release(table, release, share, inv)
-    fallback = _services_of(table, series)
+    series = release_of(table, release, share, inv)
+    fallback = services_of(table, series)
     if share is not None:
         declarations, defaults = read_declarations(share)
         origin = "kolla-ansible's role defaults"
@@ -197,7 +149,7 @@ def import_kolla_ansible(
 
     groups = dict(members)
     if globals_display is not None:
-        _check_globals(builder, globals_vars, variables, globals_display, globals_text)
+        check_globals(builder, globals_vars, variables, globals_display, globals_text)
         if builder.has_errors:
             raise builder.fail()
     _shard_groups(groups, variables, fallback_vars)
@@ -234,7 +186,7 @@ def import_kolla_ansible(
                         f"{origin}: where {service!r} (role {role}) runs cannot be evaluated "
                         f"safely: {placed}",
                         subject=service,
-                        hints=(_HARD_HINT,),
+                        hints=(HARD_HINT,),
                     )
                 )
                 continue
@@ -284,121 +236,6 @@ def import_kolla_ansible(
     return builder.result()
 
 
-def _hard(what: str, exc: EvaluationError, subject: str):
-    return error(
-        "K091", f"{what} cannot be evaluated safely: {exc}", subject=subject, hints=(_HARD_HINT,)
-    )
-
-
-def _key_span(text: str, display: str, key: str) -> Span | None:
-    """The line of a top-level `key:` of a YAML file."""
-    m = re.search(r"^['\"]?" + re.escape(key) + r"['\"]?\s*:", text, re.M)
-    if m is None:
-        return None
-    line = text.count("\n", 0, m.start()) + 1
-    return Span(display, line, 1, line, 1 + len(key))
-
-
-def _check_globals(builder, raw: dict, variables: Variables, display: str, text: str) -> None:
-    """Every value of globals.yml evaluated now, in the sandbox: one that breaks a limit
-    or fails its arithmetic, or an `enable_` that is not a boolean, is an error at its
-    line (never a project silently left out)."""
-    for key, value in raw.items():
-        key = str(key)
-        try:
-            refuse_statements(value)
-            rendered = variables[key]
-            if key.startswith("enable_"):
-                to_bool(rendered)
-        except EvaluationError as exc:
-            if not exc.hard:
-                continue  # it needs a host's variables: judged where it is used
-            builder.add(
-                error(
-                    "K091",
-                    f"{key}: {exc}",
-                    _key_span(text, display, key),
-                    subject=key,
-                    hints=(_HARD_HINT,),
-                )
-            )
-
-
-def _refuse_unsafe_table(table: dict, names_file: str | None) -> None:
-    """A --names file's Kolla sections hold no `{% %}` statement (the shipped table has none)."""
-    if names_file is None:
-        return
-    for section in ("roles", "services", "defaults", "play_defaults"):
-        for key, value in table.get(section, {}).items():
-            try:
-                refuse_statements(value)
-            except EvaluationError as exc:
-                display = os.path.basename(names_file)
-                raise ImportFailed(
-                    [
-                        error(
-                            "K091",
-                            f"names file, {section}.{key}: {exc}",
-                            subject=display,
-                            hints=(_HARD_HINT,),
-                        )
-                    ]
-                ) from None
-
-
-# kolla-ansible's major version -> its OpenStack series.
-SERIES = {18: "2024.1", 19: "2024.2", 20: "2025.1", 21: "2025.2", 22: "2026.1"}
-
-
-def _release(table: dict, asked: str | None, share: str | None, inv: AnsibleInventory) -> str:
-    """The series whose role layout the fallback table follows."""
-    current = str(table["release"]["current"])
-    known = sorted({current, *map(str, table["releases"])})
-    if asked is not None:
-        if asked not in known:
-            raise ImportFailed(
-                [
-                    error(
-                        "K057",
-                        f"unknown --release {asked!r}",
-                        subject="--release",
-                        hints=("releases kostyor knows: " + ", ".join(known),),
-                    )
-                ]
-            )
-        return asked
-    if share is not None:
-        version = _package_version()
-        if version is not None and SERIES.get(version) in known:
-            return SERIES[version]
-    # The inventory's shape: kolla-ansible's own multinode of 2026.1 on defines the
-    # cinder -lvm groups; an older one only cinder-volume.
-    if "cinder-volume-lvm" in inv.groups or "cinder-backup-lvm" in inv.groups:
-        return current
-    if "cinder-volume" in inv.groups:
-        older = [r for r in known if r != current]
-        return older[-1] if older else current
-    return current
-
-
-def _package_version() -> int | None:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return int(version("kolla-ansible").split(".", 1)[0])
-    except (PackageNotFoundError, ValueError):
-        return None
-
-
-def _services_of(table: dict, series: str) -> dict:
-    """The table's declarations as they were in `series`."""
-    changed = table["releases"].get(series) or {}
-    services = dict(table["services"])
-    for role, declarations in changed.items():
-        services[role] = {**services.get(role, {}), **declarations}
-    return services
-
-
 class MissingGroup(list):
     """No host: the declaration's group is not in the inventory at all."""
 
@@ -407,25 +244,19 @@ class MissingGroup(list):
         self.group = group
 
 
-_HARD_HINT = (
-    "Kolla-Ansible's values are booleans, names and simple `{{ expressions }}`; "
-    "the import evaluates them in a sandbox, with limits"
-)
-
-
 def _role_enabled(builder, role, roles, base, fallback_base) -> bool:
     expression = roles.get(role, "{{ enable_" + role.replace("-", "_") + " | bool }}")
     try:
         return to_bool(base.render(expression))
     except EvaluationError as exc:
         if exc.hard:
-            builder.add(_hard(f"whether Kolla-Ansible role {role!r} is enabled", exc, role))
+            builder.add(hard_error(f"whether Kolla-Ansible role {role!r} is enabled", exc, role))
             return False
     try:
         return to_bool(fallback_base.render(expression))
     except EvaluationError as exc:
         if exc.hard:
-            builder.add(_hard(f"whether Kolla-Ansible role {role!r} is enabled", exc, role))
+            builder.add(hard_error(f"whether Kolla-Ansible role {role!r} is enabled", exc, role))
             return False
         builder.add(
             warning(

@@ -52,7 +52,7 @@ def _walk(parsed, inside_repeat: bool) -> int:
     unbounded = 0
     for op, arg in parsed:
         if op in _REPEATS or (_POSSESSIVE is not None and op == _POSSESSIVE):
-            low, high, sub = arg
+            _, high, sub = arg
             if inside_repeat:
                 raise UnsafePattern(
                     "a repetition inside a repetition (like `(a+)+`) can take exponential "
@@ -76,4 +76,3 @@ def _walk(parsed, inside_repeat: bool) -> int:
         elif op == sre_parse.GROUPREF or op == sre_parse.GROUPREF_EXISTS:
             raise UnsafePattern("back-references are not supported here")
     return unbounded
-

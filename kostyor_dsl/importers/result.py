@@ -5,16 +5,11 @@ from) facts to a `CloudBuilder`, which maps tool names through the name table,
 checks host names, counts what it could not map, and makes the one inventory
 document `compiler/inventory.py` reads.
 
-Codes (docs/diagnostics.md): K050 unreadable or wrong input, K051 no host,
-K052 a host in no group, K053 a group cycle, K054 a bad host name, K055 a
-name the table does not map, K056 a service down or disabled, K057 a bad
-option or table file, K058 a host left out (runs nothing mapped), K059 a
-declaration that could not be evaluated.
+Codes: docs/diagnostics.md, K050-K059 and K090-K096.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple

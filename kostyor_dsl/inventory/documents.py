@@ -178,7 +178,7 @@ def _located_duplicate(text: str, key: str) -> DocumentError:
     except DocumentError as exc:
         if exc.line is not None and "twice" in exc.message:
             return exc
-    except Exception:  # noqa: BLE001 - locating is a courtesy: the error is said anyway
+    except Exception:  # locating is a courtesy: the error is said anyway
         pass
     return DocumentError(
         f"key {printable(key)!r} appears twice in one object "

@@ -225,7 +225,9 @@ def _check_targets(inventory: Inventory, text: str) -> Iterable[Diagnostic]:
                     continue
                 if locate is None:
                     locate = Locator(text, inventory.display)
-                    index_of = {h.name: inventory.position(i) for i, h in enumerate(inventory.hosts)}
+                    index_of = {
+                        h.name: inventory.position(i) for i, h in enumerate(inventory.hosts)
+                    }
                 where = ["hosts", index_of.get(host, -1), "targets", service, k]
                 yield error(
                     "K090",

@@ -103,9 +103,7 @@ def target_names(targets: object, hosts: Iterable[object] | None = None) -> list
     return out
 
 
-def step_host_problem(
-    step_id: str, hosts: Iterable[object], targets: object = None
-) -> str | None:
+def step_host_problem(step_id: str, hosts: Iterable[object], targets: object = None) -> str | None:
     """For the step task: the first host of a unit that is not a host name, or target
     of the step that is not a target, said whole."""
     hosts = list(hosts)
@@ -176,7 +174,8 @@ def check_run(
         sections.append(
             (
                 "steps upgrade services the deployment reports down",
-                down[:_LISTED] + ([f"... and {len(down) - _LISTED} more"] if len(down) > _LISTED else []),
+                down[:_LISTED]
+                + ([f"... and {len(down) - _LISTED} more"] if len(down) > _LISTED else []),
                 "see to them, re-import and recompile; or pass --allow-down to upgrade them anyway",
             )
         )

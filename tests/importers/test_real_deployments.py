@@ -43,8 +43,25 @@ def test_names_the_tools_allow_are_host_names(name):
 
 @pytest.mark.parametrize(
     "name",
-    ["all", "ALL", "ungrouped", "a,b", "infra2:&compute", "!infra1", "*", "web[0]", "~re",
-     "-e@x.yml", "@retry", "a b", "a\nb", "a..b", "a;b", "a/b", "ínfra"],
+    [
+        "all",
+        "ALL",
+        "ungrouped",
+        "a,b",
+        "infra2:&compute",
+        "!infra1",
+        "*",
+        "web[0]",
+        "~re",
+        "-e@x.yml",
+        "@retry",
+        "a b",
+        "a\nb",
+        "a..b",
+        "a;b",
+        "a/b",
+        "ínfra",
+    ],
 )
 def test_names_a_command_line_would_misread_are_refused(name):
     assert host_name_problem(name) is not None
@@ -82,8 +99,7 @@ def test_a_container_named_all_never_becomes_a_target(tmp_path):
 def test_an_inventory_target_that_widens_limit_is_refused_with_its_line(tmp_path):
     inv = tmp_path / "inv.yaml"
     inv.write_text(
-        "hosts:\n  - name: infra1\n    services: [keystone]\n"
-        "    targets:\n      keystone: [all]\n"
+        "hosts:\n  - name: infra1\n    services: [keystone]\n    targets:\n      keystone: [all]\n"
     )
     report = check("openstack", str(inv))
     (d,) = [d for d in report.diagnostics if d.is_error]
@@ -93,8 +109,12 @@ def test_an_inventory_target_that_widens_limit_is_refused_with_its_line(tmp_path
 def test_run_refuses_a_step_whose_targets_are_a_pattern():
     from kostyor_dsl.runtime.run_checks import host_problems, step_host_problem
 
-    step = {"id": "keystone@infra1", "kind": "upgrade", "hosts": ["infra1"],
-            "targets": {"infra1": ["infra2:&compute"]}}
+    step = {
+        "id": "keystone@infra1",
+        "kind": "upgrade",
+        "hosts": ["infra1"],
+        "targets": {"infra1": ["infra2:&compute"]},
+    }
     assert host_problems({"steps": [step]})
     assert "refused before the driver saw it" in step_host_problem(
         step["id"], step["hosts"], step["targets"]
@@ -130,8 +150,12 @@ PROD = {
     "network-gateway_hosts": {"hosts": ["gw1", "gw2", "gw3"]},
 }
 PROD_VARS = {
-    **{c: {"physical_host": "infra1", "physical_host_group": "storage_hosts"} for g, b in PROD.items()
-       for c in b["hosts"] if c.startswith("infra1-")},
+    **{
+        c: {"physical_host": "infra1", "physical_host_group": "storage_hosts"}
+        for g, b in PROD.items()
+        for c in b["hosts"]
+        if c.startswith("infra1-")
+    },
     **_metal("compute1"),
     **_metal("gw1", "gw2", "gw3", group="network-gateway_hosts"),
     "infra1": {"physical_host": "infra1", "physical_host_group": "storage_hosts"},
@@ -186,8 +210,12 @@ def test_neutron_server_runs_its_other_processes_and_physical_group_is_the_hosts
     path = _osa(tmp_path, PROD, PROD_VARS)
     result = import_cloud("openstack-ansible", [str(path)], neutron_plugin="ovn")
     infra1 = {h.name: h for h in result.hosts}["infra1"]
-    assert {"neutron-server", "neutron-rpc-server", "neutron-periodic-worker",
-            "neutron-ovn-maintenance-worker"} <= set(infra1.services)
+    assert {
+        "neutron-server",
+        "neutron-rpc-server",
+        "neutron-periodic-worker",
+        "neutron-ovn-maintenance-worker",
+    } <= set(infra1.services)
     assert dict(infra1.labels)["physical-group"] == ("shared_infra_hosts", "storage_hosts")
     assert [d.code for d in result.diagnostics if d.code == "K094"]  # bgp etc. assumed aloud
 
@@ -241,8 +269,11 @@ def test_kolla_2024_1_with_lvm_keeps_cinder_volume_on_its_storage_host(tmp_path)
     assert {"cinder-volume", "cinder-backup"} <= set(storage.services)
     assert not [d for d in result.diagnostics if d.code == "K059" and "cinder" in d.message]
     forced = import_cloud(
-        "kolla-ansible", [str(inv)], globals_file=str(globals_file),
-        use_kolla_package=False, release="2026.1",
+        "kolla-ansible",
+        [str(inv)],
+        globals_file=str(globals_file),
+        use_kolla_package=False,
+        release="2026.1",
     )
     # 2026.1's layout wants the cinder-volume-lvm group this inventory lacks
     assert "stor1" not in {h.name for h in forced.hosts}
@@ -266,12 +297,26 @@ def test_kolla_all_in_one_has_no_false_k058_and_lists_its_physical_groups(tmp_pa
 
 def test_a_down_compute_from_the_api_is_reported_planned_and_refused(tmp_path):
     services = tmp_path / "compute-services.json"
-    services.write_text(json.dumps([
-        {"Binary": "nova-compute", "Host": "cmp1", "Zone": "nova", "Status": "enabled",
-         "State": "down"},
-        {"Binary": "nova-compute", "Host": "cmp2", "Zone": "nova", "Status": "enabled",
-         "State": "up"},
-    ]))
+    services.write_text(
+        json.dumps(
+            [
+                {
+                    "Binary": "nova-compute",
+                    "Host": "cmp1",
+                    "Zone": "nova",
+                    "Status": "enabled",
+                    "State": "down",
+                },
+                {
+                    "Binary": "nova-compute",
+                    "Host": "cmp2",
+                    "Zone": "nova",
+                    "Status": "enabled",
+                    "State": "up",
+                },
+            ]
+        )
+    )
     inventory, _ = import_to(tmp_path, "openstack", [services])
     assert "state: {nova-compute: down}" in inventory.read_text()
     report = check("openstack", str(inventory))
@@ -333,8 +378,14 @@ def test_a_template_in_globals_never_runs_code(tmp_path):
 
 @pytest.mark.parametrize(
     "value",
-    ['"{{ 1/0 }}"', '"{{ 10.0**400 > 1 }}"', '"{{ 10**100000000 > 1 }}"',
-     "\"{{ 'a' * 100000000 }}\"", "maybe", '"{{ [1, 2] }}"'],
+    [
+        '"{{ 1/0 }}"',
+        '"{{ 10.0**400 > 1 }}"',
+        '"{{ 10**100000000 > 1 }}"',
+        "\"{{ 'a' * 100000000 }}\"",
+        "maybe",
+        '"{{ [1, 2] }}"',
+    ],
 )
 def test_bad_globals_values_are_located_errors(tmp_path, value):
     with pytest.raises(ImportFailed) as caught:
@@ -344,9 +395,9 @@ def test_bad_globals_values_are_located_errors(tmp_path, value):
 
 
 def test_a_long_chain_of_variables_is_a_located_error(tmp_path):
-    chain = "".join(f"v{i}: \"{{{{ v{i + 1} }}}}\"\n" for i in range(3000)) + "v3000: yes\n"
+    chain = "".join(f'v{i}: "{{{{ v{i + 1} }}}}"\n' for i in range(3000)) + "v3000: yes\n"
     with pytest.raises(ImportFailed) as caught:
-        _kolla(tmp_path, "enable_nova: \"{{ v0 }}\"\n" + chain)
+        _kolla(tmp_path, 'enable_nova: "{{ v0 }}"\n' + chain)
     assert _errors(caught)[0].code == "K091"
 
 
