@@ -3,9 +3,10 @@
 When the kolla-ansible package is installed, its role defaults are read (the
 real source, for the release installed).  Otherwise kostyor's table is used,
 as it was in the release the inventory is for: `--release`, else the
-installed package's series, else the inventory's shape (kolla-ansible's own
-multinode of 2026.1 on defines the cinder `-lvm` groups; an older one only
-`cinder-volume`), else the table's current release.
+installed package's series, else the inventory's shape (the groups
+kolla-ansible's own multinode of each release defines: cinder's `-lvm` groups
+from 2026.1 on, `nova-metadata` from 2025.1 on), else the table's current
+release.
 """
 
 from __future__ import annotations
@@ -102,14 +103,21 @@ def release_of(table: dict, asked: str | None, share: str | None, inv: AnsibleIn
         version = _package_version()
         if version is not None and SERIES.get(version) in known:
             return SERIES[version]
-    # The inventory's shape: kolla-ansible's own multinode of 2026.1 on defines the
-    # cinder -lvm groups; an older one only cinder-volume.
-    if "cinder-volume-lvm" in inv.groups or "cinder-backup-lvm" in inv.groups:
+    # The inventory's shape: kolla-ansible's own multinode defines the cinder -lvm
+    # groups and kolla_toolbox from 2026.1 on, nova-metadata from 2025.1 on.
+    groups = inv.groups
+    if "cinder-volume-lvm" in groups or "kolla_toolbox" in groups:
         return current
-    if "cinder-volume" in inv.groups:
-        older = [r for r in known if r != current]
-        return older[-1] if older else current
+    if "nova-metadata" in groups:
+        return _latest(known, "2025.2", current)
+    if "cinder-volume" in groups or "kolla-toolbox" in groups:
+        return _latest(known, "2024.2", current)
     return current
+
+
+def _latest(known: list[str], up_to: str, current: str) -> str:
+    older = [r for r in known if r <= up_to]
+    return older[-1] if older else current
 
 
 def _package_version() -> int | None:
@@ -122,9 +130,10 @@ def _package_version() -> int | None:
 
 
 def services_of(table: dict, series: str) -> dict:
-    """The table's declarations as they were in `series`."""
+    """The table's declarations as they were in `series` (a null one did not exist)."""
     changed = table["releases"].get(series) or {}
     services = dict(table["services"])
     for role, declarations in changed.items():
-        services[role] = {**services.get(role, {}), **declarations}
+        merged = {**services.get(role, {}), **declarations}
+        services[role] = {name: d for name, d in merged.items() if d is not None}
     return services

@@ -187,7 +187,7 @@ def check_run(
     if hosts:
         sections.append(
             (
-                "steps name hosts or targets that a command line would misread",
+                "steps name hosts that are not host names, or targets a command line would misread",
                 hosts,
                 "fix the inventory, recompile",
             )
