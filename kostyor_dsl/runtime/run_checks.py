@@ -10,7 +10,8 @@ doing nothing) half-way through an upgrade:
   target (`inventory.hostnames`), so no driver ever sees `-oProxyCommand=...`
   as a host nor `all` in `--limit`;
 - the driver, with these parameters, can perform every step
-  (`Driver.unsupported`);
+  (`Driver.unsupported`) and the plan as a whole (`Driver.plan_problems`:
+  the order its tool can keep, the files its steps need);
 - no step upgrades a service the deployment reported down (the step's
   `state`) unless the operator says `--allow-down`;
 - with `--against SPEC --inventory INV`, the current spec and inventory
@@ -133,10 +134,11 @@ def driver_problems(plan: dict, driver: Driver) -> list[str]:
             answers[key] = driver.unsupported(kind, name)
         if answers[key] is not None:
             needing.setdefault(key, []).append(step["id"])
-    return [
+    problems = [
         f"step {steps[0]!r}{_more(steps)} ({kind} {name}): {answers[kind, name]}"
         for (kind, name), steps in needing.items()
     ]
+    return problems + list(driver.plan_problems(plan))
 
 
 def _more(steps: list[str]) -> str:
