@@ -21,6 +21,7 @@ import re
 
 from kostyor_dsl.importers.ansible_inventory import (
     host_in_no_group,
+    hosts_named_like_groups,
     parse_list_json,
     ungrouped_hosts,
 )
@@ -96,6 +97,8 @@ def import_ansible(path: str, map_file: str, names_file: str | None = None) -> I
     builder.add_source(display, text)
     for host in ungrouped_hosts(inv, members):
         builder.add(host_in_no_group(inv, host))
+    for problem in hosts_named_like_groups(inv):
+        builder.add(problem)
     for group in sorted(inv.groups):
         hosts = members.get(group, [])
         if not hosts or group in STRUCTURE:

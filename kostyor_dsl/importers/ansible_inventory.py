@@ -389,3 +389,23 @@ def host_in_no_group(inv: AnsibleInventory, host: str):
         subject=f"host {host!r}",
         hints=("put it under a [group] header, or remove it",),
     )
+
+
+def hosts_named_like_groups(inv: AnsibleInventory) -> list:
+    """K054 for each host (or container) that has the name of a group: `--limit NAME`
+    selects the group (Ansible prefers a group to a host of the same name), so
+    the step would run on every host of it."""
+    out = []
+    names = set(inv.host_order) | set(inv.hostvars)
+    for name in sorted(names & inv.groups.keys() - {"all", "ungrouped"}):
+        out.append(
+            error(
+                "K054",
+                f"host {name!r} has the name of a group of {inv.display}: `--limit {name}` "
+                "would select the whole group",
+                inv.host_spans.get(name) or key_span(inv.text, inv.display, name),
+                subject=f"host {name!r}",
+                hints=("rename the host or the group: Ansible reads the name as the group",),
+            )
+        )
+    return out

@@ -19,6 +19,7 @@ from typing import Any
 from kostyor_dsl.importers.ansible_inventory import (
     AnsibleInventory,
     host_in_no_group,
+    hosts_named_like_groups,
     parse_ini,
     ungrouped_hosts,
 )
@@ -134,6 +135,8 @@ def import_kolla_ansible(
     refuse_unsafe_table(table, names_file)
     for host in ungrouped_hosts(inv, members):
         builder.add(host_in_no_group(inv, host))
+    for problem in hosts_named_like_groups(inv):
+        builder.add(problem)
 
     share = share if share is not None else (package_share() if use_package else None)
     series = release_of(table, release, share, inv)

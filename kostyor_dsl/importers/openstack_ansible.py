@@ -22,6 +22,7 @@ import re
 
 from kostyor_dsl.importers.ansible_inventory import (
     host_in_no_group,
+    hosts_named_like_groups,
     parse_list_json,
     ungrouped_hosts,
 )
@@ -86,6 +87,8 @@ def import_openstack_ansible(
 
     for host in ungrouped_hosts(inv, members):
         builder.add(host_in_no_group(inv, host))
+    for problem in hosts_named_like_groups(inv):
+        builder.add(problem)
     hostvars = inv.hostvars
     physical_of = {}  # container -> the machine it lives on (a host lives on itself)
     for member, variables in hostvars.items():
@@ -251,8 +254,9 @@ def _physical_groups(inv, builder, members, label_rules) -> dict:
             found.setdefault(host, []).append(name)
     out = {}
     for host in builder.known_hosts():
-        if host in found:
-            out[host] = physical_group(found[host])
+        groups = found.get(host)
+        if groups is not None:
+            out[host] = groups[0] if len(groups) == 1 else physical_group(groups)
             continue
         variables = inv.hostvars.get(host)
         if type(variables) is dict and type(variables.get("physical_host_group")) is str:

@@ -465,3 +465,41 @@ def test_patterns_that_can_backtrack_are_refused(tmp_path, pattern):
         import_cloud("ansible", [str(inv)], map_file=str(groups))
     (d,) = _errors(caught)
     assert d.code == "K057" and "refused" in d.message
+
+
+def test_a_host_named_like_a_group_is_refused(tmp_path):
+    with pytest.raises(ImportFailed) as caught:
+        _kolla(tmp_path, "", "[control]\ncompute\n[compute]\ncompute\n[nova:children]\ncontrol\n")
+    (d,) = _errors(caught)
+    assert d.code == "K054" and "--limit compute` would select the whole group" in d.message
+    assert (d.span.file, d.span.line) == ("multinode", 2)
+
+
+@pytest.mark.parametrize("target", ["all", "infra2:&compute", "-e@x.yml"])
+def test_the_step_task_never_hands_a_driver_a_widening_target(target):
+    """Whatever `kostyorc run` checked, a plan submitted another way fails the step,
+    naming the target, before any driver builds its command line."""
+    from kostyor_dsl.runtime.canvas import units_of
+    from kostyor_dsl.runtime.errors import StepFailed
+    from kostyor_dsl.runtime.run_context import driver_signature
+
+    step = {
+        "id": "keystone@infra1",
+        "kind": "upgrade",
+        "project": "keystone",
+        "service": "keystone",
+        "hosts": ["infra1"],
+        "source": "openstack.kostyor:1:1",
+        "targets": {"infra1": [target]},
+    }
+    plan = {"steps": [step], "driver": {"name": "noop", "parameters": {}}}
+    seen = []
+
+    class Recording:
+        def start(self, service, hosts):
+            seen.append(hosts)
+
+    (unit,) = units_of(plan, "r1")
+    with pytest.raises(StepFailed, match="refused before the driver saw it"):
+        driver_signature(Recording(), step, unit)
+    assert seen == []
