@@ -12,7 +12,8 @@ read with the option from `--bundle` (`juju export-bundle`), or with the
 charm's default, said aloud (K094).  The infrastructure charms the charm
 guide upgrades on their own (mysql-innodb-cluster, rabbitmq-server, vault)
 are marked on their hosts (`juju-infrastructure`) and reported (K095), not
-planned.
+planned.  A unit whose agent is lost, whose workload is in error, or whose
+machine is down is recorded `down` (K056, the inventory's `state`).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def import_juju(
     bundle = _bundle_options(builder, bundle_file)
     machines = doc["machines"]
     hosts: dict[str, str] = {}  # machine id (top level) -> host name
+    machine_down: set[str] = set()
     for machine_id, machine in machines.items():
         if not isinstance(machine, dict):
             builder.add(_not_object(text, display, f"machine {machine_id!r}", machine_id))
@@ -72,6 +74,8 @@ def import_juju(
         if not builder.host(str(name), f"{display}, machine {machine_id}", span):
             continue
         hosts[str(machine_id)] = str(name)
+        if _status(machine, "juju-status") == "down":
+            machine_down.add(str(machine_id))
         builder.label(str(name), "juju-machine", str(machine_id))
         m = _AZ.search(str(machine.get("hardware") or ""))
         if m:
@@ -139,6 +143,24 @@ def import_juju(
             else:
                 for service in services:
                     builder.extra_service(host, service, unit_name)
+            why = _down(unit, top in machine_down)
+            if why is not None:
+                mapped = services if services is not None else builder.names.get(charms[app_name])
+                for service in mapped or ():
+                    builder.set_state(host, service, "down")
+                builder.add(
+                    warning(
+                        "K056",
+                        f"unit {unit_name!r} on host {host!r} is down ({why}): see to it "
+                        "before upgrading",
+                        span,
+                        subject=f"unit {unit_name!r}",
+                        hints=(
+                            "the imported inventory records its services `down`: check and "
+                            "compile warn, run refuses them without --allow-down",
+                        ),
+                    )
+                )
     for host, apps in marked.items():
         builder.label(host, "juju-infrastructure", physical_group(sorted(apps)))
     if infra_apps:
@@ -161,6 +183,23 @@ def import_juju(
     if builder.has_errors:
         raise builder.fail()
     return builder.result()
+
+
+def _status(entity: dict, key: str) -> str | None:
+    status = entity.get(key)
+    current = status.get("current") if isinstance(status, dict) else None
+    return current if isinstance(current, str) else None
+
+
+def _down(unit: dict, machine_down: bool) -> str | None:
+    """Why a unit is down, or None: its machine down, its agent lost, its workload in error."""
+    if machine_down:
+        return "its machine is down"
+    if _status(unit, "juju-status") == "lost":
+        return "its agent is lost"
+    if _status(unit, "workload-status") == "error":
+        return "its workload is in error"
+    return None
 
 
 def _not_object(text, display, what, key):

@@ -69,7 +69,7 @@ RULE_TITLES = {
     "K053": "inventory groups contain each other in a cycle (`:children`)",
     "K054": "an imported host name or target is not one (`inventory/hostnames.py`)",
     "K055": "a tool's name that the importer's name table does not map: left out, with where and on how many hosts",
-    "K056": "the OpenStack API lists a service or agent as down or disabled",
+    "K056": "the OpenStack API lists a service or agent down or disabled, or a Juju unit is down (lost, in error, its machine down)",
     "K057": "a bad importer option or file: `--names`, `--map`, `--globals`, `--neutron-plugin`",
     "K058": "an imported host runs nothing the tables map: left out of the inventory",
     "K059": "a Kolla-Ansible declaration that cannot be evaluated, or whose group the inventory lacks",

@@ -129,3 +129,18 @@ def test_units_that_are_not_an_object_are_a_located_error(tmp_path):
     (d,) = [d for d in caught.value.diagnostics if d.is_error]
     assert d.code == "K050" and "units must be an object" in d.message
     assert d.span is not None and d.span.file == "status.json"
+
+
+def test_a_unit_in_error_is_recorded_down(tmp_path):
+    import json
+
+    status = json.loads(STATUS.read_text())
+    unit = status["applications"]["nova-compute"]["units"]["nova-compute/0"]
+    unit["workload-status"] = {"current": "error", "message": "hook failed: config-changed"}
+    path = tmp_path / "status.json"
+    path.write_text(json.dumps(status))
+    result = import_cloud("juju", [str(path)], bundle_file=str(BUNDLE))
+    (down,) = [d for d in result.diagnostics if d.code == "K056"]
+    assert "unit 'nova-compute/0'" in down.message and "in error" in down.message
+    host = next(h for h in result.hosts if dict(h.state).get("nova-compute"))
+    assert dict(host.state)["nova-compute"] == ("down",)
