@@ -503,3 +503,23 @@ def test_the_step_task_never_hands_a_driver_a_widening_target(target):
     with pytest.raises(StepFailed, match="refused before the driver saw it"):
         driver_signature(Recording(), step, unit)
     assert seen == []
+
+
+def test_a_names_file_statement_is_refused_before_anything_is_evaluated(tmp_path):
+    inv = tmp_path / "multinode"
+    inv.write_text(SMALL)
+    names = tmp_path / "names.yaml"
+    names.write_text('roles:\n  nova: "{% for x in range(10**6) %}{% endfor %}yes"\n')
+    with pytest.raises(ImportFailed) as caught:
+        import_cloud("kolla-ansible", [str(inv)], names_file=str(names), use_kolla_package=False)
+    (d,) = _errors(caught)
+    assert d.code == "K091" and "roles.nova" in d.message
+
+
+def test_an_osa_names_pattern_that_can_backtrack_is_refused(tmp_path):
+    names = tmp_path / "names.yaml"
+    names.write_text("labels:\n  az: '^(a|aa)*_hosts$'\n")
+    with pytest.raises(ImportFailed) as caught:
+        import_cloud("openstack-ansible", [str(OSA)], names_file=str(names), neutron_plugin="ovs")
+    (d,) = _errors(caught)
+    assert d.code == "K057" and "labels.az" in d.message and "refused" in d.message
