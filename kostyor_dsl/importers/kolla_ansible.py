@@ -74,15 +74,35 @@ def read_globals(path: str | None) -> tuple[dict[str, Any], str | None, str | No
     return doc, display, text
 
 
+class _Members(list):
+    """A group's hosts, in order, with `in` a set look-up: the declarations ask
+    `inventory_hostname in groups['compute']` once per host, which on a plain
+    list made an import of N computes take N*N steps."""
+
+    def __init__(self, hosts):
+        super().__init__(hosts)
+        self._set = frozenset(self)
+
+    def __contains__(self, item) -> bool:
+        try:
+            return item in self._set
+        except TypeError:  # an unhashable value: compared one by one, as a list does
+            return list.__contains__(self, item)
+
+
 class _Groups(Mapping):
     """`groups[...]` for the expressions: a group the inventory lacks is empty, as a
     play over it would do nothing."""
 
     def __init__(self, members: dict[str, list[str]]):
         self.members = members
+        self._wrapped: dict[str, _Members] = {}
 
     def __getitem__(self, key):
-        return self.members.get(key, [])
+        found = self._wrapped.get(key)
+        if found is None:
+            found = self._wrapped[key] = _Members(self.members.get(key, []))
+        return found
 
     def __iter__(self):
         return iter(self.members)
