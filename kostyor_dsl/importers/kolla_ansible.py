@@ -244,8 +244,10 @@ def import_kolla_ansible(
                         f"which {display} does not define: it runs nowhere",
                         subject=service,
                         hints=(
-                            f"add [{placed.group}:children] to the inventory, as Kolla-Ansible's "
-                            "own multinode does, or disable the service in globals.yml",
+                            f"the import follows Kolla-Ansible {series}'s layout: for an "
+                            "inventory of another release, say --release SERIES",
+                            f"else add [{placed.group}:children] to the inventory, as that "
+                            "release's own multinode does, or disable the service in globals.yml",
                         ),
                     )
                 )
