@@ -322,11 +322,13 @@ def _choose_plugins(builder, plugins, asked, members, display) -> list[str]:
                 error(
                     "K057",
                     f"{display} puts hosts in the groups of several neutron plugins "
-                    f"({', '.join(groups)}): say which the cloud runs with --neutron-plugin",
+                    f"({', '.join(groups)}): give the operator's --user-variables, or say "
+                    "which the cloud runs with --neutron-plugin",
                     subject="--neutron-plugin",
                     hints=(
                         "OpenStack-Ansible puts every compute in every plugin's group; the real "
-                        "one is neutron_plugin_type in /etc/openstack_deploy/user_variables.yml",
+                        "one is neutron_plugin_type in /etc/openstack_deploy/user_variables.yml: "
+                        "--user-variables /etc/openstack_deploy/user_variables.yml reads it",
                         "for example: --neutron-plugin ovs (ml2.ovs), --neutron-plugin ovn, "
                         "--neutron-plugin ovs,sriov",
                     ),
