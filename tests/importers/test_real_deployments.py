@@ -523,3 +523,39 @@ def test_an_osa_names_pattern_that_can_backtrack_is_refused(tmp_path):
         import_cloud("openstack-ansible", [str(OSA)], names_file=str(names), neutron_plugin="ovs")
     (d,) = _errors(caught)
     assert d.code == "K057" and "labels.az" in d.message and "refused" in d.message
+
+
+def test_group_membership_in_kolla_expressions_is_a_look_up_not_a_scan():
+    """`inventory_hostname in groups['compute']` is asked once per host: a scan of the
+    group each time made an import of N computes N*N comparisons."""
+    from kostyor_dsl.importers.kolla_ansible import _Groups
+
+    compared = []
+
+    class Host(str):
+        __hash__ = str.__hash__
+
+        def __eq__(self, other):
+            compared.append(other)
+            return str.__eq__(self, other)
+
+    groups = _Groups({"compute": [Host(f"cmp{i}") for i in range(1000)]})
+    assert "cmp999" in groups["compute"] and "ctl1" not in groups["compute"]
+    assert len(compared) <= 2
+    assert list(groups["compute"])[:2] == ["cmp0", "cmp1"]  # still the group, in order
+
+
+def test_import_options_through_the_cli(cli, tmp_path):
+    inv = tmp_path / "multinode"
+    inv.write_text(MULTINODE_2024_1)
+    g = tmp_path / "globals.yml"
+    g.write_text("enable_cinder: yes\nenable_cinder_backend_lvm: yes\n")
+    out = tmp_path / "inventory.yaml"
+    code, _, err = cli(
+        "import", "kolla-ansible", inv, "--globals", g, "--no-kolla-package",
+        "--release", "2024.1", "-o", out,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "cinder-volume" in out.read_text()
+    code, _, err = cli("import", "kolla-ansible", inv, "--release", "1999.1", "-o", out)
+    assert code == 1 and "unknown --release '1999.1'" in err and "2024.1" in err
