@@ -73,10 +73,10 @@ def import_openstack_ansible(
     settings = _user_settings(builder, user_variables or [])
 
     plugin_dependent = {c for comps in plugins.values() for c in comps}
-    asked = plugin_names(neutron_plugin)
+    asked, said_by = plugin_names(neutron_plugin), "--neutron-plugin"
     if asked is None and settings.plugins is not None:
-        asked = settings.plugins
-    chosen = _choose_plugins(builder, plugins, asked, members, display)
+        asked, said_by = settings.plugins, "neutron_plugin_type(s) of --user-variables"
+    chosen = _choose_plugins(builder, plugins, asked, members, display, said_by)
     kept = {c for p in chosen for c in plugins[p]}
     extra = {}  # component -> services it also runs with the chosen plugins
     for plugin in chosen:
@@ -293,7 +293,9 @@ def _report_left_out(builder, left_out, physical_of, chosen) -> None:
     )
 
 
-def _choose_plugins(builder, plugins, asked, members, display) -> list[str]:
+def _choose_plugins(
+    builder, plugins, asked, members, display, said_by="--neutron-plugin"
+) -> list[str]:
     if asked is not None:
         unknown = [p for p in asked if p not in plugins]
         if unknown:
@@ -301,8 +303,8 @@ def _choose_plugins(builder, plugins, asked, members, display) -> list[str]:
                 [
                     error(
                         "K057",
-                        f"unknown --neutron-plugin {', '.join(unknown)}",
-                        subject="--neutron-plugin",
+                        f"unknown {said_by} {', '.join(unknown)}",
+                        subject=said_by,
                         hints=(
                             "plugins: " + ", ".join(sorted(plugins)) + " (or OSA's ml2.ovs, ...)",
                         ),
