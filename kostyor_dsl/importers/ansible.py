@@ -19,13 +19,13 @@ from __future__ import annotations
 import os
 import re
 
-from kostyor_dsl.importers.ansible_inventory import (
+from kostyor_dsl.importers.ansible_inventory import parse_list_json
+from kostyor_dsl.importers.files import load_option_yaml, read_text
+from kostyor_dsl.importers.group_checks import (
     host_in_no_group,
     hosts_named_like_groups,
-    parse_list_json,
     ungrouped_hosts,
 )
-from kostyor_dsl.importers.files import load_option_yaml, read_text
 from kostyor_dsl.importers.patterns import UnsafePattern, safe_pattern, search
 from kostyor_dsl.importers.result import CloudBuilder, ImportFailed, ImportResult, key_span
 from kostyor_dsl.importers.tables import name_map

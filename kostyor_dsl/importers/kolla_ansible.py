@@ -16,19 +16,18 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from kostyor_dsl.importers.ansible_inventory import (
-    AnsibleInventory,
-    host_in_no_group,
-    hosts_named_like_groups,
-    parse_ini,
-    ungrouped_hosts,
-)
+from kostyor_dsl.importers.ansible_inventory import AnsibleInventory, parse_ini
 from kostyor_dsl.importers.ansible_vars import (
     EvaluationError,
     Variables,
     to_bool,
 )
 from kostyor_dsl.importers.files import load_option_yaml, read_text
+from kostyor_dsl.importers.group_checks import (
+    host_in_no_group,
+    hosts_named_like_groups,
+    ungrouped_hosts,
+)
 from kostyor_dsl.importers.kolla_package import (
     package_share,
     read_declarations,
