@@ -178,8 +178,28 @@ def test_kolla_ansible_refuses_by_name_what_it_has_no_command_for(inventory):
     driver = kolla(inventory)
     assert driver.unsupported("pre-upgrade", "backup-everything") == (
         "kolla-ansible has no command for pre-upgrade action 'backup-everything' "
-        "(its actions: backup-databases, check, health-check, prechecks, pull-images, upgrade-check)"
+        "(its actions: backup-databases, check, health-check, prechecks, pull-images, upgrade-check); "
+        "give -p action_playbook=FILE to run your own playbook for it"
     )
+    # Kolla's placement role runs no `placement-status upgrade check` (only nova's role
+    # runs one, roles/nova/tasks/upgrade.yml:6): never reported done elsewhere.
+    assert driver.unsupported("pre-upgrade", "placement-status-upgrade-check") == (
+        "kolla-ansible has no command for pre-upgrade action 'placement-status-upgrade-check' "
+        "and does not run it inside its upgrade (roles/placement/tasks/upgrade.yml runs no "
+        "placement-status upgrade check; only nova's role runs an upgrade check) "
+        "(its actions: backup-databases, check, health-check, prechecks, pull-images, upgrade-check); "
+        "give -p action_playbook=FILE to run your own playbook for it"
+    )
+    with pytest.raises(StepFailed, match="does not run it inside its upgrade"):
+        driver.pre_upgrade("placement-status-upgrade-check", {})
+    assert driver.unsupported("pre-upgrade", "nova-status-upgrade-check") is None
+    checks = inventory.parent / "checks.yml"
+    checks.write_text("- hosts: localhost\n")
+    own = kolla(inventory, action_playbook=str(checks))
+    assert own.unsupported("pre-upgrade", "placement-status-upgrade-check") is None
+    request = request_of(own.pre_upgrade("placement-status-upgrade-check", {}))
+    assert request["playbook"] == str(checks)
+    assert request["extravars"]["kostyor_action"] == "placement-status-upgrade-check"
     assert driver.unsupported("hook", "evacuate") == (
         "kolla-ansible has no command for hook action 'evacuate' "
         "(its actions: backup-databases, check, health-check, prechecks, pull-images, upgrade-check); "
@@ -284,6 +304,12 @@ def test_openstack_ansible_runs_the_projects_playbook_on_the_host_and_its_contai
     assert driver.unsupported("post-upgrade", "online-data-migrations") is None
     assert driver.unsupported("post-upgrade", "backup-databases").startswith(
         "openstack-ansible has no command for post-upgrade action 'backup-databases'"
+    )
+    # os-neutron-install.yml upgrades OVN and the neutron agents: one run per host.
+    ovn = upgrade(driver, step("ovn-controller", "ovn", "compute1"), ["compute1"])
+    agent = upgrade(driver, step("neutron-ovn-metadata-agent", "neutron", "compute1"), ["compute1"])
+    assert ovn["command"] == agent["command"] and ovn["once"] == agent["once"] == (
+        "neutron@compute1,compute1-host_containers"
     )
     # The shipped `openstack` spec's infrastructure projects.
     for project, playbook in (
