@@ -16,6 +16,10 @@ The commands are package data (`commands/juju.yaml`, with the lines of
 charmed-openstack-upgrader they follow); `commands_for_unit` builds them, a pure
 function of what `juju status` and `juju config` say now, so a step run again
 does only what is left.
+
+Long because reading the model, building the commands and saying truly why a
+unit needed nothing (upgraded earlier in the run, or already at the target) are
+one contract with the stand-in's tests.
 """
 
 from __future__ import annotations
