@@ -5,7 +5,8 @@ drains more hypervisors than the others can take in (K076).
 A *hypervisor* is a host that runs nova-compute, whatever else it runs (a
 controller-tier service beside it does not make it a controller).  A strategy
 *drains hypervisors* when one of its hosts blocks runs `evacuate` or `drain`
-before its hosts.  A batch that drains every hypervisor leaves none to take in
+before its hosts; a hypervisor is drained when such a hook on it comes before
+its nova-compute step, in the same batch.  A batch that drains every hypervisor leaves none to take in
 the instances (the plan knows no capacities: how many a hypervisor can take in
 is the compute budget's to say).  `undrained-hypervisors allow` in the strategy says that upgrading
 nova-compute on a host that is not drained is meant.
@@ -35,14 +36,14 @@ def check_drains(steps: Sequence[dict], strategy: StrategyDef) -> list[Diagnosti
     undrained: dict[str, None] = {}
     batches: dict[tuple[str, int], dict[str, None]] = {}
     for step in steps:
+        key = (step.get("group") or "", step.get("batch") or 0)
         if step["kind"] == "upgrade" and step.get("service") == HYPERVISOR_SERVICE:
-            group = step.get("group")
+            drained = batches.get(key, {}) if step.get("group") is not None else {}
             for host in step["hosts"]:
                 hypervisors[host] = None
-                if group not in draining:
+                if host not in drained:
                     undrained[host] = None
         elif step["kind"] == "hook" and step.get("action") in DRAIN_ACTIONS:
-            key = (step.get("group") or "", step.get("batch") or 0)
             batches.setdefault(key, {}).update(dict.fromkeys(step["hosts"]))
     problems: list[Diagnostic] = []
     if undrained and strategy.undrained_hypervisors != "allow":

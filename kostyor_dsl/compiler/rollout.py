@@ -19,6 +19,7 @@ node-by-node), with no failure tolerance.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fnmatch import fnmatchcase
 
 from kostyor_dsl.compiler.budgets import Availability
 from kostyor_dsl.compiler.engines import HOST_ENGINES, EngineResult
@@ -214,19 +215,32 @@ def _node_by_node(result, groups, member, hooks, availability=None) -> list[dict
             room -= 1
             if by_budget:
                 availability.add(down, host)
-        if group is not None:
+        wrapped = group is not None and _wraps(group, host_steps)
+        if wrapped:
             out.extend(
                 _tag(_hook_step(a, "before", host, [host]), group, batch) for a in group.before
             )
         for step in host_steps:
             for s in _wrap_service(step, hooks, step["id"]):
                 out.append(_tag(s, group, batch))
-        if group is not None:
+        if wrapped:
             out.extend(
                 _tag(_hook_step(a, "after", host, [host]), group, batch) for a in group.after
             )
     close_batch()
     return out
+
+
+def _wraps(group: HostGroup, visit: list[dict]) -> bool:
+    """Whether a group's host hooks wrap this visit of a host: every visit, but
+    for a group selected by service (`hosts service=nova-compute`) only the
+    visits that upgrade that service (engine phased visits a host once per
+    phase: its hypervisor is drained once, for nova-compute, not again for an
+    agent in a later phase)."""
+    patterns = [s.pattern for s in group.selectors if s.key == "service"]
+    if not patterns:
+        return True
+    return any(fnmatchcase(step["service"], p) for step in visit for p in patterns)
 
 
 def _gather_groups(runs, member):
