@@ -130,7 +130,7 @@ class _Writer:
                 self.emit(service.name.span.line, 2, f"{service.name.value:<{width}}on {roles}")
             for steps in project.steps:
                 names = ", ".join(n.value for n in steps.names)
-                self.emit(steps.span.line, 2, f"{steps.when} {names}")
+                self.emit(steps.span.line, 2, f"{steps.when:<13} {names}")
             self.close(pline, 1)
         self.close(line, 0)
 
