@@ -227,9 +227,7 @@ def _roll_out(report: Report) -> _RolledOut:
     problems.extend(check_expanded(steps, chosen, chosen.project_steps))
     problems.extend(check_drains(steps, chosen))
     no_return = point_of_no_return(steps, report.spec.irreversible)
-    return _RolledOut(
-        result, steps, groups, entries, tuple(problems), constraints, no_return
-    )
+    return _RolledOut(result, steps, groups, entries, tuple(problems), constraints, no_return)
 
 
 def _unbounded_max(chosen: StrategyDef, budgets) -> list[Diagnostic]:

@@ -100,9 +100,7 @@ def check_barriers(
             entry["after_step"] = after["id"]
             entry["before_step"] = before["id"]
             if stages[bound.last_first] >= stages[bound.first_then]:
-                diagnostics.append(
-                    _broken(barrier, after, before, stages, bound, groups, strategy)
-                )
+                diagnostics.append(_broken(barrier, after, before, stages, bound, groups, strategy))
             else:
                 start = steps[stage_start[stages[bound.first_then]]]
                 start.setdefault("waits_for", []).append(barrier.text)

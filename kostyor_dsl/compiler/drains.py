@@ -74,11 +74,7 @@ def check_drains(steps: Sequence[dict], strategy: StrategyDef) -> list[Diagnosti
         if drained == 0 or left > 0:
             continue
         group = groups.get(group_name)
-        what = (
-            "the only hypervisor"
-            if total == 1
-            else f"all {total} hypervisors at once"
-        )
+        what = "the only hypervisor" if total == 1 else f"all {total} hypervisors at once"
         problems.append(
             error(
                 "K076",

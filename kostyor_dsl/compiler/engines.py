@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from kostyor_dsl.compiler import entry_points as installed_entry_points
 from kostyor_dsl.compiler.entry_points import ENGINE_GROUP
@@ -183,10 +184,7 @@ def phases(order: OrderDef) -> list[tuple[ServiceDef, ...]]:
         - {0}
     )
     bounds = [0, *cuts, len(order.services)]
-    return [
-        order.services[start:end] for start, end in zip(bounds, bounds[1:], strict=False)
-        if end > start
-    ]
+    return [order.services[start:end] for start, end in pairwise(bounds) if end > start]
 
 
 def phased(order: OrderDef, tiers: Sequence[str], hosts: Sequence[Host]) -> EngineResult:

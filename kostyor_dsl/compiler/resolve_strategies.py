@@ -11,13 +11,13 @@ from kostyor_dsl.compiler.engines import BUILTIN_ENGINES, HOST_ENGINES, availabl
 from kostyor_dsl.compiler.entry_points import DRIVER_GROUP, SHIPPED_DRIVERS
 from kostyor_dsl.compiler.model import (
     BUILTIN_ACTIONS,
-    BarrierDef,
-    ProjectStepsDef,
     DEFAULT_DRIVER,
     DEFAULT_ENGINE,
     Action,
+    BarrierDef,
     HostGroup,
     OrderDef,
+    ProjectStepsDef,
     StrategyDef,
 )
 from kostyor_dsl.compiler.resolve_constraints import resolve_barrier, step_projects
@@ -126,10 +126,7 @@ class StrategyResolver:
             added = tuple(
                 b
                 for barrier in barriers
-                if (
-                    b := self._barrier(barrier, order_def, owners, name)
-                )
-                is not None
+                if (b := self._barrier(barrier, order_def, owners, name)) is not None
             )
             steps = self._project_steps(settings, order_def)
         undrained, _ = one("undrained-hypervisors", "error")

@@ -103,9 +103,7 @@ class _Writer:
     def order(self, node: ast.Order, forced: bool) -> None:
         line = node.name.span.line
         self.emit(line, 0, f"order {node.name.value} {{", opens=True, forced_blank=forced)
-        members = sorted(
-            (*node.projects, *node.ignores, *node.barriers), key=lambda m: m.span.line
-        )
+        members = sorted((*node.projects, *node.ignores, *node.barriers), key=lambda m: m.span.line)
         for index, project in enumerate(members):
             if isinstance(project, ast.Barrier):
                 self.barrier(project, 1)
