@@ -406,3 +406,42 @@ def test_plans_validate_against_the_schema():
 
     plan = compile_plan("openstack", str(KOLLA), "rolling-computes").plan
     jsonschema.validate(json.loads(json.dumps(plan)), load_schema("plan"))
+
+
+def test_simulate_never_calls_an_emptied_budget_kept(write):
+    from kostyor_dsl.simulate import simulate_plan
+    from kostyor_dsl.simulate.render import render_text as render_simulation
+
+    inv = write(
+        "inventory.yaml",
+        "hosts:\n- name: ctl1\n  services: [mariadb, keystone, nova-conductor]\n"
+        "- name: hv1\n  services: [nova-compute]\n",
+    )
+    plan = compile_plan("openstack", str(inv)).plan
+    text = render_simulation(simulate_plan(json.loads(json.dumps(plan))))
+    (line,) = [x for x in text.splitlines() if x.strip().startswith("budget compute")]
+    assert "NONE UP" in line and "kept" not in line
+
+
+def test_the_one_hypervisor_cloud_is_refused_by_rolling_computes(write):
+    inv = write(
+        "inventory.yaml",
+        "hosts:\n- name: ctl1\n  services: [mariadb, keystone, nova-conductor]\n"
+        "- name: hv1\n  services: [nova-compute]\n",
+    )
+    report = check("openstack", str(inv), "rolling-computes")
+    assert [d.code for d in report.diagnostics if d.is_error] == ["K076"]
+    assert "cannot be drained" in report.diagnostics[-1].hints[0]
+
+
+def test_diff_shows_the_point_of_no_return_moving(write):
+    from kostyor_dsl.review.diff import diff_plans
+
+    old = compile_plan("openstack", str(KOLLA)).plan
+    new = json.loads(json.dumps(old))
+    new["point_of_no_return"]["step"] = "post-upgrade:glance:glance-db-contract"
+    changes = {c.field: (c.old, c.new) for c in diff_plans(old, new).settings}
+    assert changes["point of no return"] == (
+        "post-upgrade:keystone:keystone-db-contract",
+        "post-upgrade:glance:glance-db-contract",
+    )
