@@ -339,11 +339,25 @@ def _done_when(plan: dict) -> None:
         assert expands and contracts and ids.index(expands[0]) < ids.index(contracts[0])
 
 
+MULTI_CONTROLLER = {
+    "kolla-ansible": KOLLA,
+    "openstack-ansible": EXAMPLES / "multi-controller" / "openstack-ansible-three-infra.yaml",
+    "juju": EXAMPLES / "multi-controller" / "juju-hyperconverged.yaml",
+}
+
+
+@pytest.mark.parametrize("source", sorted(MULTI_CONTROLLER))
 @pytest.mark.parametrize("strategy", ["node-by-node", "service-by-service", "rolling-computes"])
-def test_the_shipped_strategies_keep_the_guides_on_three_controllers(strategy):
-    plan = compile_plan("openstack", str(KOLLA), strategy).plan
+def test_the_shipped_strategies_keep_the_guides_on_three_controllers(strategy, source):
+    plan = compile_plan("openstack", str(MULTI_CONTROLLER[source]), strategy).plan
     _done_when(plan)
     assert not any(":ironic:" in s["id"] or ":manila:" in s["id"] for s in plan["steps"])
+    if strategy == "rolling-computes":
+        hypervisors = {
+            h for s in plan["steps"] if s.get("service") == "nova-compute" for h in s["hosts"]
+        }
+        evacuated = {s["hosts"][0] for s in plan["steps"] if s.get("action") == "evacuate"}
+        assert hypervisors == evacuated
 
 
 def test_node_by_node_engine_is_refused_with_the_guides_barriers(write):
