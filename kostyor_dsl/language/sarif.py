@@ -50,7 +50,7 @@ RULE_TITLES = {
     "K030": "a batch of 0 hosts, a fractional host count, or a batch number below 1 or fractional",
     "K031": "a percentage over 100%, or a batch of 0%",
     "K032": "an unknown action (hook, pre/post-upgrade): declare a driver's own with `actions`",
-    "K033": "host hooks or gates with an engine other than node-by-node",
+    "K033": "host hooks or gates with an engine other than node-by-node or phased",
     "K034": "a `service` hooks block for a service the order does not have",
     "K035": "`--limit` matches no host",
     "K036": "the plan is partial (`--limit`)",
@@ -77,6 +77,13 @@ RULE_TITLES = {
     "K061": "a budget selects no host of the inventory",
     "K062": "a budget allows no host down, but the plan upgrades its hosts",
     "K063": "`batch max` with no budget to bound it: one batch takes the whole group",
+    "K070": "a barrier names something that is no service, project or action of the order",
+    "K071": "a barrier names something on both sides, or the order contradicts it",
+    "K072": "the plan breaks a barrier",
+    "K073": "a step contracts a database that no step before it expands",
+    "K074": "a strategy's project block for an unknown project, or without add or replace",
+    "K075": "a hypervisor upgraded without being drained in a strategy that drains them",
+    "K076": "a batch drains every hypervisor: none is left to take in the instances",
 }
 
 
