@@ -345,7 +345,7 @@ def test_rolling_computes_of_the_openstack_spec_on_an_imported_kolla_inventory(
 
     tags = {"database": "mariadb", "haproxy": "loadbalancer", "keepalived": "loadbalancer"}
     _same_calls_per_host(calls, _expected_calls(plan, source / "multinode", tags))
-    assert by_id["pre-upgrade:keystone-db-expand"]["state"] == "done-elsewhere"
-    assert by_id["pre-upgrade:keystone-db-expand"]["result"]["did"] == (
+    assert by_id["pre-upgrade:keystone:keystone-db-expand"]["state"] == "done-elsewhere"
+    assert by_id["pre-upgrade:keystone:keystone-db-expand"]["result"]["did"] == (
         "nothing here: `kolla-ansible upgrade -t keystone` runs it itself"
     )
