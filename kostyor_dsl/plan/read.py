@@ -104,7 +104,7 @@ MIRRORED_DEFS = (
     "gate_step",
     "host_placement",
 )
-MIRRORED_DEFS_SHA256 = "df9a706f52f4b89692c1de614a2fed0a404004013b35bcb6756929f2db2afda6"
+MIRRORED_DEFS_SHA256 = "eb832bf701a675eee335ec696e3ff93ce32aad37a876f8c6396f55dd45772fe0"
 _SOURCE = re.compile(r"^.+:[0-9]+$")
 # kind -> (required keys, optional keys, id pattern or None)
 _STEP_SHAPES = {
@@ -120,7 +120,7 @@ _STEP_SHAPES = {
     ),
     "upgrade": (
         frozenset({"id", "kind", "project", "service", "hosts", "source"}),
-        frozenset({"group", "batch", "wave", "targets", "waits_for"}),
+        frozenset({"group", "batch", "wave", "targets", "state", "waits_for"}),
         None,
     ),
     "hook": (
@@ -168,6 +168,13 @@ def _targets_ok(value) -> bool:
     )
 
 
+def _state_ok(value) -> bool:
+    return type(value) is dict and all(
+        type(what) is list and what and all(w in ("disabled", "down") for w in what)
+        for what in value.values()
+    )
+
+
 def step_ok(step) -> bool:
     """True only for a step the schema's `step` accepts (False: ask jsonschema why)."""
     if type(step) is not dict:
@@ -192,6 +199,8 @@ def step_ok(step) -> bool:
     if "wave" in step and not (type(step["wave"]) is int and step["wave"] >= 1):
         return False
     if "targets" in step and not _targets_ok(step["targets"]):
+        return False
+    if "state" in step and not _state_ok(step["state"]):
         return False
     if "waits_for" in step and not _hosts_ok(step["waits_for"]):  # non-empty names
         return False
