@@ -15,7 +15,11 @@ from kostyor_dsl.compiler.budgets import check_stages, resolve_budgets, split_wa
 from kostyor_dsl.compiler.constraints import check_barriers
 from kostyor_dsl.compiler.drains import check_drains, drains
 from kostyor_dsl.compiler.engines import EngineResult, find_engine, iter_node_by_node, node_by_node
-from kostyor_dsl.compiler.inventory_check import check_against_order, state_warnings
+from kostyor_dsl.compiler.inventory_check import (
+    check_against_order,
+    state_warnings,
+    unused_service_hooks,
+)
 from kostyor_dsl.compiler.model import Spec, StrategyDef
 from kostyor_dsl.compiler.plan_build import build_plan, phase_steps
 from kostyor_dsl.compiler.project_steps import (
@@ -27,7 +31,7 @@ from kostyor_dsl.compiler.resolve import SpecCheck, check_spec
 from kostyor_dsl.compiler.rollout import apply_rollout, assign_groups, changes_steps
 from kostyor_dsl.compiler.selectors import HostTiers, Selector, matches_all
 from kostyor_dsl.gc_paused import gc_paused
-from kostyor_dsl.inventory.model import Inventory
+from kostyor_dsl.inventory.model import Inventory, InventoryCheck
 from kostyor_dsl.inventory.read import read_inventory
 from kostyor_dsl.language import ast
 from kostyor_dsl.language.diagnostics import CompileError, Diagnostic, error, warning
@@ -133,8 +137,12 @@ def check_resolved(
     strategy: str | None = None,
     allow_unknown_services: bool = False,
     limit: str | None = None,
+    inventory_check: InventoryCheck | None = None,
 ) -> Report:
-    """`check` of a spec already resolved (editors resolve unsaved text: compiler.workspace)."""
+    """`check` of a spec already resolved (editors resolve unsaved text: compiler.workspace).
+
+    `inventory_check`: the inventory already read (the language server reads it itself,
+    confined: lsp.inventory_access); `inventory` is then only its name."""
     diagnostics = list(spec_check.diagnostics)
     sources = dict(spec_check.sources)
     model = spec_check.spec
@@ -146,7 +154,7 @@ def check_resolved(
         diagnostics.extend(problems)
     if inventory is None or chosen is None:
         return Report(tuple(diagnostics), sources, model, chosen)
-    inv_check = read_inventory(inventory)
+    inv_check = read_inventory(inventory) if inventory_check is None else inventory_check
     diagnostics.extend(inv_check.diagnostics)
     sources.update(inv_check.sources)
     inv = inv_check.inventory
@@ -156,14 +164,16 @@ def check_resolved(
     order = model.orders[chosen.order]
     diagnostics.extend(check_against_order(inv, order, inv_check.sources[inv.display], allow))
     diagnostics.extend(state_warnings(inv, inv_check.sources[inv.display]))
+    cloud = inv  # budgets are about the whole cloud, even for a --limit slice
     if limit is not None:
         inv, problems = _limit(inv, order, model.tiers, limit)
         diagnostics.extend(problems)
     diagnostics.extend(_empty_groups(chosen, order, model.tiers, inv))
+    diagnostics.extend(unused_service_hooks(chosen, inv))
     report = Report(tuple(diagnostics), sources, model, chosen, inv)
     if proves_plan(model, chosen) and report.ok:
         # Budgets and barriers are proven on the rolled-out steps: `check` runs the engine too.
-        rolled = _roll_out(report)
+        rolled = _roll_out(report, cloud.hosts)
         report = replace(
             report, diagnostics=(*report.diagnostics, *rolled.diagnostics), rolled_out=rolled
         )
@@ -195,9 +205,14 @@ class _RolledOut:
     no_return: dict | None = None
 
 
-def _roll_out(report: Report) -> _RolledOut:
+def _roll_out(report: Report, cloud_hosts=None) -> _RolledOut:
     """The engine's steps with the strategy's rollout, budgets, project steps and
-    barriers applied, and every proof of the plan made on them."""
+    barriers applied, and every proof of the plan made on them.
+
+    `cloud_hosts`: every host of the inventory when the report's is a `--limit`
+    slice.  A budget counts the cloud's hosts (75% of 40 computes allows 10
+    down, whatever the slice), and the slice's steps are checked against it; the
+    hosts outside the slice are not touched by this plan, so they count as up."""
     chosen = report.strategy
     engine = find_engine(chosen.engine)
     order = report.spec.orders[chosen.order]
@@ -209,7 +224,9 @@ def _roll_out(report: Report) -> _RolledOut:
     problems: list[Diagnostic] = []
     availability = None
     if chosen.budgets:
-        availability, problems = resolve_budgets(chosen.budgets, hosts, HostTiers(order, tiers))
+        availability, problems = resolve_budgets(
+            chosen.budgets, hosts if cloud_hosts is None else cloud_hosts, HostTiers(order, tiers)
+        )
     problems.extend(_unbounded_max(chosen, availability.budgets if availability else ()))
     steps, groups = apply_rollout(chosen, order, tiers, hosts, result, availability)
     entries: list[dict] = []
@@ -239,7 +256,9 @@ def _unbounded_max(chosen: StrategyDef, budgets) -> list[Diagnostic]:
             f"hosts {group.name}: `batch max` is bounded by no budget (the strategy has none), "
             "so one batch takes all its hosts at once",
             group.batch_span or group.span,
-            hints=("add a budget: budget compute {\\n  min-available 80%\\n}",),
+            hints=(
+                f"add a budget for its hosts:\nbudget {group.name} {{\n  min-available 80%\n}}",
+            ),
         )
         for group in chosen.groups
         if "max" in group.batches and not budgets
