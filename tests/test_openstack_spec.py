@@ -40,10 +40,10 @@ def test_projects_in_the_order_of_a_current_cloud():
     projects = list(dict.fromkeys(s.project for s in order().services))
     expected = [
         "vault", "database", "rabbitmq", "memcached", "loadbalancer", "etcd", "valkey",
-        "keystone", "placement", "glance", "cinder", "nova", "openvswitch", "ovn", "neutron",
-        "heat", "horizon", "skyline", "octavia", "designate", "barbican", "manila", "magnum",
-        "ironic", "gnocchi", "ceilometer", "aodh",
-    ]  # fmt: skip
+        "keystone", "placement", "glance", "cinder", "ironic", "nova", "openvswitch", "ovn",
+        "neutron", "heat", "horizon", "skyline", "octavia", "designate", "barbican", "manila",
+        "magnum", "gnocchi", "ceilometer", "aodh",
+    ]  # fmt: skip  (ironic before nova: ironic's guide, nova's ironic driver)
     assert projects[: len(expected)] == expected
 
 

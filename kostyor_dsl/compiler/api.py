@@ -5,6 +5,10 @@ check(spec, inventory=None)     -> Report               (stages 1-3, never raise
 compile_plan(spec, inventory)   -> Compiled             (all stages; CompileError)
 compile_to(stream, spec, inv)   -> Written              (compile_plan + write_plan, streamed)
 dump_plan(plan, "yaml"|"json")  -> str
+
+Long because it is the one place that runs the stages in order, the rolled-out
+plan's proofs (budgets, barriers, project steps, drains) included, for both
+`check` and `compile`.
 """
 
 from __future__ import annotations
