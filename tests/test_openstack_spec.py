@@ -38,12 +38,13 @@ def test_the_header_says_which_guides_it_follows():
 
 def test_projects_in_the_order_of_a_current_cloud():
     projects = list(dict.fromkeys(s.project for s in order().services))
+    # ironic before nova: ironic's guide, nova's ironic driver.
     expected = [
         "vault", "database", "rabbitmq", "memcached", "loadbalancer", "etcd", "valkey",
         "keystone", "placement", "glance", "cinder", "ironic", "nova", "openvswitch", "ovn",
         "neutron", "heat", "horizon", "skyline", "octavia", "designate", "barbican", "manila",
         "magnum", "gnocchi", "ceilometer", "aodh",
-    ]  # fmt: skip  (ironic before nova: ironic's guide, nova's ironic driver)
+    ]  # fmt: skip
     assert projects[: len(expected)] == expected
 
 
