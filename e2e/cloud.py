@@ -44,7 +44,7 @@ class Cloud:
     run_id: str
     base_port: int = 25000
     echo: object = print
-    neutron: str = "real"  # "real" or "standin"
+    neutron: str = "standin"  # "standin" or "real" (see docs/e2e.md)
     started: list[str] = field(default_factory=list)
     databases: list[str] = field(default_factory=list)
     vhost: str | None = None
@@ -98,7 +98,15 @@ class Cloud:
         return done.stdout
 
     def create_databases(self) -> None:
-        for name in ("keystone", "placement", "glance", "nova_api", "nova_cell0", "nova", "neutron"):
+        for name in (
+            "keystone",
+            "placement",
+            "glance",
+            "nova_api",
+            "nova_cell0",
+            "nova",
+            "neutron",
+        ):
             db = self.db(name)
             self._mysql(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4")
             self.databases.append(db)
@@ -107,7 +115,17 @@ class Cloud:
         _run(["rabbitmqctl", "-q", "add_vhost", self.vhost_name], timeout=60)
         self.vhost = self.vhost_name
         _run(
-            ["rabbitmqctl", "-q", "set_permissions", "-p", self.vhost_name, "guest", ".*", ".*", ".*"],
+            [
+                "rabbitmqctl",
+                "-q",
+                "set_permissions",
+                "-p",
+                self.vhost_name,
+                "guest",
+                ".*",
+                ".*",
+                ".*",
+            ],
             timeout=60,
         )
 
@@ -348,7 +366,11 @@ max_overflow = 5
             ["{venv}/bin/gunicorn"],
             venv=venv,
             env=gunicorn(
-                "keystone", self.ports["keystone"], 2, "keystone.wsgi.api:application", {"OS_KEYSTONE_CONFIG_DIR": str(ks), "OS_KEYSTONE_CONFIG_FILES": "keystone.conf"}
+                "keystone",
+                self.ports["keystone"],
+                2,
+                "keystone.wsgi.api:application",
+                {"OS_KEYSTONE_CONFIG_DIR": str(ks), "OS_KEYSTONE_CONFIG_FILES": "keystone.conf"},
             ),
             ready={"http": f"{self.url('keystone')}/v3"},
         )
@@ -357,7 +379,11 @@ max_overflow = 5
             ["{venv}/bin/gunicorn"],
             venv=venv,
             env=gunicorn(
-                "placement", self.ports["placement"], 1, "placement.wsgi.api:application", {"OS_PLACEMENT_CONFIG_DIR": str(self.conf_dir("placement"))}
+                "placement",
+                self.ports["placement"],
+                1,
+                "placement.wsgi.api:application",
+                {"OS_PLACEMENT_CONFIG_DIR": str(self.conf_dir("placement"))},
             ),
             ready={"http": f"{self.url('placement')}/"},
         )
@@ -366,7 +392,11 @@ max_overflow = 5
             ["{venv}/bin/gunicorn"],
             venv=venv,
             env=gunicorn(
-                "glance", self.ports["glance"], 1, "glance.wsgi.api:application", {"OS_GLANCE_CONFIG_DIR": str(self.conf_dir("glance"))}
+                "glance",
+                self.ports["glance"],
+                1,
+                "glance.wsgi.api:application",
+                {"OS_GLANCE_CONFIG_DIR": str(self.conf_dir("glance"))},
             ),
             ready={"http": f"{self.url('glance')}/"},
         )
@@ -377,10 +407,14 @@ max_overflow = 5
             ["{venv}/bin/gunicorn"],
             venv=venv,
             env=gunicorn(
-                "nova", self.ports["nova"], 2, "nova.wsgi.osapi_compute:application", {
-                "OS_NOVA_CONFIG_DIR": str(ctl),
-                "OS_NOVA_CONFIG_FILES": "{venv}/etc/nova/api-paste.ini;nova.conf;nova-db.conf;host.conf",
-            }
+                "nova",
+                self.ports["nova"],
+                2,
+                "nova.wsgi.osapi_compute:application",
+                {
+                    "OS_NOVA_CONFIG_DIR": str(ctl),
+                    "OS_NOVA_CONFIG_FILES": "{venv}/etc/nova/api-paste.ini;nova.conf;nova-db.conf;host.conf",
+                },
             ),
             ready={"http": f"{self.url('nova')}/"},
         )
@@ -404,11 +438,15 @@ max_overflow = 5
                 ["{venv}/bin/gunicorn"],
                 venv=venv,
                 env=gunicorn(
-                    "neutron", self.ports["neutron"], 1, "neutron.wsgi.api:application", {
-                    "OS_NEUTRON_CONFIG_DIR": str(ne),
-                    # its api-paste.ini comes with the release's code
-                    "OS_NEUTRON_CONFIG_FILES": "neutron.conf;{venv}/etc/neutron/api-paste.ini",
-                }
+                    "neutron",
+                    self.ports["neutron"],
+                    1,
+                    "neutron.wsgi.api:application",
+                    {
+                        "OS_NEUTRON_CONFIG_DIR": str(ne),
+                        # its api-paste.ini comes with the release's code
+                        "OS_NEUTRON_CONFIG_FILES": "neutron.conf;{venv}/etc/neutron/api-paste.ini",
+                    },
                 ),
                 ready={"http": f"{self.url('neutron')}/"},
             )
@@ -441,8 +479,30 @@ max_overflow = 5
         self.define_units()
         ks = ["--config-dir", str(self.conf_dir("keystone"))]
         self.manage(old, ["keystone-manage", *ks, "db_sync"])
-        self.manage(old, ["keystone-manage", *ks, "fernet_setup", "--keystone-user", str(os.getuid()), "--keystone-group", str(os.getgid())])
-        self.manage(old, ["keystone-manage", *ks, "credential_setup", "--keystone-user", str(os.getuid()), "--keystone-group", str(os.getgid())])
+        self.manage(
+            old,
+            [
+                "keystone-manage",
+                *ks,
+                "fernet_setup",
+                "--keystone-user",
+                str(os.getuid()),
+                "--keystone-group",
+                str(os.getgid()),
+            ],
+        )
+        self.manage(
+            old,
+            [
+                "keystone-manage",
+                *ks,
+                "credential_setup",
+                "--keystone-user",
+                str(os.getuid()),
+                "--keystone-group",
+                str(os.getgid()),
+            ],
+        )
         self.manage(
             old,
             [
@@ -459,23 +519,39 @@ max_overflow = 5
         self.write_clouds_yaml()
         self.in_venv(old, "register", timeout=300)
         self.echo(f"  catalog registered ({time.monotonic() - t0:.0f} s)")
-        self.manage(old, ["placement-manage", "--config-dir", str(self.conf_dir("placement")), "db", "sync"])
-        self.manage(old, ["glance-manage", "--config-dir", str(self.conf_dir("glance")), "db", "sync"])
+        self.manage(
+            old, ["placement-manage", "--config-dir", str(self.conf_dir("placement")), "db", "sync"]
+        )
+        self.manage(
+            old, ["glance-manage", "--config-dir", str(self.conf_dir("glance")), "db", "sync"]
+        )
         if self.neutron == "real":
             self.manage(
                 old,
-                ["neutron-db-manage", "--config-file", str(self.conf_dir("neutron") / "neutron.conf"), "upgrade", "heads"],
+                [
+                    "neutron-db-manage",
+                    "--config-file",
+                    str(self.conf_dir("neutron") / "neutron.conf"),
+                    "upgrade",
+                    "heads",
+                ],
             )
         nova = ["nova-manage", "--config-dir", str(self.conf_dir("nova", CONTROLLER))]
         self.manage(old, [*nova, "api_db", "sync"])
-        self.manage(old, [*nova, "cell_v2", "map_cell0", "--database_connection", self.db_url("nova_cell0")])
+        self.manage(
+            old, [*nova, "cell_v2", "map_cell0", "--database_connection", self.db_url("nova_cell0")]
+        )
         self.manage(old, [*nova, "cell_v2", "create_cell", "--name", "cell1"])
         self.manage(old, [*nova, "db", "sync"])
         self.echo(f"  databases ready ({time.monotonic() - t0:.0f} s)")
         for unit in (f"placement-api@{CONTROLLER}", f"glance-api@{CONTROLLER}"):
             self.start(unit)
         self.start(f"neutron-server@{CONTROLLER}" if self.neutron == "real" else "neutron-standin")
-        for unit in (f"nova-conductor@{CONTROLLER}", f"nova-scheduler@{CONTROLLER}", f"nova-api@{CONTROLLER}"):
+        for unit in (
+            f"nova-conductor@{CONTROLLER}",
+            f"nova-scheduler@{CONTROLLER}",
+            f"nova-api@{CONTROLLER}",
+        ):
             self.start(unit)
         for host in COMPUTES:
             self.start(f"nova-compute@{host}")
@@ -531,7 +607,9 @@ max_overflow = 5
             env=env,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"os_tasks {verb} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
+            raise RuntimeError(
+                f"os_tasks {verb} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+            )
         return done.stdout
 
     def endpoints(self) -> dict[str, str]:

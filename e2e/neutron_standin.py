@@ -60,7 +60,7 @@ class Handler(BaseHTTPRequestHandler):
     do_PUT = do_DELETE = do_POST
 
     def log_message(self, format, *args) -> None:
-        sys.stderr.write("%s %s\n" % (self.command, self.path))
+        sys.stderr.write(f"{self.command} {self.path}\n")
 
 
 def main() -> None:
