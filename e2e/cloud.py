@@ -317,7 +317,7 @@ connection = {self.db_url("nova_api")}
 max_pool_size = 2
 max_overflow = 5
 """
-        ctl = self.conf_dir("nova", CONTROLLER)
+        ctl = self.conf_dir("nova")
         (ctl / "nova.conf").write_text(nova_common)
         (ctl / "nova-db.conf").write_text(nova_db)
         (ctl / "host.conf").write_text(
@@ -400,7 +400,7 @@ max_overflow = 5
             ),
             ready={"http": f"{self.url('glance')}/"},
         )
-        ctl = self.conf_dir("nova", CONTROLLER)
+        ctl = self.conf_dir("nova")
         # fix 7: api-paste.ini first, and two workers
         self.units.define(
             f"nova-api@{CONTROLLER}",
@@ -536,7 +536,7 @@ max_overflow = 5
                     "heads",
                 ],
             )
-        nova = ["nova-manage", "--config-dir", str(self.conf_dir("nova", CONTROLLER))]
+        nova = ["nova-manage", "--config-dir", str(self.conf_dir("nova"))]
         self.manage(old, [*nova, "api_db", "sync"])
         self.manage(
             old, [*nova, "cell_v2", "map_cell0", "--database_connection", self.db_url("nova_cell0")]
