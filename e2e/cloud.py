@@ -281,6 +281,9 @@ osapi_compute_workers = 2
 metadata_workers = 1
 [conductor]
 workers = 1
+[filter_scheduler]
+# equal fake hosts: spread the servers instead of stacking them on the first
+shuffle_best_same_weighed_hosts = true
 [scheduler]
 workers = 1
 discover_hosts_in_cells_interval = -1
@@ -462,6 +465,13 @@ max_overflow = 5
                 ready={"http": f"{self.url('neutron')}/"},
             )
 
+    def wait_for(self, what: str, ready, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not ready after {timeout:g} s: {what}")
+            time.sleep(1)
+
     def start(self, name: str) -> None:
         since = time.time()
         self.units.start(name)
@@ -555,6 +565,17 @@ max_overflow = 5
             self.start(unit)
         for host in COMPUTES:
             self.start(f"nova-compute@{host}")
+        # discover_hosts maps compute nodes: wait (bounded) until all three exist.
+        self.wait_for(
+            "three compute nodes",
+            lambda: (
+                self._mysql(
+                    f"SELECT COUNT(DISTINCT host) FROM `{self.db('nova')}`.compute_nodes WHERE deleted=0"
+                ).strip()
+                == str(len(COMPUTES))
+            ),
+            180,
+        )
         self.manage(old, [*nova, "cell_v2", "discover_hosts", "--verbose"])
         self.echo(f"  nova up, three computes ({time.monotonic() - t0:.0f} s)")
         self.in_venv(old, "boot", timeout=600)

@@ -118,6 +118,9 @@ class Harness:
         env = self.cloud.os_env()
         env["KOSTYOR_BROKER_URL"] = self.redis_url
         env["KOSTYOR_HOME"] = str(self.workdir / "kostyor")
+        # The machine's Redis keeps nothing on disk and the harness changes no
+        # system config; a run that lives minutes in a temp folder needs no more.
+        env["KOSTYOR_ALLOW_VOLATILE_STORE"] = "1"
         env["PATH"] = f"{self.kvenv / 'bin'}:{env['PATH']}"
         env.pop("VIRTUAL_ENV", None)
         return env

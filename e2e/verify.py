@@ -190,9 +190,7 @@ def check_all(
     )
     # 6. simulate --from-run predicts the window within 20%
     actual = _window(status)
-    predicted = simulate.get("window")
-    if isinstance(predicted, dict):
-        predicted = predicted.get("seconds") or predicted.get("total")
+    predicted = simulate.get("duration")
     if isinstance(predicted, (int, float)) and actual:
         error = abs(predicted - actual) / actual
         report.add(
