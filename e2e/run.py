@@ -76,6 +76,9 @@ class Harness:
         self.torn_down = False
         self.times: dict[str, float] = {}
         self.redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
+        self.faults = {f for f in args.faults.split(",") if f}
+        self.fault_checks: list[tuple[str, bool, str]] = []
+        self.killed_step: str | None = None
 
     # -- cleanup ----------------------------------------------------------------
     def teardown(self) -> None:
@@ -214,6 +217,17 @@ class Harness:
             sampler=sampler,
             simulate=json.loads(simulate),
         )
+        for name, ok, detail in self.fault_checks:
+            report.add(name, ok, detail)
+        if self.killed_step:
+            step = next(s for s in document["steps"] if s["id"] == self.killed_step)
+            report.add(
+                "the step a killed worker ran, ran again and succeeded",
+                step["state"] == "succeeded" and (step["attempts"] or 0) >= 2,
+                f"{step['id']}: {step['state']}, {step['attempts']} attempts",
+            )
+        for fault in sorted(self.faults):
+            report.add(f"fault {fault} injected", False, "its moment never came")
         self.times["total"] = time.monotonic() - t0
         summary = verify.summary(report, document, probe, before, after, self.times, args)
         print(summary, flush=True)
@@ -320,6 +334,62 @@ class Harness:
         log(f"run {run}")
         return run
 
+    def migrations_from(self, host: str) -> int:
+        out = self.cloud._mysql(
+            f"SELECT COUNT(*) FROM `{self.cloud.db('nova')}`.migrations WHERE source_compute="
+            f"'{host}' AND status IN ('queued','preparing','running')"
+        )
+        return int(out.strip() or 0)
+
+    def inject_faults(self, run: str, document: dict, running: list[str]) -> None:
+        """The faults of issue 23, each once, at the moment it names."""
+        faults = self.faults
+        computes = [
+            s["hosts"][0] for s in document["steps"] if s["id"].startswith("before:evacuate:")
+        ]
+        if len(computes) < 3:
+            return
+        if "pause" in faults and f"before:evacuate:{computes[1]}" in running:
+            faults.discard("pause")
+            log(f"fault: kostyorc pause while {running[0]} runs")
+            self.kostyorc("pause", run)
+            deadline = time.monotonic() + 900
+            while True:
+                doc = json.loads(self.kostyorc("status", run, "--format", "json"))
+                if doc["state"] == "paused" and not any(
+                    s["state"] == "running" for s in doc["steps"]
+                ):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("pause: the running step did not finish in 900 s")
+                time.sleep(1)
+            done = doc["summary"].get("succeeded", 0)
+            # Paused: the next look at the record must show nothing new started.
+            again = json.loads(self.kostyorc("status", run, "--format", "json"))
+            held = again["state"] == "paused" and again["summary"].get("succeeded", 0) == done
+            self.fault_checks.append(
+                (
+                    "pause in the middle of the computes holds, resume continues",
+                    held,
+                    f"paused after {done} steps",
+                )
+            )
+            self.kostyorc("resume", run)
+            log("fault: kostyorc resume")
+        if (
+            "kill-worker" in faults
+            and f"before:evacuate:{computes[2]}" in running
+            and self.migrations_from(computes[2]) > 0
+        ):
+            faults.discard("kill-worker")
+            log("fault: kill -9 the worker during a live migration, then start another")
+            kill_group(self.worker.pid, signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                self.worker.wait(timeout=30)
+            self.worker = None
+            self.killed_step = f"before:evacuate:{computes[2]}"
+            self.start_worker()
+
     def follow(self, run: str) -> dict:
         deadline = time.monotonic() + RUN_TIMEOUT
         last = None
@@ -329,6 +399,8 @@ class Harness:
                 raise RuntimeError("the kostyor worker exited; see worker.log")
             document = json.loads(self.kostyorc("status", run, "--format", "json"))
             running = [s["id"] for s in document["steps"] if s["state"] == "running"]
+            if document["state"] == "running" and running:
+                self.inject_faults(run, document, running)
             line = f"{document['state']} {document['summary']} {running}"
             if line != last:
                 log(line)
@@ -344,7 +416,9 @@ class Harness:
                 gate = document["gate"]["step"]
                 if gate not in resumed:
                     # The operator's look at the canary: its servers and service.
-                    verify.canary_ok(self.cloud, document)
+                    verify.canary_ok(
+                        self.cloud, document, release(self.args.to_release).compute_service_version
+                    )
                     log(f"canary checked at {gate}: kostyorc resume")
                     self.kostyorc("resume", run)
                     resumed.add(gate)
@@ -360,6 +434,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-port", type=int, default=25000)
     parser.add_argument("--redis-db", type=int, default=11, help="Redis database the run uses")
     parser.add_argument("--neutron", choices=("standin", "real"), default="standin")
+    parser.add_argument(
+        "--faults",
+        default="pause,kill-worker",
+        help="faults to inject, comma-separated: pause (pause and resume during the second "
+        "compute), kill-worker (kill -9 the worker during the third compute's live "
+        "migration, start another); '' for none",
+    )
     parser.add_argument("--keep-workdir", action="store_true")
     parser.add_argument("--summary", help="also write the summary to this file")
     args = parser.parse_args(argv)

@@ -48,7 +48,7 @@ def service_versions(cloud) -> dict[str, int]:
     return {h: int(v) for h, v in (line.split("\t") for line in out.splitlines() if line)}
 
 
-def canary_ok(cloud, document: dict) -> None:
+def canary_ok(cloud, document: dict, expected: int | None) -> None:
     """Before resuming past the canary gate: the canary compute runs the new code."""
     done = [
         s["hosts"][0]
@@ -59,6 +59,8 @@ def canary_ok(cloud, document: dict) -> None:
     for host in done:
         if versions.get(host) is None:
             raise RuntimeError(f"canary {host}: no nova-compute service")
+        if expected is not None and versions[host] != expected:
+            raise RuntimeError(f"canary {host}: service version {versions[host]}, not {expected}")
     if not done:
         raise RuntimeError("the run paused at a gate before any compute was upgraded")
 
@@ -136,6 +138,10 @@ def check_all(
             else "no upgrade step for it"
             + (f"; servers still on it: {before_change}" if before_change else ""),
         )
+    disabled = cloud._mysql(
+        f"SELECT host FROM `{cloud.db('nova')}`.services WHERE deleted=0 AND disabled=1"
+    ).split()
+    report.add("no compute left disabled", not disabled, ", ".join(disabled) or "all enabled")
     # 3. the plan's order in the run record: a later stage starts after an earlier ends
     timed = list(_step_windows(status))
     broken = []
@@ -165,21 +171,11 @@ def check_all(
     for service, windows in outages.items():
         own, deps = RESTARTS[service]
         for start, end in windows:
-            found = None
-            for step, s_start, s_end in timed:
-                svc = _service_of(step, plan_steps)
-                action = plan_steps.get(step["step"], {}).get("action") or ""
-                if not (s_start - SLACK <= start and end <= s_end + SLACK):
-                    continue
-                if svc in own or action in RELOADS.get(service, ()):
-                    found = (step["id"], "its own restart")
-                    break
-                if svc in deps:
-                    found = (step["id"], "keystone's restart")
+            found = _restarts_covering(timed, plan_steps, service, own, deps, start, end)
             report.add(
                 f"{service} outage {end - start:.1f} s inside a restart",
                 found is not None,
-                f"during {found[0]} ({found[1]})" if found else "no restarting step around it",
+                f"during {found}" if found else "no restarting step around it",
             )
     servers_seen = [
         s.detail for s in probe.samples if s.service == "nova" and s.ok and "servers=" in s.detail
@@ -200,6 +196,29 @@ def check_all(
         )
     else:
         report.add("simulate --from-run gave a window", False, json.dumps(simulate)[:300])
+
+
+def _restarts_covering(timed, plan_steps, service, own, deps, start, end):
+    """The restarting steps (the service's own, or keystone's) whose run, back to
+    back, covers the outage [start, end]; None when none does."""
+    spans = []
+    for step, s_start, s_end in timed:
+        svc = _service_of(step, plan_steps)
+        action = plan_steps.get(step["step"], {}).get("action") or ""
+        restarts = svc in own or action in RELOADS.get(service, ()) or svc in deps
+        if restarts and s_start - SLACK <= end and start <= s_end + SLACK:
+            why = "its own restart" if svc in own or action else "keystone's restart"
+            spans.append((s_start - SLACK, s_end + SLACK, f"{step['id']} ({why})"))
+    spans.sort()
+    covered_to, names = start, []
+    for s_start, s_end, name in spans:
+        if s_start > covered_to:
+            break
+        covered_to = max(covered_to, s_end)
+        names.append(name)
+        if covered_to >= end:
+            return ", ".join(names)
+    return None
 
 
 def _window(status: dict) -> float:
