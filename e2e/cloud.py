@@ -23,6 +23,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -472,6 +473,15 @@ max_overflow = 5
                 raise RuntimeError(f"not ready after {timeout:g} s: {what}")
             time.sleep(1)
 
+    def start_all(self, names: list[str]) -> None:
+        """Start units together, then wait (bounded) until each is ready."""
+        since = time.time()
+        for name in names:
+            self.units.start(name)
+            self.started.append(name)
+        for name in names:
+            self.units.wait_ready(name, since)
+
     def start(self, name: str) -> None:
         since = time.time()
         self.units.start(name)
@@ -487,84 +497,98 @@ max_overflow = 5
         self.create_vhost()
         self.write_configs()
         self.define_units()
-        ks = ["--config-dir", str(self.conf_dir("keystone"))]
-        self.manage(old, ["keystone-manage", *ks, "db_sync"])
-        self.manage(
-            old,
-            [
-                "keystone-manage",
-                *ks,
-                "fernet_setup",
-                "--keystone-user",
-                str(os.getuid()),
-                "--keystone-group",
-                str(os.getgid()),
-            ],
-        )
-        self.manage(
-            old,
-            [
-                "keystone-manage",
-                *ks,
-                "credential_setup",
-                "--keystone-user",
-                str(os.getuid()),
-                "--keystone-group",
-                str(os.getgid()),
-            ],
-        )
-        self.manage(
-            old,
-            [
-                "keystone-manage", *ks, "bootstrap",
-                "--bootstrap-password", PASSWORD,
-                "--bootstrap-admin-url", self.keystone_auth,
-                "--bootstrap-public-url", self.keystone_auth,
-                "--bootstrap-internal-url", self.keystone_auth,
-                "--bootstrap-region-id", REGION,
-            ],
-        )  # fmt: skip
-        self.start(f"keystone@{CONTROLLER}")
-        self.echo(f"  keystone up ({time.monotonic() - t0:.0f} s)")
-        self.write_clouds_yaml()
-        self.in_venv(old, "register", timeout=300)
-        self.echo(f"  catalog registered ({time.monotonic() - t0:.0f} s)")
-        self.manage(
-            old, ["placement-manage", "--config-dir", str(self.conf_dir("placement")), "db", "sync"]
-        )
-        self.manage(
-            old, ["glance-manage", "--config-dir", str(self.conf_dir("glance")), "db", "sync"]
-        )
-        if self.neutron == "real":
+
+        # keystone (then the catalog) and the other projects' databases are
+        # independent: set them up side by side.
+        def keystone() -> None:
+            ks = ["--config-dir", str(self.conf_dir("keystone"))]
+            self.manage(old, ["keystone-manage", *ks, "db_sync"])
             self.manage(
                 old,
                 [
-                    "neutron-db-manage",
-                    "--config-file",
-                    str(self.conf_dir("neutron") / "neutron.conf"),
-                    "upgrade",
-                    "heads",
+                    "keystone-manage",
+                    *ks,
+                    "fernet_setup",
+                    "--keystone-user",
+                    str(os.getuid()),
+                    "--keystone-group",
+                    str(os.getgid()),
                 ],
             )
-        nova = ["nova-manage", "--config-dir", str(self.conf_dir("nova"))]
-        self.manage(old, [*nova, "api_db", "sync"])
-        self.manage(
-            old, [*nova, "cell_v2", "map_cell0", "--database_connection", self.db_url("nova_cell0")]
+            self.manage(
+                old,
+                [
+                    "keystone-manage",
+                    *ks,
+                    "credential_setup",
+                    "--keystone-user",
+                    str(os.getuid()),
+                    "--keystone-group",
+                    str(os.getgid()),
+                ],
+            )
+            self.manage(
+                old,
+                [
+                    "keystone-manage", *ks, "bootstrap",
+                    "--bootstrap-password", PASSWORD,
+                    "--bootstrap-admin-url", self.keystone_auth,
+                    "--bootstrap-public-url", self.keystone_auth,
+                    "--bootstrap-internal-url", self.keystone_auth,
+                    "--bootstrap-region-id", REGION,
+                ],
+            )  # fmt: skip
+            self.start(f"keystone@{CONTROLLER}")
+            self.echo(f"  keystone up ({time.monotonic() - t0:.0f} s)")
+            self.write_clouds_yaml()
+            self.in_venv(old, "register", timeout=300)
+            self.echo(f"  catalog registered ({time.monotonic() - t0:.0f} s)")
+
+        def databases() -> None:
+            self.manage(
+                old,
+                ["placement-manage", "--config-dir", str(self.conf_dir("placement")), "db", "sync"],
+            )
+            self.manage(
+                old, ["glance-manage", "--config-dir", str(self.conf_dir("glance")), "db", "sync"]
+            )
+            if self.neutron == "real":
+                self.manage(
+                    old,
+                    [
+                        "neutron-db-manage",
+                        "--config-file",
+                        str(self.conf_dir("neutron") / "neutron.conf"),
+                        "upgrade",
+                        "heads",
+                    ],
+                )
+            nova = ["nova-manage", "--config-dir", str(self.conf_dir("nova"))]
+            self.manage(old, [*nova, "api_db", "sync"])
+            self.manage(
+                old,
+                [*nova, "cell_v2", "map_cell0", "--database_connection", self.db_url("nova_cell0")],
+            )
+            self.manage(old, [*nova, "cell_v2", "create_cell", "--name", "cell1"])
+            self.manage(old, [*nova, "db", "sync"])
+            self.echo(f"  databases ready ({time.monotonic() - t0:.0f} s)")
+
+        with ThreadPoolExecutor(2) as pool:
+            for future in [pool.submit(keystone), pool.submit(databases)]:
+                future.result()
+        neutron = f"neutron-server@{CONTROLLER}" if self.neutron == "real" else "neutron-standin"
+        self.start_all(
+            [
+                f"placement-api@{CONTROLLER}",
+                f"glance-api@{CONTROLLER}",
+                neutron,
+                f"nova-conductor@{CONTROLLER}",
+                f"nova-scheduler@{CONTROLLER}",
+                f"nova-api@{CONTROLLER}",
+            ]
         )
-        self.manage(old, [*nova, "cell_v2", "create_cell", "--name", "cell1"])
-        self.manage(old, [*nova, "db", "sync"])
-        self.echo(f"  databases ready ({time.monotonic() - t0:.0f} s)")
-        for unit in (f"placement-api@{CONTROLLER}", f"glance-api@{CONTROLLER}"):
-            self.start(unit)
-        self.start(f"neutron-server@{CONTROLLER}" if self.neutron == "real" else "neutron-standin")
-        for unit in (
-            f"nova-conductor@{CONTROLLER}",
-            f"nova-scheduler@{CONTROLLER}",
-            f"nova-api@{CONTROLLER}",
-        ):
-            self.start(unit)
-        for host in COMPUTES:
-            self.start(f"nova-compute@{host}")
+        self.start_all([f"nova-compute@{host}" for host in COMPUTES])
+        nova = ["nova-manage", "--config-dir", str(self.conf_dir("nova"))]
         # discover_hosts maps compute nodes: wait (bounded) until all three exist.
         self.wait_for(
             "three compute nodes",
