@@ -1,12 +1,13 @@
 """The shell driver's command table `systemd-venv`: every command it builds, exactly.
 
 Each expected line is the command of the project's upgrade guide named in the
-table's `source` (kostyor_dsl/runtime/drivers/commands/systemd-venv.yaml).
+table's `guide` (kostyor_dsl/runtime/drivers/commands/systemd-venv.yaml).
 """
 
 from __future__ import annotations
 
 import re
+from importlib import resources
 
 import pytest
 
@@ -88,7 +89,7 @@ def test_each_action_builds_the_guides_commands(action):
 
 
 def test_every_shipped_action_has_a_command():
-    spec = (tables.resources.files("kostyor_dsl") / "specs" / "openstack.kostyor").read_text()
+    spec = (resources.files("kostyor_dsl") / "specs" / "openstack.kostyor").read_text()
     declared = set()
     for line in spec.splitlines():
         match = re.match(r"\s*actions\s+(.*)", line)
@@ -96,7 +97,7 @@ def test_every_shipped_action_has_a_command():
             declared |= {name.strip() for name in match.group(1).split(",")}
     table = tables.load_table("systemd-venv")
     assert declared == set(table.actions) == set(EXPECTED)
-    assert all(entry.source for entry in table.actions.values())
+    assert all(entry.guide for entry in table.actions.values())
 
 
 def test_packages_use_usr_bin_and_default_config():
@@ -173,6 +174,8 @@ def test_driver_signature_carries_the_tables_commands():
 def test_bad_tables_and_templates_are_refused(tmp_path):
     with pytest.raises(ParameterError, match="no command table 'nope'"):
         load_driver("shell", {"commands": "nope"})
+    with pytest.raises(ParameterError, match=r"no command table 'juju' \(shipped: systemd-venv"):
+        load_driver("shell", {"commands": "juju"})
     with pytest.raises(ParameterError, match=r"placeholder \{oops\}"):
         load_driver("shell", {"commands": "systemd-venv", "restart_command": "x {oops}"})
     bad = tmp_path / "t.yaml"

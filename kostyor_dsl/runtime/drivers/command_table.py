@@ -1,6 +1,7 @@
-"""Command tables for the `shell` driver: which command runs which action of the plan.
+"""The `shell` driver's command tables: which command runs which action of the plan.
 
-A table is package data (`commands/NAME.yaml`, selected with `-p commands=NAME`)
+A table is package data (`commands/NAME.yaml`, read by `command_tables.load_table`
+like the other tools' tables; selected with `-p commands=NAME`)
 or a file of the same shape (`-p commands=/path/table.yaml`).  It maps the
 actions of the shipped `openstack` spec to command lines, and the services of
 the order to their projects (for the restart of an upgrade step).  Building a
@@ -16,15 +17,14 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from kostyor_dsl.runtime.drivers import command_tables
 from kostyor_dsl.runtime.errors import ParameterError
 
-PACKAGE = "kostyor_dsl.runtime.drivers"
 TABLE_FIELDS = {"bin", "config", "backup_command"}
 PATH_FIELDS = {"project", "release"}
 RESTART_FIELDS = {"service", "host", "project", "venv"}
@@ -38,7 +38,7 @@ class ActionEntry:
     restart: tuple[str, ...]
     ok_exit: tuple[int, ...]
     needs: tuple[str, ...]
-    source: str
+    guide: str
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,12 @@ class CommandTable:
     actions: Mapping[str, ActionEntry]
 
 
+# The shipped tables of this shape (commands/ also holds the tool drivers' own).
+SHELL_TABLES = ("systemd-venv",)
+
+
 def shipped_tables() -> list[str]:
-    folder = resources.files(PACKAGE) / "commands"
-    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return list(SHELL_TABLES)
 
 
 @cache
@@ -62,13 +65,12 @@ def load_table(name: str) -> CommandTable:
         except OSError as exc:
             raise ParameterError(f"cannot read command table {name}: {exc.strerror}") from None
     else:
-        path = resources.files(PACKAGE) / "commands" / f"{name}.yaml"
-        if not path.is_file():
+        if name not in shipped_tables():
             raise ParameterError(
                 f"no command table {name!r} (shipped: {', '.join(shipped_tables())}; "
                 "or give a file path)"
             )
-        text = path.read_text(encoding="utf-8")
+        return parse_table(name, command_tables.load_table(name))
     return parse_table(name, yaml.safe_load(text))
 
 
@@ -100,7 +102,7 @@ def parse_table(name: str, data: Any) -> CommandTable:
             restart=restart,
             ok_exit=tuple(int(code) for code in entry.get("ok_exit") or (0,)),
             needs=tuple(entry.get("needs") or ()),
-            source=str(entry.get("source") or ""),
+            guide=str(entry.get("guide") or ""),
         )
     return CommandTable(str(data.get("name") or name), dict(services), actions)
 
