@@ -56,11 +56,14 @@ def kostyor_venv() -> Path:
         return venv
     log(f"installing kostyor into {venv}")
     subprocess.run([PYTHON, "-m", "venv", str(venv)], check=True, timeout=300)
-    subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "-q", "-e", f"{REPO}[openstack]"],
-        check=True,
-        timeout=1200,
-    )
+    with (cache_root() / "venvs" / f"{venv.name}.log").open("w") as out:
+        subprocess.run(
+            [str(venv / "bin" / "pip"), "install", "-q", "-e", f"{REPO}[openstack]"],
+            check=True,
+            timeout=1200,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     (venv / ".complete").write_text("")
     return venv
 
