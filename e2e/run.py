@@ -82,6 +82,8 @@ class Harness:
         self.faults = {f for f in args.faults.split(",") if f}
         self.fault_checks: list[tuple[str, bool, str]] = []
         self.killed_step: str | None = None
+        self.unmovable: tuple[str, str] | None = None
+        self.retried = False
 
     # -- cleanup ----------------------------------------------------------------
     def teardown(self) -> None:
@@ -197,6 +199,8 @@ class Harness:
         self.start_worker()
         probe.start()
         sampler.start()
+        if "unmovable" in self.faults:
+            self.make_unmovable(plan, before)
         t2 = time.monotonic()
         run = self.run_plan(plan)
         document = self.follow(run)
@@ -228,6 +232,12 @@ class Harness:
                 "the step a killed worker ran, ran again and succeeded",
                 step["state"] == "succeeded" and (step["attempts"] or 0) >= 2,
                 f"{step['id']}: {step['state']}, {step['attempts']} attempts",
+            )
+        if self.retried:
+            report.add(
+                "retry after the fix completes the run",
+                document["state"] == "succeeded",
+                document["state"],
             )
         for fault in sorted(self.faults):
             report.add(f"fault {fault} injected", False, "its moment never came")
@@ -337,6 +347,55 @@ class Harness:
         log(f"run {run}")
         return run
 
+    def vm_state(self, server: str) -> str:
+        return self.cloud._mysql(
+            f"SELECT vm_state FROM `{self.cloud.db('nova')}`.instances WHERE uuid='{server}'"
+        ).strip()
+
+    def wait_vm_state(self, server: str, state: str, timeout: float = 180) -> None:
+        self.cloud.wait_for(
+            f"server {server} {state}", lambda: self.vm_state(server) == state, timeout
+        )
+
+    def make_unmovable(self, plan: Path, before: list[dict]) -> None:
+        """A server nova will not migrate: suspended (neither live nor cold migration
+        takes a SUSPENDED server), on the first compute of the plan that has one."""
+        order = [
+            s["hosts"][0]
+            for s in json.loads(plan.read_text())["steps"]
+            if s["id"].startswith("before:evacuate:")
+        ]
+        for host in order:
+            on_it = [s for s in before if s["host"] == host]
+            if on_it:
+                server = on_it[0]["id"]
+                log(f"fault: suspend server {on_it[0]['name']} on {host}: it cannot move")
+                self.cloud.openstack("server", "suspend", server)
+                self.wait_vm_state(server, "suspended")
+                self.unmovable = (host, server)
+                return
+
+    def fix_unmovable(self, run: str, document: dict) -> None:
+        host, server = self.unmovable
+        failed = [s for s in document["steps"] if s["state"] == "failed"]
+        reason = " ".join(
+            [document.get("pause_reason") or ""] + [s.get("error") or "" for s in failed]
+        )
+        at_host = any(host in s["hosts"] for s in failed)
+        self.fault_checks.append(
+            (
+                "a server that cannot move pauses the run at its host, with the reason",
+                at_host and server in reason,
+                (document.get("pause_reason") or "")[:160],
+            )
+        )
+        log(f"fault: the run paused at {host}; resume server {server}, kostyorc retry")
+        self.cloud.openstack("server", "resume", server)
+        self.wait_vm_state(server, "active")
+        self.kostyorc("retry", run)
+        self.faults.discard("unmovable")
+        self.retried = True
+
     def migrations_from(self, host: str) -> int:
         out = self.cloud._mysql(
             f"SELECT COUNT(*) FROM `{self.cloud.db('nova')}`.migrations WHERE source_compute="
@@ -415,6 +474,14 @@ class Harness:
                         f"(step {document.get('failed_step')})"
                     )
                 return document
+            if (
+                document["state"] == "paused"
+                and not document.get("gate")
+                and "unmovable" in self.faults
+                and self.unmovable
+            ):
+                self.fix_unmovable(run, document)
+                continue
             if document["state"] == "paused" and document.get("gate"):
                 gate = document["gate"]["step"]
                 if gate not in resumed:
@@ -442,7 +509,9 @@ def main(argv: list[str] | None = None) -> int:
         default="pause,kill-worker",
         help="faults to inject, comma-separated: pause (pause and resume during the second "
         "compute), kill-worker (kill -9 the worker during the third compute's live "
-        "migration, start another); '' for none",
+        "migration, start another), unmovable (a suspended server on the first compute "
+        "with one: the run pauses there, the harness resumes the server and retries); "
+        "'' for none",
     )
     parser.add_argument("--keep-workdir", action="store_true")
     parser.add_argument("--summary", help="also write the summary to this file")
