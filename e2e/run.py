@@ -365,6 +365,8 @@ class Harness:
             for s in json.loads(plan.read_text())["steps"]
             if s["id"].startswith("before:evacuate:")
         ]
+        # The pause fault acts on the second compute and kill-worker on the third;
+        # the first compute with a server is the canary when it has one.
         for host in order:
             on_it = [s for s in before if s["host"] == host]
             if on_it:
@@ -425,6 +427,19 @@ class Harness:
                 if time.monotonic() > deadline:
                     raise RuntimeError("pause: the running step did not finish in 900 s")
                 time.sleep(1)
+            if any(step["state"] == "failed" for step in doc["steps"]):
+                # The step failed under the pause (an unmovable server): that
+                # pause is the failure's, and fix_unmovable retries it.
+                self.fault_checks.append(
+                    (
+                        "pause in the middle of the computes holds",
+                        doc["state"] == "paused",
+                        "paused; the running step failed meanwhile: "
+                        + (doc.get("pause_reason") or "")[:100],
+                    )
+                )
+                log("fault: the paused step failed meanwhile; left for the unmovable fault")
+                return
             done = doc["summary"].get("succeeded", 0)
             # Paused: the next look at the record must show nothing new started.
             again = json.loads(self.kostyorc("status", run, "--format", "json"))
