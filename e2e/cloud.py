@@ -644,6 +644,7 @@ max_overflow = 5
         env["E2E_PASSWORD"] = PASSWORD
         env["E2E_REGION"] = REGION
         env["E2E_WORKDIR"] = str(self.workdir)
+        env["E2E_COMPUTES"] = ",".join(COMPUTES)
         done = subprocess.run(
             [str(venv / "bin" / "python"), str(HERE / "os_tasks.py"), verb, *args],
             capture_output=True,

@@ -67,10 +67,17 @@ def boot(conn) -> None:
             wait=True,
         )
     created = []
+    hosts = os.environ["E2E_COMPUTES"].split(",")
     for index in range(1, SERVERS + 1):
+        # Placed round-robin (an admin's `nova:HOST` zone): every compute holds
+        # a server, so every drain (and every fault) has work, run after run.
         created.append(
             conn.compute.create_server(
-                name=f"e2e-{index}", flavor_id=flavor.id, image_id=image.id, networks="none"
+                name=f"e2e-{index}",
+                flavor_id=flavor.id,
+                image_id=image.id,
+                networks="none",
+                availability_zone=f"nova:{hosts[(index - 1) % len(hosts)]}",
             )
         )
     deadline = time.monotonic() + BOOT_TIMEOUT

@@ -413,7 +413,8 @@ class Harness:
         ]
         if len(computes) < 3:
             return
-        if "pause" in faults and f"before:evacuate:{computes[1]}" in running:
+        second = {s["id"] for s in document["steps"] if s["hosts"] == [computes[1]]}
+        if "pause" in faults and second & set(running):
             faults.discard("pause")
             log(f"fault: kostyorc pause while {running[0]} runs")
             self.kostyorc("pause", run)
