@@ -12,13 +12,26 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 
 from kostyor_dsl.cli.errors import CliError
+from kostyor_dsl.gc_paused import gc_paused
 
 FINISHED = ("succeeded", "failed", "cancelled")
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {text!r}")
+    return value
 
 
 def _connection_hint(url: str) -> str:
@@ -60,6 +73,40 @@ def _apply_connection_flags(args: argparse.Namespace) -> None:
         os.environ["KOSTYOR_BROKER_URL"] = args.broker
     if getattr(args, "backend", None):
         os.environ["KOSTYOR_BACKEND_URL"] = args.backend
+    from kostyor_dsl.runtime.settings import resolve_settings
+
+    check_connection_urls(resolve_settings())
+
+
+USUAL_BROKER_SCHEMES = ("filesystem", "redis", "rediss", "amqp", "amqps", "pyamqp")
+
+
+def check_connection_urls(settings) -> None:
+    """A broker or backend URL that names nothing is the user's error, said before
+    kombu or redis fail on it with a traceback.  kombu (its list of transports) is
+    imported only for a scheme that is not one of the usual ones: `simulate` and
+    `status` import no Celery."""
+    from kostyor_dsl.runtime.settings import redact
+
+    broker_schemes = USUAL_BROKER_SCHEMES
+    if settings.broker_url.split(":", 1)[0] not in broker_schemes:
+        from kombu.transport import TRANSPORT_ALIASES
+
+        broker_schemes = tuple(TRANSPORT_ALIASES)
+    for option, url, schemes in (
+        ("--broker (or KOSTYOR_BROKER_URL)", settings.broker_url, broker_schemes),
+        ("--backend (or KOSTYOR_BACKEND_URL)", settings.backend_url, ("redis", "rediss", "file")),
+    ):
+        try:
+            parts = urllib.parse.urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError as exc:
+            raise CliError(f"{option} {redact(url)!r} is not a URL: {exc}", 1) from None
+        if parts.scheme not in schemes:
+            known = ", ".join(sorted(s for s in schemes if s.islower()))
+            raise CliError(
+                f"{option} {redact(url)!r}: unknown scheme {parts.scheme!r} (known: {known})", 1
+            )
 
 
 def _runtime(args: argparse.Namespace):
@@ -101,7 +148,14 @@ def _driver_choice(args: argparse.Namespace, plan: dict):
     if name == plan["driver"]["name"]:
         parameters.update(plan["driver"]["parameters"])
     if args.parameters:
-        parameters.update(load_parameters_file(args.parameters))
+        try:
+            parameters.update(load_parameters_file(args.parameters))
+        except UnicodeDecodeError as exc:
+            raise CliError(
+                f"{args.parameters}: not UTF-8 text (byte {exc.start}); a parameters file "
+                "is a YAML or JSON mapping",
+                1,
+            ) from None
     parameters.update(parse_assignments(args.param or []))
     return load_driver(name, parameters)
 
@@ -154,14 +208,21 @@ def _follow(store, run_id: str, *, tty: bool, interval: float = 0.5) -> dict:
         time.sleep(interval)
 
 
-def _check_plan(args: argparse.Namespace, plan: dict, driver):
+def _check_plan(args: argparse.Namespace, plan: dict, driver, text: str | None = None):
     """Everything `run` refuses, before the broker is even looked at."""
     from kostyor_dsl.runtime.errors import PlanRefused
     from kostyor_dsl.runtime.run_checks import check_run, stale_problems
 
     if (args.against is None) != (args.inventory is None):
         raise CliError("--against SPEC and --inventory INV go together", 2)
-    checked = check_run(plan, driver, path=args.plan, allow_edited=args.allow_edited)
+    checked = check_run(
+        plan,
+        driver,
+        path=args.plan,
+        allow_edited=args.allow_edited,
+        allow_down=getattr(args, "allow_down", False),
+        text=text,
+    )
     if args.against is not None:
         stale = stale_problems(plan, args.against, args.inventory, args.strategy)
         if stale:
@@ -183,29 +244,31 @@ def _check_plan(args: argparse.Namespace, plan: dict, driver):
 
 def run_command(args: argparse.Namespace) -> int:
     with _user_errors(args):
-        from kostyor_dsl.runtime.plan_file import load_plan
+        from kostyor_dsl.runtime.plan_file import load_plan_and_text
 
-        plan = load_plan(args.plan)
-        loaded = _driver_choice(args, plan)
-        driver, parameters = loaded.name, loaded.parameters
-        checked = _check_plan(args, plan, loaded)
-        runtime = _runtime(args)
-        from kostyor_dsl.runtime.control import submit
+        with gc_paused():  # reading, checking and cutting a big plan: see gc_paused
+            plan, text = load_plan_and_text(args.plan)
+            loaded = _driver_choice(args, plan)
+            driver, parameters = loaded.name, loaded.parameters
+            checked = _check_plan(args, plan, loaded, text)
+            del text
+            runtime = _runtime(args)
+            from kostyor_dsl.runtime.control import submit
 
-        _check_broker(runtime)
-        store = runtime.get_store()
-        run_id = submit(
-            runtime.app,
-            store,
-            plan,
-            driver=driver,
-            parameters=parameters,
-            route=args.route,
-            plan_file=os.path.basename(args.plan),
-            seal=checked.seal,
-            edited="; ".join(checked.edited) or None,
-            warn=lambda message: print(f"warning: {message}", file=sys.stderr),
-        )
+            _check_broker(runtime)
+            store = runtime.get_store()
+            run_id = submit(
+                runtime.app,
+                store,
+                plan,
+                driver=driver,
+                parameters=parameters,
+                route=args.route,
+                plan_file=os.path.basename(args.plan),
+                seal=checked.seal,
+                edited="; ".join(checked.edited) or None,
+                warn=lambda message: print(f"warning: {message}", file=sys.stderr),
+            )
         if not args.wait:
             print(run_id)
             return 0
@@ -328,17 +391,40 @@ def status_command(args: argparse.Namespace) -> int:
         return 0
 
 
-def _printable_document(value):
+# In JSON text (ensure_ascii=False) a control character of `printable` shows as an
+# escape (\u0000-\u001f but \t and \n; \b, \f, \r) or as itself (DEL, C1, U+2028/9).
+_CONTROL_ESCAPE = re.compile(r"\\(?:u00[01]|[bfr])")
+_RAW_CONTROL = re.compile(r"[\x7f-\x9f\u2028\u2029]")
+
+
+def _printable_document(document):
     """The status document with control characters escaped in every string (host
-    names and errors come from plans and drivers; render_status adds its own colours)."""
+    names and errors come from plans and drivers; render_status adds its own colours).
+
+    One look at the document's JSON text first: a 100,000-step run's document
+    is two million values, and they are almost never anything but printable.
+    (A character class searched over megabytes is slow: ASCII text is asked
+    only for DEL.)"""
+    try:
+        text = json.dumps(document, ensure_ascii=False)
+    except (TypeError, ValueError):  # not JSON: look at every string
+        return _escaped(document)
+    if _CONTROL_ESCAPE.search(text) is None and (
+        "\x7f" not in text if text.isascii() else _RAW_CONTROL.search(text) is None
+    ):
+        return document
+    return _escaped(document)
+
+
+def _escaped(value):
     from kostyor_dsl.language.printable import printable
 
     if isinstance(value, str):
         return printable(value)
     if isinstance(value, list):
-        return [_printable_document(v) for v in value]
+        return [_escaped(v) for v in value]
     if isinstance(value, dict):
-        return {k: _printable_document(v) for k, v in value.items()}
+        return {k: _escaped(v) for k, v in value.items()}
     return value
 
 
@@ -436,6 +522,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "seal); the run record and `status` say so",
     )
     run.add_argument(
+        "--allow-down",
+        action="store_true",
+        help="upgrade services the inventory records down (its `state`, from `kostyorc "
+        "import`); without it such a plan is refused",
+    )
+    run.add_argument(
         "--against",
         metavar="SPEC",
         help="recompile SPEC with --inventory and refuse the plan unless it is exactly what "
@@ -461,7 +553,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     worker.add_argument(
         "--concurrency",
-        type=int,
+        type=_at_least_one,
         default=2,
         metavar="N",
         help="how many steps this worker runs at once (default 2): the hosts of a parallel "

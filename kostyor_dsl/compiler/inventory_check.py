@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kostyor_dsl.compiler.model import OrderDef
+from kostyor_dsl.compiler.model import OrderDef, StrategyDef
 from kostyor_dsl.inventory.model import Inventory
 from kostyor_dsl.inventory.read import Locator
 from kostyor_dsl.language.diagnostics import Diagnostic, error, warning
@@ -108,3 +108,57 @@ def check_against_order(
                 )
             )
     return out
+
+
+def state_warnings(inventory: Inventory, text: str) -> list[Diagnostic]:
+    """K096 for every service the inventory records down or disabled (`state`), with
+    host and service: the plan upgrades it, `kostyorc run` refuses a down one."""
+    if not inventory.states:
+        return []
+    out: list[Diagnostic] = []
+    locate = Locator(text, inventory.display)
+    index = {h.name: inventory.position(i) for i, h in enumerate(inventory.hosts)}
+    for host in sorted(inventory.states):
+        if host not in index:
+            continue
+        for service in sorted(inventory.states[host]):
+            what = " and ".join(inventory.state_of(host, service))
+            refuse = "down" in what
+            out.append(
+                warning(
+                    "K096",
+                    f"host '{printable(host)}': {printable(service)} is {what} "
+                    "(the deployment reports so)"
+                    + (
+                        "; `kostyorc run` will not upgrade it without --allow-down"
+                        if refuse
+                        else ""
+                    ),
+                    locate(["hosts", index[host], "state", service]),
+                    subject=f"host '{printable(host)}', service '{printable(service)}'",
+                    hints=("see to it before upgrading, then re-import the inventory",),
+                )
+            )
+    return out
+
+
+def unused_service_hooks(chosen: StrategyDef, inventory: Inventory) -> list[Diagnostic]:
+    """A `service NAME { before ... }` block that no host of the inventory runs: its
+    actions never happen, which a typo or a trimmed inventory makes easy to miss
+    (a `hosts` block that selects no host warns the same way, K037)."""
+    if not chosen.service_hooks:
+        return []
+    running: set[str] = set()
+    for services in {host.services for host in inventory.hosts}:
+        running.update(services)
+    return [
+        warning(
+            "K101",
+            f"service {hooks.service}: no host of the inventory runs it, so its "
+            "before/after actions never run",
+            hooks.span,
+            hints=("check the service's name against the inventory's hosts",),
+        )
+        for hooks in chosen.service_hooks
+        if hooks.service not in running
+    ]

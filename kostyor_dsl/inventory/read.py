@@ -21,13 +21,14 @@ import json
 import os
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from importlib import resources
+from itertools import chain
 
 import yaml
 
 from kostyor_dsl.inventory.documents import DocumentError, load_document, strip_bom
-from kostyor_dsl.inventory.hostnames import host_name_problem
+from kostyor_dsl.inventory.hostnames import VALID_TARGET, host_name_problem, target_problem
 from kostyor_dsl.inventory.model import Host, Inventory, InventoryCheck, new_host
 from kostyor_dsl.language.diagnostics import Diagnostic, Label, Span, error, warning
 from kostyor_dsl.language.printable import printable
@@ -102,10 +103,13 @@ def _parse_text(text: str, digest: str, display: str) -> InventoryCheck:
             sources,
         )
     if scanned is not None:  # the fast path: the document is valid
-        hosts, names, _, targets = scanned
-        inventory = Inventory(display, digest, doc.get("cluster"), hosts, targets=targets)
+        hosts, names, _, targets, states = scanned
+        inventory = Inventory(
+            display, digest, doc.get("cluster"), hosts, targets=targets, states=states
+        )
         problems = list(_no_hosts(inventory, text))
         problems.extend(_check_names(inventory, text, names))
+        problems.extend(_check_targets(inventory, text))
         if problems:
             inventory = _without_bad_names(inventory)
         if len(names) != len(hosts):
@@ -121,13 +125,17 @@ def _parse_text(text: str, digest: str, display: str) -> InventoryCheck:
             problems.extend(_duplicate_hosts(partial, text))
         return InventoryCheck(partial, tuple(problems), sources)
     hosts = tuple(
-        Host(h["name"], tuple(h["services"]), tuple(sorted((h.get("labels") or {}).items())))
+        Host(h["name"], tuple(h["services"]), label_pairs(h.get("labels") or {}))
         for h in doc["hosts"]
     )
     targets = {h["name"]: h["targets"] for h in doc["hosts"] if h.get("targets")}
-    inventory = Inventory(display, digest, doc.get("cluster"), hosts, targets=targets)
+    states = {h["name"]: h["state"] for h in doc["hosts"] if h.get("state")}
+    inventory = Inventory(
+        display, digest, doc.get("cluster"), hosts, targets=targets, states=states
+    )
     problems = list(_no_hosts(inventory, text))
     problems.extend(_check_names(inventory, text))
+    problems.extend(_check_targets(inventory, text))
     if problems:
         inventory = _without_bad_names(inventory)
     problems.extend(_duplicate_hosts(inventory, text))
@@ -152,14 +160,14 @@ def _json_fast_path(text: str):
     return doc, scanned
 
 
-# The names, one per line, judged at C speed: only letters, digits, '-' and
-# '.'; no empty name or label, none starting or ending with '-' or '.'; at
-# most 63 characters (so is every label).  A longer name, or any doubt, goes to
-# `host_name_problem`, the one definition.  (One regular expression over all
-# the lines would be exact too, but holds a backtracking frame per line:
-# 10 MB at 20,000 hosts.)
-_NOT_NAME_CHARACTERS = str.maketrans("", "", string.ascii_letters + string.digits + "-.\n")
-_BAD_JOIN = re.compile(r"\n[-.\n]|[-.][\n.]|\.-")
+# The names, one per line, judged at C speed: only letters, digits, '_', '-'
+# and '.'; no empty name, none starting with '-' or '.', no '..', none that is
+# an Ansible pattern by itself (`all`); at most 253 characters.  Any doubt
+# goes to `host_name_problem`, the one definition.  (One regular expression
+# over all the lines would be exact too, but holds a backtracking frame per
+# line: 10 MB at 20,000 hosts.)
+_NOT_NAME_CHARACTERS = str.maketrans("", "", string.ascii_letters + string.digits + "_-.\n")
+_BAD_JOIN = re.compile(r"\n[-.\n]|\.\.|(?i:\n(?:all|ungrouped)\n)")
 
 
 def _all_names_valid(names) -> bool:
@@ -170,7 +178,7 @@ def _all_names_valid(names) -> bool:
         return False
     if joined.translate(_NOT_NAME_CHARACTERS) or _BAD_JOIN.search(joined) is not None:
         return False
-    if max(map(len, names)) <= 63:
+    if max(map(len, names)) <= 253:
         return True
     return all(host_name_problem(name) is None for name in names)
 
@@ -178,7 +186,7 @@ def _all_names_valid(names) -> bool:
 def _check_names(
     inventory: Inventory, text: str, names: set[str] | None = None
 ) -> Iterable[Diagnostic]:
-    """K046 for every host whose name is not a host name (RFC 1123, no leading '-')."""
+    """K046 for every host whose name is not a host name (`hostnames.host_name_problem`)."""
     if names is None:
         names = {h.name for h in inventory.hosts}
     if _all_names_valid(names):
@@ -201,6 +209,40 @@ def _check_names(
         )
 
 
+def _check_targets(inventory: Inventory, text: str) -> Iterable[Diagnostic]:
+    """K090 for every target that a command line would misread (`all`, `a,b`, `-e@x`):
+    targets go to `--limit` and `juju run` as they are."""
+    if not inventory.targets:
+        return
+    locate = None
+    index_of = None
+    for host, services in inventory.targets.items():
+        for service, names in services.items():
+            for k, name in enumerate(names):
+                if VALID_TARGET.match(name):
+                    continue
+                problem = target_problem(name)
+                if problem is None:
+                    continue
+                if locate is None:
+                    locate = Locator(text, inventory.display)
+                    index_of = {
+                        h.name: inventory.position(i) for i, h in enumerate(inventory.hosts)
+                    }
+                where = ["hosts", index_of.get(host, -1), "targets", service, k]
+                yield error(
+                    "K090",
+                    f"host {_quoted(host)}, service {_quoted(service)}: "
+                    f"target {_quoted(name)} refused: {problem}",
+                    locate(where),
+                    subject=f"host {_quoted(host)}",
+                    hints=(
+                        "targets reach `--limit` and `juju run` as they are: write the "
+                        "container or unit name the deployment tool uses, or re-import",
+                    ),
+                )
+
+
 def _quoted(name: str) -> str:
     """A name for a message: quoted, every control character escaped, at most 80 characters."""
     shown = repr(name if len(name) <= 80 else name[:77] + "...")
@@ -220,6 +262,8 @@ def _without_bad_names(inventory: Inventory) -> Inventory:
         inventory.cluster,
         tuple(h for h, _ in kept),
         tuple(p for _, p in kept),
+        targets=inventory.targets,
+        states=inventory.states,
     )
 
 
@@ -309,18 +353,51 @@ def _shortened(message: str) -> str:
 
 
 _TOP_KEYS = frozenset({"cluster", "hosts"})
-_HOST_KEYS = frozenset({"name", "services", "labels", "targets"})
+_HOST_KEYS = frozenset({"name", "services", "labels", "targets", "state"})
 _LABEL_TYPES = (str, int, bool)
+STATES = ("disabled", "down")
 
 
-def _scan_hosts(doc) -> tuple[tuple[Host, ...], set[str], int, dict] | None:
+def label_pairs(labels: dict) -> tuple:
+    """A host's labels as sorted (key, value) pairs; a list label is one pair per value."""
+    pairs = []
+    for key, value in labels.items():
+        if type(value) is list:
+            pairs.extend((key, v) for v in value)
+        else:
+            pairs.append((key, value))
+    return tuple(sorted(pairs, key=lambda kv: (kv[0], str(kv[1]))))
+
+
+def _label_value_ok(value) -> bool:
+    if type(value) in _LABEL_TYPES:
+        return True
+    return type(value) is list and bool(value) and all(type(v) is str for v in value)
+
+
+def _valid_state(state) -> bool:
+    """`state: {SERVICE: down | disabled | [down, disabled]}`."""
+    if type(state) is not dict:
+        return False
+    for service, value in state.items():
+        if type(service) is not str or not service:
+            return False
+        values = value if type(value) is list else [value]
+        if not values or not all(type(v) is str and v in STATES for v in values):
+            return False
+        if len(set(values)) != len(values):
+            return False
+    return True
+
+
+def _scan_hosts(doc) -> tuple[tuple[Host, ...], set[str], int, dict, dict] | None:
     """The schema's rules checked while building the hosts, in one pass.
 
     Accepts exactly what schemas/inventory.schema.json accepts (tests/
     test_inventory.py checks the two agree) and returns the hosts with the
     set of their names (fewer than hosts: a host is listed twice), the
-    number of keys of all its mappings (see `_json_fast_path`) and the hosts'
-    `targets`;
+    number of keys of all its mappings (see `_json_fast_path`), the hosts'
+    `targets` and their services' `state`;
     None sends the caller down the slow path, where jsonschema explains.
     Hosts running the same services share one tuple (computes are thousands
     of copies of a few lists), which also lets later stages memoise per list.
@@ -341,6 +418,7 @@ def _scan_hosts(doc) -> tuple[tuple[Host, ...], set[str], int, dict] | None:
     make_host = new_host
     keys = len(doc) + 2 * len(docs)  # every host has a name and services; labels add
     targets: dict[str, dict] = {}
+    states: dict[str, dict] = {}
     for h in docs:
         if type(h) is not dict:
             return None
@@ -357,11 +435,16 @@ def _scan_hosts(doc) -> tuple[tuple[Host, ...], set[str], int, dict] | None:
             if type(raw_labels) is not dict:
                 return None
             for v in raw_labels.values():
-                if type(v) not in _LABEL_TYPES:
+                if type(v) not in _LABEL_TYPES and not _label_value_ok(v):
                     return None
-            labels = tuple(sorted(raw_labels.items()))
+            labels = label_pairs(raw_labels)
+            if "state" in h:
+                if not _valid_state(h["state"]):
+                    return None
+                states[name] = h["state"]
+                keys += len(h["state"])
             if "targets" in h:
-                if not _valid_targets(h["targets"]):
+                if type(h["targets"]) is not dict:
                     return None
                 targets[name] = h["targets"]
             # the labels and targets keys, and the keys inside them
@@ -378,20 +461,24 @@ def _scan_hosts(doc) -> tuple[tuple[Host, ...], set[str], int, dict] | None:
             shared[key] = shared_services = key
         append(make_host(name, shared_services, labels))
         add_name(name)
-    return tuple(out), names, keys, targets
+    if targets and not _valid_targets(targets.values()):
+        return None
+    return tuple(out), names, keys, targets, states
 
 
-def _valid_targets(targets) -> bool:
-    """`targets: {SERVICE: [NAME, ...]}`: how a driver addresses a service on the host."""
-    if type(targets) is not dict:
+def _valid_targets(all_targets: Iterable[dict]) -> bool:
+    """Each host's `targets: {SERVICE: [NAME, ...]}` (how a driver addresses a
+    service on the host): non-empty strings all.  Judged for all hosts at once,
+    the types by set and the strings by `all`, at C speed: a 50,000-host cloud
+    has a million names."""
+    services, lists = [], []
+    for targets in all_targets:
+        services.extend(targets)
+        lists.extend(targets.values())
+    if set(map(type, lists)) - {list} or set(map(type, services)) - {str} or not all(services):
         return False
-    for names in targets.values():
-        if type(names) is not list:
-            return False
-        for n in names:
-            if type(n) is not str or not n:
-                return False
-    return all(type(k) is str and k for k in targets)
+    names = list(chain.from_iterable(lists))
+    return not (set(map(type, names)) - {str}) and all(names)
 
 
 def _schema_hints(err) -> tuple[str, ...]:
@@ -423,7 +510,10 @@ def _subject(doc, path) -> str | None:
 class Locator:
     """Finds the line and column of a document path by composing the text with marks.
 
-    Built on first use only: the happy path never pays for it.
+    Built on first use only: the happy path never pays for it.  In a JSON
+    document a path into one host composes only that host's text (found
+    with the C JSON scanner): composing a 50,000-host document with marks
+    takes seconds, and one warning about one host (K044) must not cost that.
     """
 
     def __init__(self, text: str, display: str):
@@ -431,17 +521,44 @@ class Locator:
         self.display = display
         self._root = None
         self._composed = False
+        self._host_spans: list[tuple[int, int]] = []
+        self._more_hosts: Iterator[tuple[int, int]] | None = None
+        self._hosts: dict[int, tuple[yaml.Node | None, int, int]] = {}
 
     def __call__(self, path) -> Span | None:
+        found = self._in_json_host(path)
+        if found is not None:
+            return found
         if not self._composed:
             self._composed = True
-            try:
-                self._root = yaml.compose(
-                    self.text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-                )
-            except yaml.YAMLError:
-                self._root = None
-        node = self._root
+            self._root = _compose(self.text)
+        return self._span(self._root, path, 0, 0)
+
+    def _in_json_host(self, path) -> Span | None:
+        if len(path) < 2 or path[0] != "hosts" or type(path[1]) is not int:
+            return None
+        index = path[1]
+        if self._more_hosts is None:
+            self._more_hosts = _json_host_spans(self.text)
+        # Hosts are scanned only as far as the one asked for.
+        for span in self._more_hosts:
+            self._host_spans.append(span)
+            if len(self._host_spans) > index:
+                break
+        if not 0 <= index < len(self._host_spans):
+            return None
+        if index not in self._hosts:
+            start, end = self._host_spans[index]
+            line = self.text.count("\n", 0, start)
+            column = start - (self.text.rfind("\n", 0, start) + 1)
+            self._hosts[index] = (_compose(self.text[start:end]), line, column)
+        node, line, column = self._hosts[index]
+        if node is None:
+            return None
+        return self._span(node, path[2:], line, column)
+
+    def _span(self, node, path, line: int, column: int) -> Span | None:
+        """The span of `path` under `node`, whose text starts at (line, column)."""
         if node is None:
             return None
         best = node
@@ -463,8 +580,60 @@ class Locator:
             node = best = child
         mark = best.start_mark
         end = best.end_mark
-        end_col = end.column + 1 if end.line == mark.line else mark.column + 2
-        return Span(self.display, mark.line + 1, mark.column + 1, mark.line + 1, end_col)
+        start_column = mark.column + (column if mark.line == 0 else 0)
+        end_col = (
+            end.column + (column if end.line == 0 else 0) + 1
+            if end.line == mark.line
+            else start_column + 2
+        )
+        return Span(
+            self.display, line + mark.line + 1, start_column + 1, line + mark.line + 1, end_col
+        )
+
+
+def _compose(text: str):
+    try:
+        return yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return None
+
+
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _json_host_spans(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each item of a JSON document's top-level `hosts` list, in
+    turn; none when the text is not such a JSON document (the caller then
+    composes it all)."""
+    decode = json.JSONDecoder().raw_decode
+    skip = _JSON_SPACE.match
+    try:
+        at = skip(text).end()
+        if text[at : at + 1] != "{":
+            return
+        at = skip(text, at + 1).end()
+        while text[at : at + 1] == '"':
+            key, at = decode(text, at)
+            at = skip(text, at).end()
+            if text[at : at + 1] != ":":
+                return
+            at = skip(text, at + 1).end()
+            if key == "hosts" and text[at : at + 1] == "[":
+                at = skip(text, at + 1).end()
+                while text[at : at + 1] not in ("]", ""):
+                    start = at
+                    _, at = decode(text, at)
+                    yield start, at
+                    at = skip(text, at).end()
+                    if text[at : at + 1] == ",":
+                        at = skip(text, at + 1).end()
+                return
+            _, at = decode(text, at)
+            at = skip(text, at).end()
+            if text[at : at + 1] == ",":
+                at = skip(text, at + 1).end()
+    except (ValueError, RecursionError):
+        return
 
 
 def _duplicate_hosts(inventory: Inventory, text: str) -> Iterable[Diagnostic]:

@@ -10,10 +10,9 @@ from kostyor_dsl.runtime.canvas import (
     Segment,
     Stage,
     Unit,
-    describe,
+    schedule,
     segment_of,
-    stages_of,
-    units_of,
+    segments_of,
 )
 from kostyor_dsl.runtime.drivers import Driver, load_driver
 from kostyor_dsl.runtime.errors import StepFailed
@@ -35,18 +34,23 @@ class RunContext:
         return segment_of(list(self.segments), index)
 
 
-@functools.lru_cache(maxsize=16)
-def _context(store, run_id: str, route: str) -> RunContext:
-    plan = store.plan(run_id)
+def context_of(plan: dict[str, Any], run_id: str, route: str) -> RunContext:
+    """A run's context from its plan, the plan cut into units once."""
+    units, stages = schedule(plan, run_id, route)
     return RunContext(
         run_id=run_id,
         plan=plan,
-        units=tuple(units_of(plan, run_id, route)),
-        segments=tuple(describe(plan, run_id, route)),
+        units=tuple(units),
+        segments=tuple(segments_of(units, run_id)),
         steps={step["id"]: step for step in plan["steps"]},
-        stages=tuple(stages_of(plan, run_id, route)),
+        stages=tuple(stages),
         policies=policies_of(plan),
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _context(store, run_id: str, route: str) -> RunContext:
+    return context_of(store.plan(run_id), run_id, route)
 
 
 def run_context(store, run) -> RunContext:
@@ -65,10 +69,11 @@ def driver_for(run) -> Driver:
 def driver_signature(driver: Driver, step: dict[str, Any], unit: Unit):
     """The driver's signature for one unit of a plan step.
 
-    The unit's host names are checked again here, whatever `kostyorc run`
-    checked: a plan submitted another way never hands a driver a name such as
-    `-oProxyCommand=...` (the step fails instead, naming the host)."""
-    problem = step_host_problem(unit.id, unit.hosts)
+    The unit's host names and the step's targets are checked again here,
+    whatever `kostyorc run` checked: a plan submitted another way never hands a
+    driver a name such as `-oProxyCommand=...` or `all` (the step fails
+    instead, naming the host or target)."""
+    problem = step_host_problem(unit.id, unit.hosts, step.get("targets"))
     if problem is not None:
         raise StepFailed(problem, unit.id)
     kind = step["kind"]

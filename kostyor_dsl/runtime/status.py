@@ -6,7 +6,7 @@ import datetime
 from typing import Any
 
 from kostyor_dsl.runtime.budget_guard import budget_use, failed_hosts
-from kostyor_dsl.runtime.canvas import stages_of, task_id, units_of
+from kostyor_dsl.runtime.canvas import schedule, task_id
 from kostyor_dsl.runtime.failure_policy import policies_of
 from kostyor_dsl.runtime.records import COMPLETED_STATES, DONE_ELSEWHERE, LANE_DONE_STATES
 
@@ -33,8 +33,7 @@ def _batch_state(states: list[str], lane_ends: list[str]) -> str:
 def status_document(store, run_id: str) -> dict[str, Any]:
     run = store.run(run_id)
     plan = store.plan(run_id)
-    units = units_of(plan, run_id, run.route)
-    stages = stages_of(plan, run_id, run.route)
+    units, stages = schedule(plan, run_id, run.route)
     records = store.steps(run_id, len(units))
     steps = []
     counts: dict[str, int] = {}
@@ -135,9 +134,21 @@ def status_document(store, run_id: str) -> dict[str, Any]:
         "groups": groups,
         "budgets": budget_use(plan, failed_hosts(run.failed_hosts)),
         "batches": batches,
+        "point_of_no_return": _no_return(plan, steps),
         "hosts_left_disabled": left_disabled,
         "steps": steps,
     }
+
+
+def _no_return(plan: dict, steps: list[dict]) -> dict | None:
+    """The plan's point of no return and whether the run is past it: once its
+    step has succeeded, the old release can no longer run."""
+    mark = plan.get("point_of_no_return")
+    if mark is None:
+        return None
+    states = [step["state"] for step in steps if step["step"] == mark["step"]]
+    passed = bool(states) and all(state in COMPLETED_STATES for state in states)
+    return {"step": mark["step"], "action": mark["action"], "passed": passed}
 
 
 def hosts_left_disabled(steps: list[dict], plan: dict, run_state: str) -> list[dict]:
@@ -217,6 +228,21 @@ def summary_line(document: dict[str, Any]) -> str:
     return line
 
 
+OUTPUT_LINES = 10
+OUTPUT_INDENT = " " * 6
+
+
+def output_tail(lines: list[str], count: int = OUTPUT_LINES) -> list[str]:
+    """The last `count` non-blank lines of a failed step's output (after its error's
+    first line), with how many were left out before them."""
+    kept = [line.rstrip() for line in lines if line.strip()]
+    if len(kept) <= count:
+        return kept
+    left = len(kept) - count
+    more = f"... ({left} earlier line{'s' if left != 1 else ''}: --format json has them)"
+    return [more, *kept[-count:]]
+
+
 def render_status(document: dict[str, Any], *, tty: bool) -> str:
     lines = [summary_line(document)]
     if document.get("edited"):
@@ -249,6 +275,13 @@ def render_status(document: dict[str, Any], *, tty: bool) -> str:
             f"(failed), allows {budget['allowed']} ({budget['rule']} {budget['amount']})"
             + (f": {', '.join(down)}" if down else "")
         )
+    mark = document.get("point_of_no_return")
+    if mark is not None:
+        lines.append(
+            f"point of no return: {mark['step']} ("
+            + ("passed: the old release can no longer run" if mark["passed"] else "not passed yet")
+            + ")"
+        )
     starts = {batch["first"]: batch for batch in document.get("batches", [])}
     width = len(str(len(document["steps"])))
     for step in document["steps"]:
@@ -263,10 +296,15 @@ def render_status(document: dict[str, Any], *, tty: bool) -> str:
         if step["state"] == "waiting" and document.get("gate"):
             line += f"  (gate: {document['gate']['message']}; `kostyorc resume` goes on)"
         elif step["error"]:
-            line += f"  ({step['error'].splitlines()[0]})"
+            first, *rest = step["error"].splitlines() or [""]
+            line += f"  ({first})"
+            if step["state"] == "failed":
+                line += "".join(f"\n{OUTPUT_INDENT}| {text}" for text in output_tail(rest))
         elif step["state"] == "done-elsewhere":
             line += f"  ({_elsewhere(step['result'])})"
         elif step.get("progress") and step["progress"].get("summary"):
             line += f"  ({step['progress']['summary']})"
+        if mark is not None and step["step"] == mark["step"]:
+            line += "  <- point of no return"
         lines.append(line)
     return "\n".join(lines)
