@@ -207,6 +207,9 @@ class Harness:
         self.times["upgrade"] = time.monotonic() - t2
         probe.stop()
         sampler.stop()
+        (self.workdir / "api-samples.json").write_text(
+            json.dumps([vars(sample) for sample in probe.samples])
+        )
 
         after = json.loads(self.cloud.in_venv(new, "servers", 120))
         simulate = self.kostyorc("simulate", str(plan), "--from-run", run, "--format", "json")

@@ -175,7 +175,9 @@ def check_all(
             report.add(
                 f"{service} outage {end - start:.1f} s inside a restart",
                 found is not None,
-                f"during {found}" if found else "no restarting step around it",
+                f"during {found}"
+                if found
+                else f"no restarting step around it ({_near(timed, start, end)})",
             )
     servers_seen = [
         s.detail for s in probe.samples if s.service == "nova" and s.ok and "servers=" in s.detail
@@ -219,6 +221,16 @@ def _restarts_covering(timed, plan_steps, service, own, deps, start, end):
         if covered_to >= end:
             return ", ".join(names)
     return None
+
+
+def _near(timed, start, end) -> str:
+    """The steps running around an outage, with its times relative to them."""
+    near = [
+        f"{step['id']} {start - s_start:+.1f}..{end - s_end:+.1f} s"
+        for step, s_start, s_end in timed
+        if s_start - 30 <= end and start <= s_end + 30
+    ]
+    return "; ".join(near[:4]) or "none within 30 s"
 
 
 def _window(status: dict) -> float:
