@@ -18,7 +18,13 @@ from sse_starlette import EventSourceResponse
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -189,7 +195,7 @@ def create_app(state: ServeState) -> Starlette:
         return response
 
     def render(request: Request, name: str, **context) -> HTMLResponse:
-        steer = state.guard.may_steer(request.headers, request.cookies) is None
+        steer = state.guard.shows_controls(request.headers, request.cookies)
         html = templates.get_template(name).render(
             read_only=state.guard.read_only, may_steer=steer, **context
         )
@@ -329,6 +335,7 @@ def create_app(state: ServeState) -> Starlette:
     state.list_feed = Feed(_list_reader(state), _whole, max(state.interval, 1.0))
     routes = [
         Route("/", runs_page),
+        Route("/favicon.ico", lambda request: Response(status_code=204)),
         Route("/events", runs_events),
         Route("/runs/{run_id}", run_page),
         Route("/runs/{run_id}/events", run_events),

@@ -80,6 +80,10 @@ class Guard:
         parts = urlsplit(source)
         return parts.scheme in ("http", "https") and parts.netloc == headers.get("host", "")
 
+    def shows_controls(self, headers, cookies) -> bool:
+        """Whether a page should offer the verbs (each request is still checked)."""
+        return not self.read_only and self.valid(self.token_of(headers, cookies))
+
     def may_steer(self, headers, cookies) -> str | None:
         """Why this request may not change anything, or None if it may."""
         if self.read_only:
