@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import signal
-from dataclasses import replace
 import urllib.error
 import urllib.request
+from dataclasses import replace
 
 import pytest
 from runtime_harness import Runtime, make_plan, require_broker, rollout_plan
@@ -223,7 +223,10 @@ def test_failed_output_retry_cancel_and_markup_inert(runtime, browser, tmp_path)
     marker.touch()
     hold = tmp_path / "hold2"
     hold.mkdir()
-    gate_command = f"test -e {hold}/go || {{ touch {hold}/{{host}}; while ! test -e {hold}/go; do sleep 0.05; done; }}"
+    gate_command = (
+        f"test -e {hold}/go || (touch {hold}/{{host}}; "
+        f"while ! test -e {hold}/go; do sleep 0.05; done)"
+    )
     run2 = runtime.kostyorc("run", path, "-p", f"command={gate_command}").stdout.split()[-1]
     runtime.wait_for((hold / "node-1").exists, 30, "the first step of the second run")
     page.goto(f"{server.url}runs/{run2}")
