@@ -68,7 +68,7 @@ def serve_command(args: argparse.Namespace) -> int:
         from kostyor_dsl.runtime.settings import resolve_settings
         from kostyor_dsl.runtime.store_factory import open_store
 
-        store = open_store(resolve_settings())
+        store = open_store(resolve_settings(), watching=True)
         store.list_runs()  # an unreachable store is said now, not on the first page
 
     def control_app():

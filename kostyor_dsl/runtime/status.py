@@ -6,7 +6,7 @@ import datetime
 from typing import Any
 
 from kostyor_dsl.runtime.budget_guard import budget_use, failed_hosts
-from kostyor_dsl.runtime.canvas import stages_of, task_id, units_of
+from kostyor_dsl.runtime.canvas import schedule, task_id
 from kostyor_dsl.runtime.failure_policy import policies_of
 
 
@@ -29,8 +29,7 @@ def _batch_state(states: list[str], lane_ends: list[str]) -> str:
 def status_document(store, run_id: str) -> dict[str, Any]:
     run = store.run(run_id)
     plan = store.plan(run_id)
-    units = units_of(plan, run_id, run.route)
-    stages = stages_of(plan, run_id, run.route)
+    units, stages = schedule(plan, run_id, run.route)
     records = store.steps(run_id, len(units))
     steps = []
     counts: dict[str, int] = {}

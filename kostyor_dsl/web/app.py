@@ -9,6 +9,7 @@ does not accept answers 409 with the message the CLI prints.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,8 @@ from kostyor_dsl.web.security import COOKIE, Guard
 from kostyor_dsl.web.snapshot import changes, output_text, read_snapshot
 from kostyor_dsl.web.window import FINISHED, expected_window, run_window
 
+# A run page reads the whole record at least this often, whatever the fingerprint says.
+REREAD = 5.0
 VERBS = ("pause", "resume", "approve", "cancel", "retry")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -83,17 +86,30 @@ def _templates() -> Environment:
 def _run_reader(state: ServeState, run_id: str) -> Callable[[], dict]:
     plan = state.plans[run_id]
     layout = state.layouts[run_id]
-    memo: dict[str, Any] = {"key": None, "window": None}
+    memo: dict[str, Any] = {"key": None, "window": None, "print": None, "reading": None}
 
     def read() -> dict:
+        # Reading and checking every record of a 2,000-step run takes a good
+        # part of a second; most polls find nothing changed, which the store's
+        # fingerprint tells for the price of a directory listing (or one
+        # unparsed Redis read).  A reading is taken at least every REREAD s.
+        mark = state.store.fingerprint(run_id)
+        if (
+            memo["reading"] is not None
+            and mark == memo["print"]
+            and time.monotonic() - memo["at"] < REREAD
+        ):
+            return memo["reading"]
         snapshot = read_snapshot(state.store, run_id, plan, layout.no_return)
         document = snapshot.pop("document")
         finished = sum(1 for step in document["steps"] if step["state"] in FINISHED)
-        key = (document["state"], finished, document["summary"].get("running", 0))
+        # The ETA changes with what finished, not with what started.
+        key = (document["state"], finished)
         if key != memo["key"]:
             window = run_window(state.store, run_id, plan, document, state.expected[run_id])
             memo["key"], memo["window"] = key, window.to_dict()
         snapshot["run"]["window"] = memo["window"]
+        memo["print"], memo["reading"], memo["at"] = mark, snapshot, time.monotonic()
         return snapshot
 
     return read

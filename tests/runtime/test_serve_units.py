@@ -8,6 +8,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 from runtime_harness import Runtime, make_plan, rollout_plan
@@ -183,3 +184,21 @@ def test_the_compiler_and_the_worker_never_import_the_web_extra():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_watching_file_store_sees_every_write_and_its_fingerprint_changes(tmp_path):
+    from kostyor_dsl.runtime.records import StepRecord
+    from kostyor_dsl.runtime.run_store import FileRunStore
+
+    writer, watcher = FileRunStore(tmp_path), FileRunStore(tmp_path, cache_steps=True)
+    writer.create_run(RunRecord("r", "running", "noop", {}, "run", 3, 1.0, 1.0), make_plan(1))
+    marks = [watcher.fingerprint("r")]
+    for state in ("running", "succeeded", "failed", "running", "succeeded"):
+        # Back to back, as fast as a worker writes: each write is seen.
+        writer.put_step("r", StepRecord(1, state, attempts=2))
+        assert [record.state for record in watcher.steps("r", 3)] == ["pending", state, "pending"]
+        marks.append(watcher.fingerprint("r"))
+    writer.update_run("r", lambda run: replace(run, state="paused"))
+    marks.append(watcher.fingerprint("r"))
+    assert len(set(marks)) == len(marks)
+    assert watcher.steps("r", 3) == writer.steps("r", 3)
