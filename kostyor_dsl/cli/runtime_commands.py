@@ -107,7 +107,12 @@ def _driver_choice(args: argparse.Namespace, plan: dict):
 
 
 def _follow(store, run_id: str, *, tty: bool, interval: float = 0.5) -> dict:
-    from kostyor_dsl.runtime.status import progress_bar, status_document, summary_line
+    from kostyor_dsl.runtime.status import (
+        progress_bar,
+        status_document,
+        steps_done,
+        summary_line,
+    )
 
     seen: dict[str, str] = {}
     last_state = None
@@ -118,7 +123,7 @@ def _follow(store, run_id: str, *, tty: bool, interval: float = 0.5) -> dict:
             if document["state"] != last_state:
                 print(f"\nrun {run_id} paused: {document['pause_reason']}", file=sys.stderr)
         elif tty:
-            done = document["summary"].get("succeeded", 0)
+            done = steps_done(document["summary"])
             running = [step["id"] for step in document["steps"] if step["state"] == "running"]
             line = f"{progress_bar(done, total, 20)} {done}/{total} {document['state']}"
             if running:
@@ -363,6 +368,10 @@ def runs_command(args: argparse.Namespace) -> int:
         )
         for record in records:
             done = f"{record.progress}/{record.unit_count}"
+            if record.done_elsewhere:
+                # Complete, but done by another step: never counted as ran.
+                ran = record.progress - record.done_elsewhere
+                done = f"{ran}+{record.done_elsewhere}/{record.unit_count}"
             print(
                 printable(
                     f"{record.run_id:<22}  {record.state:<9} {done:>13} "

@@ -187,6 +187,13 @@ def run_simulate(args) -> int:
             f"timings from run {sample.run_id} ({sample.state}): {sample.timed} of "
             f"{sample.units} steps timed"
         )
+        if sample.done_elsewhere:
+            shown = ", ".join(sample.done_elsewhere[:3])
+            more = len(sample.done_elsewhere) - 3
+            note += (
+                f", {len(sample.done_elsewhere)} of them done elsewhere (another step of the "
+                f"run did their work: {shown}{f' and {more} more' if more > 0 else ''})"
+            )
         if sample.measured is not None:
             note += f", it took {clock(sample.measured)} ({sample.measured:g} s) from first start to last end"
         result = _with_note(result, note)

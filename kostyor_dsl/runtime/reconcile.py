@@ -29,6 +29,7 @@ from dataclasses import replace
 
 from kostyor_dsl.runtime import budget_guard
 from kostyor_dsl.runtime.canvas import signatures, tail_from
+from kostyor_dsl.runtime.records import COMPLETED_STATES
 from kostyor_dsl.runtime.run_context import RunContext, run_context
 from kostyor_dsl.runtime.run_queues import delete_queues, ended_for_good, run_queues
 from kostyor_dsl.runtime.run_store import LANE_DONE_STATES
@@ -106,7 +107,7 @@ def open_lanes(store, context: RunContext, run_id: str, stage: int) -> list[int]
     for lane in current.lanes:
         for index in range(lane.first, lane.last + 1):
             state = records[index].state
-            if state in ("succeeded", "skipped"):
+            if state in COMPLETED_STATES or state == "skipped":
                 continue
             if state == "failed":
                 if not current.parallel:

@@ -8,10 +8,33 @@ from typing import Any
 RUN_STATES = ("running", "paused", "cancelled", "succeeded", "failed")
 FINAL_STATES = frozenset({"cancelled", "succeeded"})
 LIVE_STATES = frozenset({"running", "paused"})
-STEP_STATES = ("pending", "running", "succeeded", "failed", "skipped", "waiting", "revoked")
+STEP_STATES = (
+    "pending",
+    "running",
+    "succeeded",
+    "done-elsewhere",
+    "failed",
+    "skipped",
+    "waiting",
+    "revoked",
+)
+# A unit whose work the deployment tool did inside another unit ("nothing here:
+# `kolla-ansible upgrade -t keystone` runs it itself") is complete, as a
+# succeeded one is, but it is never reported as having run: its driver returned
+# a result carrying DONE_ELSEWHERE (see `runtime.drivers.done_elsewhere`).
+COMPLETED_STATES = frozenset({"succeeded", "done-elsewhere"})
+DONE_ELSEWHERE = "done_elsewhere"
 # A lane is finished when its last unit is in one of these: a failed unit of a
 # rollout batch has its host's later units skipped, so the lane ends either way.
-LANE_DONE_STATES = frozenset({"succeeded", "skipped", "failed"})
+LANE_DONE_STATES = frozenset({*COMPLETED_STATES, "skipped", "failed"})
+
+
+def completed_state(result) -> str:
+    """The state of a unit whose driver returned `result`: done elsewhere when the
+    driver says so, else succeeded."""
+    if isinstance(result, dict) and result.get(DONE_ELSEWHERE):
+        return "done-elsewhere"
+    return "succeeded"
 
 
 @dataclass(frozen=True)
@@ -26,6 +49,8 @@ class RunRecord:
     updated: float
     plan_file: str = ""
     progress: int = 0
+    # Of `progress`, the units done elsewhere (see COMPLETED_STATES).
+    done_elsewhere: int = 0
     error: str | None = None
     failed_step: str | None = None
     published_at: float = 0.0

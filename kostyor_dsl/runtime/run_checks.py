@@ -9,7 +9,8 @@ doing nothing) half-way through an upgrade:
 - every host a step names is a host name (`compiler.hostnames`), so no
   driver ever sees `-oProxyCommand=...` as a host;
 - the driver, with these parameters, can perform every step
-  (`Driver.unsupported`);
+  (`Driver.unsupported`) and the plan as a whole (`Driver.plan_problems`:
+  the order its tool can keep, the files its steps need);
 - with `--against SPEC --inventory INV`, the current spec and inventory
   compile to this very plan (else it is stale, as Terraform says of a saved
   plan whose configuration changed).
@@ -94,10 +95,11 @@ def driver_problems(plan: dict, driver: Driver) -> list[str]:
             answers[key] = driver.unsupported(kind, name)
         if answers[key] is not None:
             needing.setdefault(key, []).append(step["id"])
-    return [
+    problems = [
         f"step {steps[0]!r}{_more(steps)} ({kind} {name}): {answers[kind, name]}"
         for (kind, name), steps in needing.items()
     ]
+    return problems + list(driver.plan_problems(plan))
 
 
 def _more(steps: list[str]) -> str:

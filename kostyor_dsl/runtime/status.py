@@ -8,6 +8,10 @@ from typing import Any
 from kostyor_dsl.runtime.budget_guard import budget_use, failed_hosts
 from kostyor_dsl.runtime.canvas import schedule, task_id
 from kostyor_dsl.runtime.failure_policy import policies_of
+from kostyor_dsl.runtime.records import COMPLETED_STATES, DONE_ELSEWHERE, LANE_DONE_STATES
+
+ENABLE_COMMAND = "openstack compute service set --enable {host} nova-compute"
+_STOPPED_STATES = frozenset({"failed", "skipped", "revoked"})
 
 
 def iso_time(moment: float | None) -> str | None:
@@ -19,7 +23,7 @@ def iso_time(moment: float | None) -> str | None:
 
 
 def _batch_state(states: list[str], lane_ends: list[str]) -> str:
-    if all(state in ("succeeded", "skipped", "failed") for state in lane_ends):
+    if all(state in LANE_DONE_STATES for state in lane_ends):
         return "finished"
     if all(state == "pending" for state in states):
         return "pending"
@@ -102,6 +106,7 @@ def status_document(store, run_id: str) -> dict[str, Any]:
                 "failed_hosts": dict(sorted(run.failed_hosts.get(name, {}).items())),
             }
         )
+    left_disabled = hosts_left_disabled(steps, plan, run.state)
     gate = None
     if run.gate:
         unit = next((unit for unit in units if unit.id == run.gate), None)
@@ -129,8 +134,58 @@ def status_document(store, run_id: str) -> dict[str, Any]:
         "groups": groups,
         "budgets": budget_use(plan, failed_hosts(run.failed_hosts)),
         "batches": batches,
+        "hosts_left_disabled": left_disabled,
         "steps": steps,
     }
+
+
+def hosts_left_disabled(steps: list[dict], plan: dict, run_state: str) -> list[dict]:
+    """The hypervisors whose scheduling the run disabled and did not enable again
+    because the host's steps stopped (a failed evacuation, the run failed or
+    cancelled): each with the command that enables it again."""
+    actions = {step["id"]: step.get("action") for step in plan.get("steps", ())}
+    found = []
+    for position, step in enumerate(steps):
+        if actions.get(step["step"]) != "disable-scheduling" or step["state"] not in (
+            COMPLETED_STATES
+        ):
+            continue
+        if not step["hosts"]:
+            continue
+        host = step["hosts"][0]
+        result = step["result"] if isinstance(step["result"], dict) else {}
+        if result.get("scheduling_disabled") is False:
+            continue  # someone else had disabled it: not the run's to enable
+        later = [other for other in steps[position + 1 :] if other["hosts"] == [host]]
+        enabled = any(
+            actions.get(other["step"]) == "enable-scheduling" and other["state"] in COMPLETED_STATES
+            for other in later
+        )
+        if enabled:
+            continue
+        stopped = next((other for other in later if other["state"] in _STOPPED_STATES), None)
+        if stopped is None and run_state not in ("failed", "cancelled"):
+            continue  # still on its way to enable-scheduling
+        found.append(
+            {
+                "host": host,
+                "disabled_in": step["id"],
+                "stopped_at": stopped["id"] if stopped else None,
+                "stopped_state": stopped["state"] if stopped else run_state,
+                "enable": result.get("enable_with") or ENABLE_COMMAND.format(host=host),
+            }
+        )
+    return found
+
+
+def steps_done(summary: dict[str, Any]) -> int:
+    """The units that are complete: those that ran and those done by another step."""
+    return sum(summary.get(state, 0) for state in COMPLETED_STATES)
+
+
+def _elsewhere(result: Any) -> str:
+    where = result.get(DONE_ELSEWHERE) if isinstance(result, dict) else None
+    return f"done elsewhere: {where}" if isinstance(where, str) else "done elsewhere"
 
 
 def progress_bar(done: int, total: int, width: int = 30) -> str:
@@ -144,6 +199,8 @@ def summary_line(document: dict[str, Any]) -> str:
     total = summary["total"]
     running = [step["id"] for step in document["steps"] if step["state"] == "running"]
     line = f"run {document['run']}: {document['state']}, {done}/{total} steps succeeded"
+    if summary.get("done-elsewhere"):
+        line += f", {summary['done-elsewhere']} done elsewhere"
     for state in ("failed", "skipped"):
         if summary.get(state) and document["state"] != "failed":
             line += f", {summary[state]} {state}"
@@ -163,8 +220,18 @@ def render_status(document: dict[str, Any], *, tty: bool) -> str:
     lines = [summary_line(document)]
     if document.get("edited"):
         lines.append(f"plan edited after compile, run with --allow-edited: {document['edited']}")
+    for left in document.get("hosts_left_disabled", []):
+        why = (
+            f"step {left['stopped_at']} {left['stopped_state']}"
+            if left["stopped_at"]
+            else f"the run {left['stopped_state']}"
+        )
+        lines.append(
+            f"host {left['host']} left with scheduling disabled ({why} after "
+            f"{left['disabled_in']}): enable it again with `{left['enable']}`"
+        )
     if tty:
-        done = document["summary"].get("succeeded", 0)
+        done = steps_done(document["summary"])
         lines.append(progress_bar(done, document["summary"]["total"]))
     for group in document.get("groups", []):
         if group["failed_hosts"]:
@@ -196,6 +263,8 @@ def render_status(document: dict[str, Any], *, tty: bool) -> str:
             line += f"  (gate: {document['gate']['message']}; `kostyorc resume` goes on)"
         elif step["error"]:
             line += f"  ({step['error'].splitlines()[0]})"
+        elif step["state"] == "done-elsewhere":
+            line += f"  ({_elsewhere(step['result'])})"
         elif step.get("progress") and step["progress"].get("summary"):
             line += f"  ({step['progress']['summary']})"
         lines.append(line)

@@ -29,6 +29,7 @@ from kostyor_dsl.runtime.current import get_store
 from kostyor_dsl.runtime.errors import RuntimeProblem, StepFailed, UnknownRun
 from kostyor_dsl.runtime.failure_policy import GroupPolicy, record_failure
 from kostyor_dsl.runtime.reconcile import finish_lane, publish_from, skip_rest_of_lane
+from kostyor_dsl.runtime.records import COMPLETED_STATES, completed_state
 from kostyor_dsl.runtime.run_context import driver_for, driver_signature, run_context
 from kostyor_dsl.runtime.run_store import LANE_DONE_STATES
 from kostyor_dsl.runtime.step_context import StepContext, entered
@@ -111,7 +112,7 @@ def step(self, run_id: str, index: int, unit_id: str) -> dict:
         raise Ignore()
     if store.step(run_id, index).state in LANE_DONE_STATES:
         raise Ignore()
-    if index > lane.first and store.step(run_id, index - 1).state != "succeeded":
+    if index > lane.first and store.step(run_id, index - 1).state not in COMPLETED_STATES:
         raise Ignore()
 
     failure: str | None = None
@@ -178,11 +179,19 @@ def step(self, run_id: str, index: int, unit_id: str) -> dict:
                 raise StepFailed(f"step {unit.id} failed: {failure}", unit.id, run_id) from None
         else:
             # The at-least-once window ends here: one fenced write of the record.
-            done = replace(record, state="succeeded", finished=time.time(), result=outcome)
+            done = replace(
+                record, state=completed_state(outcome), finished=time.time(), result=outcome
+            )
             if not held.put_step(run_id, done):
                 raise _lost_lock(run_id, unit.id)
+            elsewhere = int(done.state == "done-elsewhere")
             run = store.update_run(
-                run_id, lambda current: replace(current, progress=current.progress + 1)
+                run_id,
+                lambda current: replace(
+                    current,
+                    progress=current.progress + 1,
+                    done_elsewhere=current.done_elsewhere + elsewhere,
+                ),
             )
 
     if failure is not None:

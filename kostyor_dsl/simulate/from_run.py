@@ -2,7 +2,8 @@
 
 Every unit the runtime ran records when it started and finished
 (`runtime.run_store.StepRecord`).  Of the units that succeeded on their
-first attempt, the median time per service (upgrade steps) and per action
+first attempt (or were done elsewhere: the deployment tool did their work
+inside another step, so they take that little again), the median time per service (upgrade steps) and per action
 (hooks, pre- and post-upgrade steps) becomes the timings; a step of another
 plan that the run never timed takes the default.  Gates are not learned (an
 operator's pause says nothing about the next window): they take `gate`.
@@ -20,6 +21,7 @@ import statistics
 from dataclasses import dataclass
 
 from kostyor_dsl.runtime.canvas import schedule
+from kostyor_dsl.runtime.records import COMPLETED_STATES
 from kostyor_dsl.simulate.timings import DEFAULT_STEP_SECONDS, Timings
 
 
@@ -30,6 +32,8 @@ class RunSample:
     timed: int  # units whose time was learned
     units: int
     measured: float | None  # first start to last end, gates included
+    # Units the run recorded as done elsewhere (timed too: as short as they were).
+    done_elsewhere: tuple[str, ...] = ()
 
 
 def _median(values: list[float]) -> float:
@@ -51,9 +55,12 @@ def learn_timings(
     services: dict[str, list[float]] = {}
     actions: dict[str, list[float]] = {}
     timed = 0
+    elsewhere: list[str] = []
     for unit, record in zip(units, records, strict=True):
-        if unit.kind == "gate" or record.state != "succeeded" or record.attempts != 1:
+        if unit.kind == "gate" or record.state not in COMPLETED_STATES or record.attempts != 1:
             continue
+        if record.state == "done-elsewhere":
+            elsewhere.append(unit.id)
         if record.started is None or record.finished is None:
             continue
         step = steps[unit.step_id]
@@ -95,4 +102,4 @@ def learn_timings(
         actions={name: _median(values) for name, values in sorted(actions.items())},
         source=f"run {run_id} (medians of {timed} timed steps)",
     )
-    return timings, RunSample(run_id, run.state, timed, len(units), measured)
+    return timings, RunSample(run_id, run.state, timed, len(units), measured, tuple(elsewhere))

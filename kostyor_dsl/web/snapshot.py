@@ -15,13 +15,10 @@ import json
 from typing import Any
 
 from kostyor_dsl.runtime.control import available_verbs
-from kostyor_dsl.runtime.status import status_document, summary_line
+from kostyor_dsl.runtime.status import status_document, steps_done, summary_line
 
 TAIL_LINES = 3
 TAIL_CHARS = 400
-# Where a run record (or its status) may list compute hosts whose scheduling
-# was disabled and not enabled again; shown when present.
-DISABLED_KEYS = ("hypervisors_disabled", "disabled_hypervisors", "left_disabled")
 
 
 def output_text(step: dict[str, Any]) -> str:
@@ -91,17 +88,6 @@ def _headroom(plan: dict[str, Any], document: dict[str, Any]) -> list[dict[str, 
     return out
 
 
-def _disabled(record: dict[str, Any], document: dict[str, Any]) -> list[str] | None:
-    for source in (document, record):
-        for key in DISABLED_KEYS:
-            value = source.get(key)
-            if isinstance(value, dict):
-                return sorted(str(host) for host in value)
-            if isinstance(value, list | tuple):
-                return [str(host) for host in value]
-    return None
-
-
 def read_snapshot(store, run_id: str, plan: dict[str, Any], no_return: str | None) -> dict:
     """The run as the store has it now (raises the store's errors)."""
     document = status_document(store, run_id)
@@ -119,7 +105,7 @@ def read_snapshot(store, run_id: str, plan: dict[str, Any], no_return: str | Non
         "error": document["error"],
         "failed_step": document["failed_step"],
         "summary": document["summary"],
-        "done": document["summary"].get("succeeded", 0),
+        "done": steps_done(document["summary"]),
         "total": document["summary"]["total"],
         "stage": document["stage"],
         "updated": document["updated"],
@@ -129,7 +115,7 @@ def read_snapshot(store, run_id: str, plan: dict[str, Any], no_return: str | Non
         "batches": {str(batch["stage"]): batch["state"] for batch in document["batches"]},
         "no_return": no_return,
         "no_return_passed": no_return_passed,
-        "disabled": _disabled(record.to_dict(), document),
+        "disabled": document.get("hosts_left_disabled") or [],
     }
     return {"run": run, "steps": steps, "document": document}
 

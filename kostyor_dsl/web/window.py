@@ -20,7 +20,7 @@ from typing import Any
 from kostyor_dsl.simulate import DEFAULT_CONCURRENCY, Timings, simulate_plan
 from kostyor_dsl.simulate.from_run import learn_timings
 
-FINISHED = frozenset({"succeeded", "skipped", "failed"})
+FINISHED = frozenset({"succeeded", "done-elsewhere", "skipped", "failed"})
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,23 @@ def kolla(inventory, **extra):
     return load_driver("kolla-ansible", {"inventory": str(inventory), **extra})
 
 
+OSA_PLAYBOOKS = (
+    "playbooks/os-nova-install.yml", "playbooks/os-keystone-install.yml",
+    "playbooks/os-neutron-install.yml", "playbooks/galera-install.yml",
+    "playbooks/rabbitmq-install.yml", "playbooks/haproxy-install.yml",
+    "playbooks/healthcheck-openstack.yml", "playbooks/setup-hosts.yml",
+    "playbooks/setup-infrastructure.yml",
+    "scripts/upgrade-utilities/galera-cluster-rolling-restart.yml",
+)  # fmt: skip
+
+
 def osa(tmp_path, **extra):
-    playbooks = tmp_path / "playbooks"
-    playbooks.mkdir(exist_ok=True)
-    return load_driver("openstack-ansible", {"playbooks": str(playbooks), **extra})
+    """The driver over an OSA checkout with the playbooks the tests name."""
+    root = tmp_path / "openstack-ansible"
+    for name in OSA_PLAYBOOKS:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).touch()
+    return load_driver("openstack-ansible", {"osa_root": str(root), **extra})
 
 
 def request_of(signature) -> dict:
@@ -55,8 +68,16 @@ def step(service: str, project: str, host: str, **extra) -> dict:
 
 
 def test_kolla_ansible_upgrades_a_project_on_the_steps_hosts(inventory):
-    driver = kolla(inventory)
     inv = str(inventory)
+    # operating-kolla.rst:256 "kolla-ansible upgrade -i INVENTORY"; :61 "using the ansible
+    # --limit option is not recommended": a project on every host, by default.
+    driver = kolla(inventory)
+    assert upgrade(driver, step("nova-api", "nova", "ctl-1"), ["ctl-1"])["command"] == [
+        "kolla-ansible", "upgrade", "-i", inv, "-t", "nova",
+    ]  # fmt: skip
+    assert upgrade(driver, step("nova-api", "nova", "ctl-1"), ["ctl-1"])["once"] == "nova@*"
+    # -p limit_hosts=true: the step's hosts, against the guide's advice.
+    driver = kolla(inventory, limit_hosts="true")
     assert upgrade(driver, step("nova-api", "nova", "ctl-1"), ["ctl-1"])["command"] == [
         "kolla-ansible", "upgrade", "-i", inv, "-t", "nova", "--limit", "ctl-1",
     ]  # fmt: skip
@@ -79,6 +100,52 @@ def test_kolla_ansible_upgrades_a_project_on_the_steps_hosts(inventory):
     # Once per project and hosts in a run: the project command upgrades all its services.
     assert neutron["once"] == "neutron@cmp-1"
     assert neutron["label"] == "kolla-ansible upgrade"
+
+
+def _plan(*steps: dict) -> dict:
+    return {"steps": list(steps)}
+
+
+def test_kolla_ansible_refuses_a_plan_whose_order_its_upgrade_cannot_keep(inventory):
+    host_by_host = _plan(
+        step("nova-api", "nova", "ctl-1"),
+        step("keystone", "keystone", "ctl-2"),
+        step("nova-api", "nova", "ctl-2"),
+    )
+    inv = str(inventory)
+    assert kolla(inventory).plan_problems(host_by_host) == [
+        f"step 'nova-api@ctl-1': `kolla-ansible upgrade -i {inv} -t nova` upgrades every nova "
+        "service of every host at once, but the plan upgrades them apart ('keystone@ctl-2' "
+        "comes between 'nova-api@ctl-1' and 'nova-api@ctl-2'): use a strategy that upgrades "
+        "each project on all its hosts in one go, or pass -p limit_hosts=true to limit each "
+        "upgrade to the step's hosts (Kolla's guide does not recommend --limit: "
+        "operating-kolla.rst, nova bug 2054348)"
+    ]
+    assert kolla(inventory, limit_hosts="true").plan_problems(host_by_host) == []
+    # Service by service: a project's steps follow each other: one command, the rest
+    # done elsewhere.
+    together = _plan(step("nova-conductor", "nova", "ctl-1"), step("nova-api", "nova", "ctl-2"))
+    assert kolla(inventory).plan_problems(together) == []
+    # With limits, one host's project split by another project's step is refused too.
+    split = _plan(
+        step("nova-conductor", "nova", "ctl-1"),
+        step("keystone", "keystone", "ctl-1"),
+        step("nova-api", "nova", "ctl-1"),
+    )
+    assert (
+        kolla(inventory, limit_hosts="true")
+        .plan_problems(split)[0]
+        .startswith(
+            f"step 'nova-conductor@ctl-1': `kolla-ansible upgrade -i {inv} -t nova --limit HOSTS` "
+            "upgrades every nova service of ctl-1 at once"
+        )
+    )
+    # Parallel lanes of a batch, one command for every host: refused.
+    batch = _plan(
+        step("nova-compute", "nova", "cmp-1", group="compute", batch=1),
+        step("nova-compute", "nova", "cmp-2", group="compute", batch=1),
+    )
+    assert "in rollout batches" in kolla(inventory).plan_problems(batch)[0]
 
 
 def test_kolla_ansible_project_actions_map_to_its_own_commands(inventory):
@@ -134,13 +201,20 @@ def test_kolla_ansible_refuses_by_name_what_it_has_no_command_for(inventory):
         ("nova-reload-services", "nova"),
     ):
         assert driver.unsupported("post-upgrade", action) is None
+        where = f"`kolla-ansible upgrade -t {project}` runs it itself"
         assert covered(driver.post_upgrade(action, {})) == {
-            "did": f"nothing here: `kolla-ansible upgrade -t {project}` runs it itself",
+            "did": f"nothing here: {where}",
+            "done_elsewhere": where,
             "action": action,
             "kind": "post-upgrade",
         }
     assert covered(driver.pre_upgrade("keystone-db-expand", {}))["kind"] == "pre-upgrade"
+    # kolla_ansible/cli/commands.py MariaDBBackup: `mariadb-backup` since 2025.1.
     assert request_of(driver.pre_upgrade("backup-databases", {}))["command"] == [
+        "kolla-ansible", "mariadb-backup", "-i", str(inventory),
+    ]  # fmt: skip
+    old = kolla(inventory, release="2024.1")
+    assert request_of(old.pre_upgrade("backup-databases", {}))["command"] == [
         "kolla-ansible", "mariadb_backup", "-i", str(inventory),
     ]  # fmt: skip
     assert driver.unsupported("upgrade", "nova-api") is None
@@ -154,13 +228,24 @@ def test_kolla_ansible_refuses_by_name_what_it_has_no_command_for(inventory):
 
 def test_openstack_ansible_runs_the_projects_playbook_on_the_host_and_its_containers(tmp_path):
     driver = osa(tmp_path)
-    books = tmp_path / "playbooks"
+    root = tmp_path / "openstack-ansible"
+    books = root / "playbooks"
+    # major-upgrades.rst:252 "openstack.osa.setup_openstack -e package_state=latest", one
+    # project at a time as minor-upgrades.rst:96 "openstack.osa.nova --limit <node-name>".
     assert upgrade(driver, step("nova-api", "nova", "infra1"), ["infra1"])["command"] == [
-        "openstack-ansible", f"{books}/os-nova-install.yml",
+        "openstack-ansible", f"{books}/os-nova-install.yml", "-e", "package_state=latest",
         "--limit", "infra1,infra1-host_containers",
     ]  # fmt: skip
+    # major-upgrades.rst:233 "setup_infrastructure -e 'galera_upgrade=true' -e
+    # 'rabbitmq_upgrade=true' -e package_state=latest": without them, patch releases only.
     assert upgrade(driver, step("mariadb", "mariadb", "infra1"), ["infra1"])["command"] == [
         "openstack-ansible", f"{books}/galera-install.yml",
+        "-e", "galera_upgrade=true", "-e", "package_state=latest",
+        "--limit", "infra1,infra1-host_containers",
+    ]  # fmt: skip
+    assert upgrade(driver, step("rabbitmq", "rabbitmq", "infra1"), ["infra1"])["command"] == [
+        "openstack-ansible", f"{books}/rabbitmq-install.yml",
+        "-e", "rabbitmq_upgrade=true", "-e", "package_state=latest",
         "--limit", "infra1,infra1-host_containers",
     ]  # fmt: skip
     recorded = step(
@@ -169,21 +254,36 @@ def test_openstack_ansible_runs_the_projects_playbook_on_the_host_and_its_contai
         "infra1",
         targets={"infra1": ["infra1-nova-api-container-4a917c47"]},
     )
-    assert upgrade(driver, recorded, ["infra1"])["command"] == [
-        "openstack-ansible", f"{books}/os-nova-install.yml",
+    assert upgrade(driver, recorded, ["infra1"])["command"][-2:] == [
         "--limit", "infra1-nova-api-container-4a917c47",
     ]  # fmt: skip
-    assert request_of(driver.post_upgrade("healthcheck", {}))["command"] == [
-        "openstack-ansible", f"{books}/healthcheck-openstack.yml",
-    ]  # fmt: skip
-    assert covered(driver.post_upgrade("glance-db-contract", {}))["did"] == (
-        "nothing here: `openstack-ansible os-glance-install.yml` runs it itself"
+    # The preparation steps of run-upgrade.sh and the guide, as actions.
+    for action, command in (
+        # major-upgrades.rst:193
+        ("setup-hosts", [f"{books}/setup-hosts.yml", "--limit", "!galera_all:!rabbitmq_all",
+                         "-e", "package_state=latest"]),
+        # major-upgrades.rst:208
+        ("setup-hosts-galera-rabbitmq", [f"{books}/setup-hosts.yml", "-e",
+                                         "lxc_container_allow_restarts=false", "--limit",
+                                         "galera_all:rabbitmq_all"]),
+        # major-upgrades.rst:233
+        ("setup-infrastructure", [f"{books}/setup-infrastructure.yml", "-e", "galera_upgrade=true",
+                                  "-e", "rabbitmq_upgrade=true", "-e", "package_state=latest"]),
+        # major-upgrades.rst:243, run-upgrade.sh:203
+        ("galera-rolling-restart",
+         [f"{root}/scripts/upgrade-utilities/galera-cluster-rolling-restart.yml"]),
+        # major-upgrades.rst:90
+        ("healthcheck", [f"{books}/healthcheck-openstack.yml"]),
+    ):  # fmt: skip
+        assert request_of(driver.pre_upgrade(action, {}))["command"] == [
+            "openstack-ansible", *command,
+        ]  # fmt: skip
+    assert covered(driver.post_upgrade("glance-db-contract", {}))["done_elsewhere"] == (
+        "`openstack-ansible os-glance-install.yml` runs it itself"
     )
     assert driver.unsupported("post-upgrade", "online-data-migrations") is None
-    assert driver.unsupported("post-upgrade", "backup-databases") == (
-        "openstack-ansible has no command for post-upgrade action 'backup-databases' "
-        "(its actions: health-check, healthcheck, healthcheck-hosts, healthcheck-infrastructure, "
-        "setup-hosts, setup-infrastructure, upgrade-check)"
+    assert driver.unsupported("post-upgrade", "backup-databases").startswith(
+        "openstack-ansible has no command for post-upgrade action 'backup-databases'"
     )
     # The shipped `openstack` spec's infrastructure projects.
     for project, playbook in (
@@ -196,13 +296,29 @@ def test_openstack_ansible_runs_the_projects_playbook_on_the_host_and_its_contai
         )
 
 
-def test_openstack_ansible_checks_its_playbooks_folder(tmp_path):
+def test_openstack_ansible_refuses_a_step_whose_playbook_the_checkout_lacks(tmp_path):
     from kostyor_dsl.runtime.errors import ParameterError
 
+    driver = osa(tmp_path)
+    root = tmp_path / "openstack-ansible"
+    plan = _plan(
+        step("nova-api", "nova", "infra1"),
+        step("freezer-api", "freezer", "infra1"),
+        step("freezer-scheduler", "freezer", "infra1"),
+        {"id": "pre-upgrade:repo-install", "kind": "pre-upgrade", "action": "repo-install"},
+    )
+    assert driver.plan_problems(plan) == [
+        f"step 'freezer-api@infra1' and 1 more: no playbook {root}/playbooks/os-freezer-install.yml "
+        f"in the OpenStack-Ansible checkout {root} (does this release still deploy it? check out "
+        "the release you upgrade to, or give -p osa_root=...)",
+        f"step 'pre-upgrade:repo-install': no playbook {root}/playbooks/repo-install.yml in the "
+        f"OpenStack-Ansible checkout {root} (does this release still deploy it? check out the "
+        "release you upgrade to, or give -p osa_root=...)",
+    ]
     with pytest.raises(ParameterError) as failure:
-        load_driver("openstack-ansible", {"playbooks": str(tmp_path / "nowhere")})
+        load_driver("openstack-ansible", {"osa_root": str(tmp_path / "nowhere")})
     assert str(failure.value) == (
-        "driver 'openstack-ansible': parameter 'playbooks': no such file or folder "
+        "driver 'openstack-ansible': parameter 'osa_root': no such file or folder "
         f"{tmp_path / 'nowhere'}"
     )
 
@@ -229,7 +345,7 @@ def test_the_tool_runs_through_ansible_runner_once_per_project_and_hosts(
     write_standin(tmp_path / "bin", "kolla-ansible", record)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("TOOL_RECORD", str(record))
-    driver = kolla(inventory, workdir=str(tmp_path / "work"))
+    driver = kolla(inventory, workdir=str(tmp_path / "work"), limit_hosts="true")
 
     def run(plan_step, index):
         hosts = plan_step["hosts"]
@@ -245,9 +361,8 @@ def test_the_tool_runs_through_ansible_runner_once_per_project_and_hosts(
     ]
     assert first["did"] == "ran kolla-ansible upgrade on ctl-1"
     assert first["status"] == "successful"
-    assert second["did"] == (
-        "nothing: kolla-ansible upgrade for nova@ctl-1 already ran in step nova-conductor@ctl-1 "
-        "of this run"
+    assert second["done_elsewhere"] == (
+        "kolla-ansible upgrade for nova@ctl-1 already ran in step nova-conductor@ctl-1 of this run"
     )
     assert compute["command"][-1] == "cmp-1"
 

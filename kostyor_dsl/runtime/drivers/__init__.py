@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from kostyor_dsl.runtime.errors import DriverError, ParameterError, UnsupportedAction
+from kostyor_dsl.runtime.records import DONE_ELSEWHERE
 
 ENTRY_POINT_GROUP = "kostyor_dsl.drivers"
 _STEP_METHODS = {
@@ -33,6 +34,16 @@ _STEP_METHODS = {
     "post-upgrade": "post_upgrade",
     "hook": "action",
 }
+
+
+def done_elsewhere(where: str, **details: Any) -> dict[str, Any]:
+    """The result of a step whose work the deployment tool does inside another step:
+    the step ran nothing, and is recorded `done-elsewhere`, never `succeeded`.
+
+    `where` says which step or command did it (`kolla-ansible upgrade -t keystone`
+    runs it itself).  Return it from the driver's task instead of a result that
+    reads as if the step ran."""
+    return {"did": f"nothing here: {where}", DONE_ELSEWHERE: where, **details}
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,17 @@ class Driver:
         if getattr(type(self), method) is getattr(Driver, method):
             return f"driver {self.name!r} cannot run {kind} steps"
         return None
+
+    def plan_problems(self, plan: Mapping[str, Any]) -> list[str]:
+        """What this driver cannot do about the plan as a whole, one line each
+        naming the step: [] by default.
+
+        `kostyorc run` asks it after `unsupported`, before submitting anything.  A
+        driver whose tool cannot keep the plan's order (one command upgrades what
+        the plan upgrades in several steps apart) or lacks a file a step needs says
+        so here, so the run is refused rather than silently doing something else.
+        """
+        return []
 
     def pre_upgrade(self, action: str, parameters: Mapping[str, Any]):
         raise UnsupportedAction(f"driver {self.name!r} has no pre-upgrade action {action!r}")

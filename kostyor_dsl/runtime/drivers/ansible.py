@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import itertools
 import os
 import re
 import shutil
@@ -37,7 +38,8 @@ from typing import Any, ClassVar
 
 from celery import shared_task
 
-from kostyor_dsl.runtime.drivers import Driver, Parameter
+from kostyor_dsl.runtime.drivers import Driver, Parameter, done_elsewhere
+from kostyor_dsl.runtime.drivers.command_tables import fill
 from kostyor_dsl.runtime.drivers.openstack_actions import PARAMETERS as OPENSTACK_PARAMETERS
 from kostyor_dsl.runtime.drivers.openstack_actions import OpenStackActions
 from kostyor_dsl.runtime.drivers.shell import step_timeout
@@ -270,11 +272,11 @@ def run_ansible(request: dict) -> dict:
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     done = _done_marker(request, folder)
     if done is not None and done.exists():
-        return {
-            "did": f"nothing: {done.read_text().strip()}",
-            "command": request.get("command"),
-            "limit": request.get("limit", []),
-        }
+        return done_elsewhere(
+            done.read_text().strip(),
+            command=request.get("command"),
+            limit=request.get("limit", []),
+        )
     # Every process of this step carries the mark: what an earlier attempt left
     # running (its worker was killed mid-playbook) is stopped before it runs again.
     mark = str(folder)
@@ -370,7 +372,7 @@ COVERED_TASK = "kostyor_dsl.drivers.ansible.covered"
 @shared_task(name=COVERED_TASK)
 def covered_by_upgrade(kind: str, action: str, where: str) -> dict:
     """A project-level action the deployment tool performs inside its upgrade command."""
-    return {"did": f"nothing here: {where}", "action": action, "kind": kind}
+    return done_elsewhere(where, action=action, kind=kind)
 
 
 class AnsibleDriver(Driver):
@@ -504,7 +506,11 @@ class DeploymentToolDriver(AnsibleDriver):
         return self.parameters.get("action_playbook", "") if kind == "hook" else ""
 
     def unsupported(self, kind: str, name: str | None) -> str | None:
-        if kind == "upgrade" or kind not in KIND_PLAYBOOKS:
+        if kind not in KIND_PLAYBOOKS:
+            # A kind this driver was not written for (a later plan format's): refused
+            # by name, never run as something else.
+            return f"{self.TOOL}: no command for {kind} steps"
+        if kind == "upgrade":
             return None
         if name in self.ACTIONS:
             return None
@@ -535,18 +541,9 @@ class DeploymentToolDriver(AnsibleDriver):
         raise NotImplementedError
 
     def action_command(self, action: str, parameters: Mapping[str, Any]) -> list[str]:
-        template = self.ACTIONS[action]
         project = str(parameters.get("project") or "")
-        command = [self.TOOL]
-        for word in template:
-            if word == "{project}":
-                if project:
-                    command.append(project)
-                elif command[-1].startswith("-"):
-                    command.pop()  # an option whose value is the absent project
-                continue
-            command.append(word.format(**self.template_values()))
-        return command
+        values = {**self.template_values(), "project": self.PROJECTS.get(project, project)}
+        return [self.TOOL, *fill(self.ACTIONS[action], values)]
 
     def template_values(self) -> dict[str, str]:
         return {"inventory": self.parameters["inventory"]}
@@ -562,13 +559,68 @@ class DeploymentToolDriver(AnsibleDriver):
         }
         return run_ansible.si(request)
 
+    def project_of(self, step: Mapping[str, Any]) -> str:
+        """The tool's name of the project a plan step upgrades."""
+        project = str(step.get("project") or "") or str(step.get("service") or "").split("-")[0]
+        return self.PROJECTS.get(project, project)
+
+    def scope(self, step: Mapping[str, Any]) -> str:
+        """What one project command covers for this step: its hosts, or every host
+        of the project ('*') for a tool that is not limited to hosts."""
+        return ",".join(sorted(self.limit(step, list(step.get("hosts") or ())))) or "*"
+
+    def plan_problems(self, plan: Mapping[str, Any]) -> list[str]:
+        """The upgrade steps whose order the tool's project command cannot keep.
+
+        The command upgrades every service of a project on what it covers at once,
+        so the plan's steps for one project and scope must follow each other: the
+        first runs the command, the others are done elsewhere.  A plan that puts
+        another project's step between them (or runs them in parallel lanes of a
+        batch, for a command that covers every host) asks for an order the tool
+        would not keep: refused here rather than silently widened.
+        """
+        upgrades = [step for step in plan.get("steps", ()) if step.get("kind") == "upgrade"]
+        groups: dict[tuple[str, str], list[int]] = {}
+        for position, step in enumerate(upgrades):
+            groups.setdefault((self.project_of(step), self.scope(step)), []).append(position)
+        problems = []
+        for (project, scope), positions in groups.items():
+            first, last = upgrades[positions[0]], upgrades[positions[-1]]
+            command = " ".join(self.project_command(project, [] if scope == "*" else ["HOSTS"]))
+            gap = next(
+                (i for i, (p, q) in enumerate(itertools.pairwise(positions)) if q != p + 1),
+                None,
+            )
+            if gap is not None:
+                before, after = upgrades[positions[gap]], upgrades[positions[gap + 1]]
+                between = upgrades[positions[gap] + 1]
+                where = "of every host" if scope == "*" else f"of {scope}"
+                problems.append(
+                    f"step {first['id']!r}: `{command}` upgrades every {project} service "
+                    f"{where} at once, but the plan upgrades them apart ({between['id']!r} "
+                    f"comes between {before['id']!r} and {after['id']!r}): " + self.split_hint()
+                )
+            elif (
+                scope == "*"
+                and len(positions) > 1
+                and any("batch" in upgrades[p] for p in positions)
+            ):
+                problems.append(
+                    f"step {first['id']!r}: `{command}` upgrades {project} on every host at once, "
+                    f"but the plan upgrades it host by host in rollout batches (up to "
+                    f"{last['id']!r}): " + self.split_hint()
+                )
+        return problems
+
+    def split_hint(self) -> str:
+        return "use a strategy that upgrades a project's services together"
+
     def start(self, service: str, hosts: list[str]):
         context = current_step()
-        step = context.step if context else {}
-        project = self.PROJECTS.get(step.get("project") or "", step.get("project") or "")
-        project = project or service.split("-")[0]
+        step = context.step if context else {"service": service, "hosts": list(hosts)}
+        project = self.project_of({"service": service, **step})
         limit = self.limit(step, list(hosts))
-        once = f"{project}@{','.join(sorted(limit))}"
+        once = f"{project}@{','.join(sorted(limit)) or '*'}"
         return self._tool(
             self.project_command(project, limit), self.parameters["timeout"], once, limit
         )

@@ -1,15 +1,17 @@
-"""`kolla-ansible`: upgrades each step's project on its hosts with Kolla-Ansible.
+"""`kolla-ansible`: upgrades each project with Kolla-Ansible, the way its guide does.
 
-An upgrade step of project P on hosts H runs what Kolla-Ansible's upgrade
-guide says, `kolla-ansible upgrade -i INVENTORY -t P --limit H`, through
-ansible-runner (so its ansible-playbook's events stream into the step's
-record), once per project and hosts in a run.  Project-level actions map to
-Kolla-Ansible's own commands (`prechecks`, `pull`, `check`,
-`mariadb_backup`); the database migrations and `nova-status upgrade check`
-have none, since `kolla-ansible upgrade` runs them itself: such a step says so
-in its result and runs nothing.  With `-p cloud=NAME` the
-OpenStack actions (`disable-scheduling`, `evacuate`, ...) run through the
-API; `-p action_playbook=FILE` runs a playbook of yours for other hooks.
+An upgrade step of project P runs `kolla-ansible upgrade -i INVENTORY -t P`
+through ansible-runner (so its ansible-playbook's events stream into the
+step's record), once per project in a run: Kolla's guide calls `--limit` "not
+recommended" (operating-kolla.rst, with a known nova bug), so by default the
+command covers every host of the project, and `run` refuses a plan that
+upgrades a project host by host (`plan_problems`).  `-p limit_hosts=true`
+limits each command to the step's hosts, against that advice, for
+rolling upgrades; a plan that splits one project of one host into steps apart
+is refused then too.  The commands are package data
+(`commands/kolla-ansible.yaml`, with the guide line of each); the database
+migrations and `nova-status upgrade check` run inside `kolla-ansible upgrade`:
+such a step is done elsewhere.  `-p cloud=NAME`: the OpenStack actions.
 """
 
 from __future__ import annotations
@@ -17,34 +19,78 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from kostyor_dsl.runtime.drivers import Parameter
 from kostyor_dsl.runtime.drivers.ansible import DeploymentToolDriver
+from kostyor_dsl.runtime.drivers.command_tables import fill, load_table
+from kostyor_dsl.runtime.errors import ParameterError
+
+TABLE = load_table("kolla-ansible")
+# The release whose CLI renamed `mariadb_backup` to `mariadb-backup`.
+RENAMED_IN = (2025, 1)
+
+
+def release_key(text: str) -> tuple[int, int]:
+    year, _, number = text.partition(".")
+    return int(year), int(number)
 
 
 class KollaAnsibleDriver(DeploymentToolDriver):
     name = "kolla-ansible"
     TOOL = "kolla-ansible"
+    PARAMETERS: ClassVar[Mapping[str, Parameter]] = {
+        **DeploymentToolDriver.PARAMETERS,
+        "limit_hosts": Parameter(
+            bool,
+            default=False,
+            help="limit each upgrade to the step's hosts (--limit), which Kolla's guide "
+            "does not recommend",
+        ),
+        "release": Parameter(
+            str,
+            default="",
+            help="the Kolla-Ansible release in use, YYYY.N (its command names); "
+            "default: 2025.1 or later",
+        ),
+    }
     ACTIONS: ClassVar[Mapping[str, tuple[str, ...]]] = {
-        "prechecks": ("prechecks", "-i", "{inventory}", "-t", "{project}"),
-        "upgrade-check": ("prechecks", "-i", "{inventory}", "-t", "{project}"),
-        "pull-images": ("pull", "-i", "{inventory}", "-t", "{project}"),
-        "backup-databases": ("mariadb_backup", "-i", "{inventory}"),
-        "check": ("check", "-i", "{inventory}", "-t", "{project}"),
-        "health-check": ("check", "-i", "{inventory}", "-t", "{project}"),
+        name: tuple(entry["command"]) for name, entry in TABLE["actions"].items()
     }
-    INSIDE = "`kolla-ansible upgrade -t {project}` runs it itself"
-    # Kolla-Ansible's tags are its roles: the load balancer is one role.
-    PROJECTS: ClassVar[Mapping[str, str]] = {
-        "database": "mariadb",
-        "galera": "mariadb",
-        "haproxy": "loadbalancer",
-        "keepalived": "loadbalancer",
-        "proxysql": "loadbalancer",
-    }
+    INSIDE = TABLE["inside"]
+    PROJECTS: ClassVar[Mapping[str, str]] = TABLE["projects"]
+
+    def __init__(self, parameters: Mapping[str, Any] | None = None) -> None:
+        super().__init__(parameters)
+        release = self.parameters["release"]
+        if release:
+            try:
+                key = release_key(release)
+            except ValueError:
+                raise ParameterError(
+                    f"driver {self.name!r}: parameter 'release' must be a release like "
+                    f"2025.1, not {release!r}"
+                ) from None
+            if key < RENAMED_IN:
+                self.ACTIONS = {
+                    name: tuple(entry.get("before_2025_1") or entry["command"])
+                    for name, entry in TABLE["actions"].items()
+                }
 
     def limit(self, step: Mapping[str, Any], hosts: list[str]) -> list[str]:
         # An imported Kolla inventory's `targets` are container names; Ansible knows hosts.
-        return list(hosts)
+        return list(hosts) if self.parameters["limit_hosts"] else []
 
     def project_command(self, project: str, limit: list[str]) -> list[str]:
-        command = [self.TOOL, "upgrade", "-i", self.parameters["inventory"], "-t", project]
-        return [*command, "--limit", ",".join(limit)] if limit else command
+        values = {**self.template_values(), "project": project}
+        command = [self.TOOL, *fill(TABLE["upgrade"]["command"], values)]
+        if limit:
+            command += fill(TABLE["upgrade"]["limit"], {"hosts": ",".join(limit)})
+        return command
+
+    def split_hint(self) -> str:
+        if self.parameters["limit_hosts"]:
+            return "use a strategy that upgrades a host's services of a project one after another"
+        return (
+            "use a strategy that upgrades each project on all its hosts in one go, or pass "
+            "-p limit_hosts=true to limit each upgrade to the step's hosts (Kolla's guide "
+            "does not recommend --limit: operating-kolla.rst, nova bug 2054348)"
+        )

@@ -106,14 +106,26 @@ def _label(server) -> str:
 @action("disable-scheduling", "disable the host's nova-compute service: no new instances")
 def disable_scheduling(conn, host: str, parameters: Mapping[str, Any], deadline, interval):
     service = _compute_service(conn, host)
+    # `status` lists a host whose later step failed before enable-scheduling, with
+    # the command that enables it: only when the run disabled it (an earlier
+    # attempt of this step too), not when someone else had.
+    enable_with = f"openstack compute service set --enable {host} nova-compute"
     if service.status == "disabled":
+        ours = (service.disabled_reason or "").startswith("kostyor")
         return {
             "did": f"nothing: nova-compute on {host} was already disabled",
             "disabled_reason": service.disabled_reason,
+            "scheduling_disabled": ours,
+            "enable_with": enable_with,
         }
     reason = str(parameters.get("reason") or DISABLED_REASON)
     conn.compute.disable_service(service, host=host, binary="nova-compute", disabled_reason=reason)
-    return {"did": f"disabled nova-compute on {host}", "disabled_reason": reason}
+    return {
+        "did": f"disabled nova-compute on {host}",
+        "disabled_reason": reason,
+        "scheduling_disabled": True,
+        "enable_with": enable_with,
+    }
 
 
 @action("enable-scheduling", "enable the host's nova-compute service again")

@@ -1,14 +1,18 @@
-"""`openstack-ansible`: upgrades each step's project on its hosts with OpenStack-Ansible.
+"""`openstack-ansible`: upgrades each step's project with OpenStack-Ansible's playbooks.
 
-An upgrade step of project P on hosts H runs P's playbook,
-`openstack-ansible PLAYBOOKS/os-P-install.yml --limit ...` (the
-infrastructure's own playbooks for galera, rabbitmq, memcached, haproxy),
-through ansible-runner, once per project and hosts in a run.  `--limit`
-names the containers the plan step recorded for each host (`targets`), or
-else the host and its containers' group (`HOST,HOST-host_containers`, as
-OpenStack-Ansible's guides limit a host).  Project-level checks map to OSA's
-healthcheck playbooks; database migrations run inside the project playbooks:
-such a step says so in its result and runs nothing.  `-p cloud=NAME`: the OpenStack actions.
+The commands follow OSA's major-upgrade procedure (`scripts/run-upgrade.sh`,
+`admin/upgrades/major-upgrades.rst`) and are package data
+(`commands/openstack-ansible.yaml`, with the guide line of each): an upgrade
+step of project P on hosts H runs `openstack-ansible
+OSA_ROOT/playbooks/os-P-install.yml -e package_state=latest --limit ...`;
+galera and rabbitmq carry `-e galera_upgrade=true` / `-e rabbitmq_upgrade=true`
+(without them the roles install patch releases only); the preparation steps
+(`deploy-config-changes`, `setup-hosts`, `setup-hosts-galera-rabbitmq`,
+`repo-install`, `setup-infrastructure`, `galera-rolling-restart`) are actions.
+`--limit` names the containers the plan step recorded (`targets`), or else the
+host and its containers' group.  `run` refuses a plan whose step needs a
+playbook the checkout (`-p osa_root`) lacks, naming step and file.  Database
+migrations run inside the project playbooks: such a step is done elsewhere.
 """
 
 from __future__ import annotations
@@ -19,21 +23,18 @@ from typing import Any, ClassVar
 
 from kostyor_dsl.runtime.drivers import Parameter
 from kostyor_dsl.runtime.drivers.ansible import DeploymentToolDriver, limit_for
+from kostyor_dsl.runtime.drivers.command_tables import fill, load_table
 
-PLAYBOOKS = "/opt/openstack-ansible/playbooks"
-# Projects whose playbook is not os-<project>-install.yml.
-PROJECT_PLAYBOOKS = {
-    "database": "galera-install.yml",
-    "loadbalancer": "haproxy-install.yml",
-    "ovn": "os-neutron-install.yml",
-    "openvswitch": "os-neutron-install.yml",
-    "mariadb": "galera-install.yml",
-    "galera": "galera-install.yml",
-    "rabbitmq": "rabbitmq-install.yml",
-    "memcached": "memcached-install.yml",
-    "haproxy": "haproxy-install.yml",
-    "keepalived": "haproxy-install.yml",
-}
+TABLE = load_table("openstack-ansible")
+OSA_ROOT = "/opt/openstack-ansible"
+
+
+def project_entry(project: str) -> Mapping[str, Any]:
+    """The table's upgrade entry of a project (an alias names another project)."""
+    entry = TABLE["upgrade"]["projects"].get(project)
+    while isinstance(entry, str):
+        entry = TABLE["upgrade"]["projects"].get(entry)
+    return entry or TABLE["upgrade"]["default"]
 
 
 class OpenStackAnsibleDriver(DeploymentToolDriver):
@@ -50,30 +51,31 @@ class OpenStackAnsibleDriver(DeploymentToolDriver):
             default="/etc/openstack_deploy/openstack_inventory.json",
             help="OSA's inventory (the openstack-ansible wrapper reads it itself)",
         ),
-        "playbooks": Parameter(str, default=PLAYBOOKS, help="the folder of OSA's playbooks"),
+        "osa_root": Parameter(
+            str, default=OSA_ROOT, help="the operator's OpenStack-Ansible checkout"
+        ),
     }
-    PATH_PARAMETERS: ClassVar[tuple[str, ...]] = ("action_playbook", "playbooks")
+    PATH_PARAMETERS: ClassVar[tuple[str, ...]] = ("action_playbook", "osa_root")
     ACTIONS: ClassVar[Mapping[str, tuple[str, ...]]] = {
-        "healthcheck": ("{playbooks}/healthcheck-openstack.yml",),
-        "health-check": ("{playbooks}/healthcheck-openstack.yml",),
-        "upgrade-check": ("{playbooks}/healthcheck-openstack.yml",),
-        "healthcheck-hosts": ("{playbooks}/healthcheck-hosts.yml",),
-        "healthcheck-infrastructure": ("{playbooks}/healthcheck-infrastructure.yml",),
-        "setup-hosts": ("{playbooks}/setup-hosts.yml",),
-        "setup-infrastructure": ("{playbooks}/setup-infrastructure.yml",),
+        name: tuple(entry["command"]) for name, entry in TABLE["actions"].items()
     }
-    INSIDE = "`openstack-ansible os-{project}-install.yml` runs it itself"
+    INSIDE = TABLE["inside"]
 
-    def template_values(self) -> dict[str, str]:
-        return {**super().template_values(), "playbooks": self.parameters["playbooks"]}
+    def project_of(self, step: Mapping[str, Any]) -> str:
+        project = str(step.get("project") or "") or str(step.get("service") or "").split("-")[0]
+        return project
 
     def playbook(self, project: str) -> str:
-        name = PROJECT_PLAYBOOKS.get(project, f"os-{project}-install.yml")
-        return str(Path(self.parameters["playbooks"]) / name)
+        relative = project_entry(project)["playbook"].format(project=project)
+        return str(Path(self.parameters["osa_root"]) / relative)
 
     def project_command(self, project: str, limit: list[str]) -> list[str]:
-        command = [self.TOOL, self.playbook(project)]
+        command = [self.TOOL, self.playbook(project), *project_entry(project)["extra"]]
         return [*command, "--limit", ",".join(limit)] if limit else command
+
+    def action_command(self, action: str, parameters: Mapping[str, Any]) -> list[str]:
+        playbook, *rest = self.ACTIONS[action]
+        return [self.TOOL, str(Path(self.parameters["osa_root"]) / playbook), *fill(rest, {})]
 
     def limit(self, step: Mapping[str, Any], hosts: list[str]) -> list[str]:
         if step.get("targets"):
@@ -82,3 +84,28 @@ class OpenStackAnsibleDriver(DeploymentToolDriver):
         for host in hosts:
             names += [host, f"{host}-host_containers"]
         return names
+
+    def plan_problems(self, plan: Mapping[str, Any]) -> list[str]:
+        """Each step whose playbook the checkout lacks (freezer is gone from OSA
+        master, say), then the order problems."""
+        missing: dict[str, list[str]] = {}
+        for step in plan.get("steps", ()):
+            kind = step.get("kind")
+            if kind == "upgrade":
+                needed = self.playbook(self.project_of(step))
+            elif kind in ("pre-upgrade", "post-upgrade", "hook") and step.get("action") in (
+                self.ACTIONS
+            ):
+                needed = self.action_command(step["action"], {})[1]
+            else:
+                continue
+            if not Path(needed).is_file():
+                missing.setdefault(needed, []).append(step["id"])
+        problems = [
+            f"step {steps[0]!r}{f' and {len(steps) - 1} more' if len(steps) > 1 else ''}: "
+            f"no playbook {path} in the OpenStack-Ansible checkout {self.parameters['osa_root']} "
+            "(does this release still deploy it? check out the release you upgrade to, or "
+            "give -p osa_root=...)"
+            for path, steps in missing.items()
+        ]
+        return problems + super().plan_problems(plan)

@@ -104,8 +104,10 @@ function applyRun(run) {
       : `point of no return: ${run.no_return} (not reached yet)`);
     document.getElementById("no-return").dataset.passed = run.no_return_passed ? "yes" : "no";
   }
-  show("disabled", run.disabled && run.disabled.length
-    ? `hypervisors left disabled: ${run.disabled.join(", ")}` : "");
+  show("disabled", (run.disabled || []).map((left) =>
+    `hypervisor ${left.host} left with scheduling disabled (after ${left.disabled_in}` +
+    (left.stopped_at ? `, stopped at ${left.stopped_at} ${left.stopped_state}` : `, run ${left.stopped_state}`) +
+    `): enable it again with \`${left.enable}\``).join("\n"));
   for (const [stage, batchState] of Object.entries(run.batches || {})) {
     const node = document.querySelector(`#stage-${stage} .stage-state`);
     if (node) node.textContent = batchState;
