@@ -347,3 +347,38 @@ def test_control_needs_the_token_and_the_same_origin(runtime):
         urllib.request.urlopen(request, timeout=10)
     assert read_only.value.code == 403
     assert runtime.run_state(run_id) == "paused"
+
+
+def test_hosts_left_disabled_and_the_point_of_no_return(runtime, browser):
+    """What `status` says about a hypervisor the run left disabled, and the plan's
+    point of no return, are on the page."""
+    from playwright.sync_api import expect
+
+    from kostyor_dsl.runtime.records import RunRecord, StepRecord
+
+    plan = rollout_plan([("batch", "compute", 1, ["cmp-1"])], services={"cmp-1": ("compute",)})
+    plan["steps"][1].update(id="before:disable-scheduling:cmp-1", action="disable-scheduling")
+    plan["steps"][3].update(id="after:enable-scheduling:cmp-1", action="enable-scheduling")
+    plan["point_of_no_return"] = "before:disable-scheduling:cmp-1"
+    store = runtime.store()
+    record = RunRecord(
+        "20260101-000000-abcdee", "failed", "noop", {}, "run", 5, 1.0, 1.0, plan_file="p.json"
+    )
+    store.create_run(record, plan)
+    store.put_step(record.run_id, StepRecord(0, "succeeded", 1.0, 2.0, 1))
+    store.put_step(record.run_id, StepRecord(1, "succeeded", 2.0, 3.0, 1, result={}))
+    store.put_step(record.run_id, StepRecord(2, "failed", 3.0, 4.0, 1, "evacuation failed"))
+    assert [left["host"] for left in runtime.status(record.run_id)["hosts_left_disabled"]] == [
+        "cmp-1"
+    ]
+    server = serve(runtime)
+    page = browser.new_page()
+    page.goto(server.login_url(f"runs/{record.run_id}"))
+    expect(page.locator("#disabled")).to_contain_text(
+        "hypervisor cmp-1 left with scheduling disabled", timeout=SEEN
+    )
+    expect(page.locator("#disabled")).to_contain_text("enable it again with")
+    expect(page.locator("#no-return")).to_contain_text(
+        "past the point of no return (before:disable-scheduling:cmp-1)"
+    )
+    expect(row(page, 1).locator(".no-return-mark")).to_have_text("point of no return")

@@ -54,17 +54,39 @@ function showStore(problem) {
 
 // ---- the run page ----
 
+// Each step's row and cells, found once: a 2,000-step page applies many updates.
+const rows = [];
+function rowOf(index) {
+  if (rows[index] === undefined) {
+    const row = document.getElementById(`step-${index}`);
+    rows[index] = row && {
+      row,
+      state: row.querySelector(".step-state"),
+      started: row.querySelector(".started"),
+      duration: row.querySelector(".duration"),
+      attempts: row.querySelector(".attempts"),
+      tail: row.querySelector(".tail pre"),
+      output: row.querySelector("button.output"),
+      actions: row.querySelector(".actions"),
+      id: row.querySelector(".id").textContent,
+      lane: (row.closest(".lane").querySelector(".host") || { textContent: "run" }).textContent,
+    };
+  }
+  return rows[index];
+}
+
 function applyStep(index, step) {
   state.steps[index] = step;
-  const row = document.getElementById(`step-${index}`);
-  if (!row) return;
-  row.dataset.state = step.state;
-  row.querySelector(".step-state").textContent = step.state + (step.progress ? ` (${step.progress})` : "");
-  row.querySelector(".started").textContent = clock(step.started);
-  row.querySelector(".duration").textContent = durationOf(step);
-  row.querySelector(".attempts").textContent = step.attempts > 1 ? `attempt ${step.attempts}` : "";
-  row.querySelector(".tail pre").textContent = step.tail || "";
-  row.querySelector("button.output").hidden = !(step.tail || step.more);
+  const cells = rowOf(index);
+  if (!cells) return;
+  cells.row.dataset.state = step.state;
+  cells.state.textContent = step.state + (step.progress ? ` (${step.progress})` : "");
+  cells.started.textContent = clock(step.started);
+  cells.duration.textContent = durationOf(step);
+  cells.attempts.textContent = step.attempts > 1 ? `attempt ${step.attempts}` : "";
+  cells.tail.textContent = step.tail || "";
+  cells.output.hidden = !(step.tail || step.more);
+  markFailed(index, step);
 }
 
 function durationOf(step) {
@@ -184,37 +206,32 @@ function updateControls() {
   });
 }
 
-function markFailedSteps() {
-  state.steps.forEach((step, index) => {
-    const row = document.getElementById(`step-${index}`);
-    if (!row) return;
-    const actions = row.querySelector(".actions");
-    let button = actions.querySelector("button.retry-step");
-    if (step && step.state === "failed") {
-      if (!button) {
-        button = el("button", "retry", "retry-step");
-        button.type = "button";
-        button.addEventListener("click", () => steer("retry", {}));
-        actions.append(button);
-      }
-    } else if (button) {
-      button.remove();
+function markFailed(index, step) {
+  const cells = rowOf(index);
+  let button = cells.actions.querySelector("button.retry-step");
+  if (step.state === "failed") {
+    if (!button) {
+      button = el("button", "retry", "retry-step");
+      button.type = "button";
+      button.addEventListener("click", () => steer("retry", {}));
+      cells.actions.append(button);
+      updateControls();
     }
-  });
+  } else if (button) {
+    button.remove();
+  }
 }
 
 function applyState(whole) {
   if (!whole) return;
   whole.steps.forEach((step, index) => applyStep(index, step));
   applyRun(whole.run);
-  markFailedSteps();
   scheduleTimeline();
 }
 
 function applyUpdate(change) {
   for (const [index, step] of Object.entries(change.steps || {})) applyStep(Number(index), step);
   if (change.run) applyRun(change.run);
-  markFailedSteps();
   scheduleTimeline();
 }
 
@@ -293,8 +310,8 @@ function drawTimeline() {
   let first = Infinity, last = 0;
   state.steps.forEach((step, index) => {
     if (!step || !step.started) return;
-    const row = document.getElementById(`step-${index}`);
-    const lane = row ? (row.closest(".lane").querySelector(".host") || {}).textContent || "run" : "run";
+    const cells = rowOf(index);
+    const lane = cells ? cells.lane : "run";
     const start = Date.parse(step.started);
     const end = step.finished ? Date.parse(step.finished) : Date.now();
     first = Math.min(first, start);
@@ -323,7 +340,7 @@ function drawTimeline() {
       rect.setAttribute("height", String(height));
       rect.setAttribute("class", `bar ${bar.state}`);
       const title = document.createElementNS(SVG, "title");
-      title.textContent = document.querySelector(`#step-${bar.index} .id`).textContent;
+      title.textContent = rowOf(bar.index).id;
       rect.append(title);
       svg.append(rect);
     }
@@ -394,9 +411,8 @@ document.addEventListener("DOMContentLoaded", () => {
     setUpControls();
     setInterval(() => {
       state.steps.forEach((step, index) => {
-        if (step && step.state === "running") {
-          const row = document.getElementById(`step-${index}`);
-          if (row) row.querySelector(".duration").textContent = durationOf(step);
+        if (step && step.state === "running" && rowOf(index)) {
+          rowOf(index).duration.textContent = durationOf(step);
         }
       });
       tickSpent();
