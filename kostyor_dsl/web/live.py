@@ -23,6 +23,8 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from sse_starlette import ServerSentEvent
+
 KEEP_EVENTS = 2000
 BOOT = secrets.token_hex(4)
 
@@ -117,6 +119,9 @@ class Feed:
             if self.latest is None and self.store_error is None:
                 await self.poll_once()
             sent = self._known(last_id)
+            # Something at once, so the page knows it is connected (headers go
+            # with the first chunk) even when it missed nothing.
+            yield ServerSentEvent(comment="connected", retry=1000)
             if sent is None:
                 sent = self.seq
                 yield {

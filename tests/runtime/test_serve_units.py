@@ -85,6 +85,8 @@ def _drain(feed: Feed, last_id: str | None, count: int) -> list[dict]:
         out = []
         stream = feed.stream(last_id)
         async for event in stream:
+            if not isinstance(event, dict):
+                continue  # the comment that opens every stream
             out.append(event)
             if len(out) == count:
                 break
