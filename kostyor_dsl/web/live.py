@@ -55,6 +55,8 @@ class Feed:
         self.store_error: dict[str, Any] | None = None
         self.events: deque[tuple[int, str, str]] = deque(maxlen=KEEP_EVENTS)
         self.changed = asyncio.Condition()
+        # One reading at a time: two overlapping ones could land out of order.
+        self.reading = asyncio.Lock()
         self.watchers = 0
         self.task: asyncio.Task | None = None
 
@@ -68,6 +70,10 @@ class Feed:
             self.changed.notify_all()
 
     async def poll_once(self) -> None:
+        async with self.reading:
+            await self._poll()
+
+    async def _poll(self) -> None:
         try:
             reading = await asyncio.to_thread(self.read)
         except Exception as exc:  # a store away (Redis restarting), a damaged record
