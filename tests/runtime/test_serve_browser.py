@@ -1,4 +1,5 @@
-"""`kostyorc serve` in a real browser (headless Chromium), against real workers on Redis.
+"""`kostyorc serve` in a real browser (headless Chromium), against real workers on
+Redis (a run store in Redis) and on the embedded broker (a run store in files).
 
 Every wait is on the page's state or the store's (bounded), never on the
 clock: steps are held by the test (`hold=True`) and released one by one.
@@ -23,10 +24,12 @@ SEEN = 10_000  # ms: how long the page may take to show a change of the store
 
 
 @pytest.fixture
-def runtime(tmp_path):
-    require_broker("redis")
+def runtime(request, tmp_path):
+    """Redis (its run store) unless the test asks for another broker."""
+    broker = getattr(request, "param", "redis")
+    require_broker(broker)
     require_browser()
-    instance = Runtime(tmp_path, "redis")
+    instance = Runtime(tmp_path, broker)
     servers: list[Server] = []
     instance.servers = servers
     yield instance
@@ -69,6 +72,7 @@ def shows_state(page, index: int, state: str) -> None:
     expect(row(page, index)).to_have_attribute("data-state", state, timeout=SEEN)
 
 
+@pytest.mark.parametrize("runtime", ["redis", "embedded"], indirect=True)
 def test_a_rolling_run_watched_and_steered_from_the_page(runtime, browser):
     """Start to end: each step's change shows; pause, resume, a gate approved, a
     worker killed and a server restarted on the way, nothing stale after either."""
