@@ -96,6 +96,7 @@ def _run_reader(state: ServeState, run_id: str) -> Callable[[], dict]:
         mark = state.store.fingerprint(run_id)
         if (
             memo["reading"] is not None
+            and memo["window"] is not None
             and mark == memo["print"]
             and time.monotonic() - memo["at"] < REREAD
         ):
@@ -103,10 +104,12 @@ def _run_reader(state: ServeState, run_id: str) -> Callable[[], dict]:
         snapshot = read_snapshot(state.store, run_id, plan, layout.no_return)
         document = snapshot.pop("document")
         finished = sum(1 for step in document["steps"] if step["state"] in FINISHED)
-        # The ETA changes with what finished, not with what started.
+        # The ETA changes with what finished, not with what started.  The first
+        # reading (the page's first paint) goes without: two simulations of a
+        # large plan are the next reading's work.
         key = (document["state"], finished)
-        if key != memo["key"]:
-            window = run_window(state.store, run_id, plan, document, state.expected[run_id])
+        if memo["reading"] is not None and key != memo["key"]:
+            window = run_window(state.store, run_id, plan, document, _expected(state, run_id))
             memo["key"], memo["window"] = key, window.to_dict()
         snapshot["run"]["window"] = memo["window"]
         memo["print"], memo["reading"], memo["at"] = mark, snapshot, time.monotonic()
@@ -180,7 +183,6 @@ def _prepare_run(state: ServeState, run_id: str) -> Feed:
     plan = state.store.plan(run_id)
     state.plans[run_id] = plan
     state.layouts[run_id] = run_layout(plan, run_id, record.route)
-    _expected(state, run_id)
     feed = Feed(_run_reader(state, run_id), changes, state.interval)
     state.feeds[run_id] = feed
     return feed

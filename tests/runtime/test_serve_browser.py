@@ -9,6 +9,7 @@ Screenshots of the run page go to the test's tmp folder for review.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import urllib.error
 import urllib.request
@@ -108,6 +109,11 @@ def test_a_rolling_run_watched_and_steered_from_the_page(runtime, browser):
         shows_state(page, index, "running")
         runtime.release(key)
         shows_state(page, index, "succeeded")
+
+    # The window: the plan's expected one, and an ETA learned from the steps done.
+    expect(page.locator("#expected")).to_have_text(re.compile(r"^\d+m \d\ds$"))
+    expect(page.locator("#eta")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"), timeout=SEEN)
+    expect(page.locator("#left")).to_contain_text("from 2 timed steps")
 
     # Pause from the page while cmp-1's first hook runs: the run is paused
     # (as `kostyorc status` says), the running step finishes, nothing starts.

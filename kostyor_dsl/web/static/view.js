@@ -253,7 +253,7 @@ async function steer(verb, body) {
     answer = { error: `no answer from the server: ${error}` };
   }
   message.dataset.kind = answer.ok ? "ok" : "error";
-  message.textContent = answer.ok || answer.error;
+  message.textContent = `${clock(new Date().toISOString())} ${verb}: ${answer.ok || answer.error}`;
 }
 
 function setUpControls() {
