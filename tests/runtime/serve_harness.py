@@ -63,7 +63,7 @@ class Server:
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            found = re.search(r"open (http://127\.0\.0\.1:(\d+)/)\?token=(\S+)", output.read_text())
+            found = re.search(r"open (http://[^/\s]+:(\d+)/)\?token=(\S+)", output.read_text())
             if found:
                 self.url, self.port, self.token = found[1], int(found[2]), found[3]
                 if "--token-file" in self.extra:

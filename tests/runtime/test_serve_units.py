@@ -204,3 +204,28 @@ def test_a_watching_file_store_sees_every_write_and_its_fingerprint_changes(tmp_
     marks.append(watcher.fingerprint("r"))
     assert len(set(marks)) == len(marks)
     assert watcher.steps("r", 3) == writer.steps("r", 3)
+
+
+def test_beyond_loopback_every_request_needs_the_token(tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from serve_harness import Server
+
+    runtime = Runtime(tmp_path, "embedded")
+    server = Server(runtime, "--bind", "0.0.0.0:0")
+    server.start()
+    try:
+        assert "every request needs the token" in (tmp_path / "serve-1.err").read_text()
+        address = f"http://127.0.0.1:{server.port}/"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(address, timeout=10)
+        assert refused.value.code == 401
+        request = urllib.request.Request(
+            address, headers={"Authorization": f"Bearer {server.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as page:
+            assert page.status == 200
+            assert "no runs yet" in page.read().decode()
+    finally:
+        server.stop()
