@@ -60,8 +60,9 @@ class RunLayout:
 
 
 def point_of_no_return(plan: dict[str, Any]) -> str | None:
-    """The plan's point of no return, when the plan says it: a top-level key naming
-    a step id, or the first step flagged with such a key."""
+    """The plan's point of no return, when the plan says it: a top-level
+    `point_of_no_return` (`{step: ID, action: ...}`, or the step's id), or the
+    first step flagged with such a key."""
     for key in NO_RETURN_KEYS:
         value = plan.get(key)
         if isinstance(value, str) and value:

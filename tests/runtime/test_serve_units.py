@@ -144,7 +144,8 @@ def test_the_layout_follows_the_runtime_stages():
     from kostyor_dsl.web.layout import run_layout
 
     plan = rollout_plan([("batch", "compute", 1, ["c1", "c2"]), ("gate", "compute", 1)])
-    plan["point_of_no_return"] = "nova-api@c2"
+    # The shape the guides' plans give it: the step and its action.
+    plan["point_of_no_return"] = {"step": "nova-api@c2", "action": "upgrade"}
     layout = run_layout(plan, "r", "run")
     assert [stage.kind for stage in layout.stages] == ["sequence", "batch", "sequence"]
     assert layout.stages[1].title == "batch compute#1: 2 hosts in parallel"
