@@ -392,3 +392,51 @@ def test_hosts_left_disabled_and_the_point_of_no_return(runtime, browser):
         "past the point of no return (before:disable-scheduling:cmp-1)"
     )
     expect(row(page, 1).locator(".no-return-mark")).to_have_text("point of no return")
+
+
+def test_a_redis_restart_is_shown_and_leaves_nothing_stale(tmp_path, browser):
+    """The store (a Redis of the test's own, with AOF) stops under an open page:
+    the page says so and disables the verbs; once it is back, the page shows
+    the state written since."""
+    from own_services import RedisServer
+    from playwright.sync_api import expect
+
+    from kostyor_dsl.runtime.records import RunRecord, StepRecord
+
+    require_browser()
+    redis = RedisServer(tmp_path / "redis", appendonly=True)
+    redis.start()
+    runtime = Runtime(tmp_path, "redis", broker_url=redis.url)
+    runtime.servers = []
+    try:
+        store = runtime.store()
+        record = RunRecord(
+            "20260101-000000-abcded", "running", "noop", {}, "run", 3, 1.0, 1.0, plan_file="p.json"
+        )
+        store.create_run(record, make_plan(hosts=1))
+        store.put_step(record.run_id, StepRecord(0, "running", 1.0, None, 1))
+        server = serve(runtime)
+        page = browser.new_page()
+        page.goto(server.login_url(f"runs/{record.run_id}"))
+        shows_state(page, 0, "running")
+        expect(page.locator("button[data-verb=pause]")).to_be_enabled(timeout=SEEN)
+
+        redis.stop()
+        expect(page.locator("#store-problem")).to_contain_text(
+            "cannot read the run store", timeout=SEEN
+        )
+        expect(page.locator("button[data-verb=pause]")).to_be_disabled()
+        page.screenshot(path=str(tmp_path / "run-store-away.png"), full_page=True)
+
+        redis.start()
+        store = runtime.store()
+        store.put_step(record.run_id, StepRecord(0, "succeeded", 1.0, 2.0, 1))
+        store.put_step(record.run_id, StepRecord(1, "running", 2.0, None, 1))
+        shows_state(page, 0, "succeeded")
+        shows_state(page, 1, "running")
+        expect(page.locator("#store-problem")).to_be_hidden()
+        expect(page.locator("button[data-verb=pause]")).to_be_enabled()
+    finally:
+        for server in runtime.servers:
+            server.stop()
+        redis.kill()
