@@ -31,9 +31,15 @@ class Window:
     eta: float | None  # epoch seconds; None unless running
     timed: int  # steps the timings were learned from
     concurrency: int
+    # The steps not finished yet as the simulation sees them ahead: (index,
+    # start, end) in seconds from `at` (epoch seconds), for the timeline.
+    at: float = 0.0
+    ahead: tuple[tuple[int, float, float], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "at": round(self.at, 1),
+            "ahead": [[index, round(start, 1), round(end, 1)] for index, start, end in self.ahead],
             "expected": round(self.expected, 1),
             "spent": None if self.spent is None else round(self.spent, 1),
             "left": None if self.left is None else round(self.left, 1),
@@ -95,12 +101,19 @@ def run_window(
     simulated = simulate_plan(plan, replace(timings, gate=0.0), concurrency)
     # The simulation cuts the plan as `--route run` does; a per-host run splits
     # some steps further, which are matched by their step's id.
-    start_of = dict(zip(simulated.unit_ids, simulated.unit_start, strict=True))
+    times = {
+        unit: (start, end)
+        for unit, start, end in zip(
+            simulated.unit_ids, simulated.unit_start, simulated.unit_end, strict=True
+        )
+    }
     waiting = [
-        start_of.get(step["id"], start_of.get(step["step"], 0.0))
+        (step["index"], *times.get(step["id"], times.get(step["step"], (0.0, 0.0))))
         for step in steps
         if step["state"] not in FINISHED
     ]
-    left = simulated.duration - min(waiting) if waiting else 0.0
+    first = min((start for _, start, _ in waiting), default=0.0)
+    left = simulated.duration - first if waiting else 0.0
     eta = now + left if document["state"] == "running" else None
-    return Window(expected, spent, left, eta, sample.timed, concurrency)
+    ahead = tuple((index, start - first, end - first) for index, start, end in waiting)
+    return Window(expected, spent, left, eta, sample.timed, concurrency, now, ahead)

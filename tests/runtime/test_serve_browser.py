@@ -114,6 +114,9 @@ def test_a_rolling_run_watched_and_steered_from_the_page(runtime, browser):
     expect(page.locator("#expected")).to_have_text(re.compile(r"^\d+m \d\ds$"))
     expect(page.locator("#eta")).to_have_text(re.compile(r"^\d\d:\d\d:\d\d$"), timeout=SEEN)
     expect(page.locator("#left")).to_contain_text("from 2 timed steps")
+    # The timeline: the steps done as recorded, the rest as the ETA's simulation sees them.
+    expect(page.locator("#timeline rect.succeeded")).to_have_count(2, timeout=SEEN)
+    expect(page.locator("#timeline rect.predicted")).not_to_have_count(0)
 
     # Pause from the page while cmp-1's first hook runs: the run is paused
     # (as `kostyorc status` says), the running step finishes, nothing starts.

@@ -306,23 +306,41 @@ const SVG = "http://www.w3.org/2000/svg";
 function drawTimeline() {
   const svg = document.getElementById("timeline");
   if (!svg) return;
+  // The past as the record has it; what is not finished yet as the ETA's
+  // simulation sees it from now on (lighter bars), as `simulate --plot` draws it.
   const rows = new Map();
-  let first = Infinity, last = 0;
-  state.steps.forEach((step, index) => {
-    if (!step || !step.started) return;
+  const bar = (index, start, end, cls) => {
     const cells = rowOf(index);
     const lane = cells ? cells.lane : "run";
+    if (!rows.has(lane)) rows.set(lane, []);
+    rows.get(lane).push({ start, end, cls, index });
+  };
+  let first = Infinity, last = 0;
+  const now = Date.now();
+  state.steps.forEach((step, index) => {
+    if (!step || !step.started) return;
     const start = Date.parse(step.started);
-    const end = step.finished ? Date.parse(step.finished) : Date.now();
+    const end = step.finished ? Date.parse(step.finished) : now;
     first = Math.min(first, start);
     last = Math.max(last, end);
-    if (!rows.has(lane)) rows.set(lane, []);
-    rows.get(lane).push({ start, end, state: step.state, index });
+    bar(index, start, end, step.state);
   });
+  const win = state.run && state.run.window;
+  if (win && win.ahead && state.run.state === "running") {
+    const shift = Math.max(now, win.at * 1000);
+    for (const [index, start, end] of win.ahead) {
+      const step = state.steps[index];
+      if (!step || step.state !== "pending") continue;
+      bar(index, shift + start * 1000, shift + end * 1000, "predicted");
+      first = Math.min(first, shift + start * 1000);
+      last = Math.max(last, shift + end * 1000);
+    }
+  }
   svg.replaceChildren();
   if (!rows.size) { svg.setAttribute("height", "0"); return; }
   const width = 1000, label = 140, height = 14, gap = 4;
   const span = Math.max(1, last - first);
+  const x = (moment) => label + ((moment - first) / span) * (width - label);
   svg.setAttribute("viewBox", `0 0 ${width} ${rows.size * (height + gap)}`);
   svg.setAttribute("height", String(rows.size * (height + gap)));
   let y = 0;
@@ -332,19 +350,28 @@ function drawTimeline() {
     text.setAttribute("y", String(y + height - 3));
     text.textContent = lane;
     svg.append(text);
-    for (const bar of bars) {
+    for (const item of bars) {
       const rect = document.createElementNS(SVG, "rect");
-      rect.setAttribute("x", String(label + ((bar.start - first) / span) * (width - label)));
+      rect.setAttribute("x", String(x(item.start)));
       rect.setAttribute("y", String(y));
-      rect.setAttribute("width", String(Math.max(1, ((bar.end - bar.start) / span) * (width - label))));
+      rect.setAttribute("width", String(Math.max(1, x(item.end) - x(item.start))));
       rect.setAttribute("height", String(height));
-      rect.setAttribute("class", `bar ${bar.state}`);
+      rect.setAttribute("class", `bar ${item.cls}`);
       const title = document.createElementNS(SVG, "title");
-      title.textContent = rowOf(bar.index).id;
+      title.textContent = rowOf(item.index).id + (item.cls === "predicted" ? " (expected)" : "");
       rect.append(title);
       svg.append(rect);
     }
     y += height + gap;
+  }
+  if (now > first && now < last) {
+    const line = document.createElementNS(SVG, "line");
+    line.setAttribute("x1", String(x(now)));
+    line.setAttribute("x2", String(x(now)));
+    line.setAttribute("y1", "0");
+    line.setAttribute("y2", String(y));
+    line.setAttribute("class", "now");
+    svg.append(line);
   }
 }
 
