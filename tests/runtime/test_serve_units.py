@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -173,6 +174,14 @@ def test_serve_refuses_bad_options_with_a_message(tmp_path):
     short.write_text("abc\n")
     done = _kostyorc(runtime, "serve", "--token-file", str(short))
     assert done.returncode == 1 and "at least 16 characters" in done.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _kostyorc(runtime, "serve", "--bind", f"127.0.0.1:{port}")
+    assert done.returncode == 1
+    assert f"--bind 127.0.0.1:{port}: cannot listen there: Address already in use" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_the_compiler_and_the_worker_never_import_the_web_extra():
