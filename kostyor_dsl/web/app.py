@@ -256,7 +256,14 @@ def create_app(state: ServeState) -> Starlette:
         run_id = request.path_params["run_id"]
         feed = await _feed(run_id)
         await feed.poll_once()
-        record = await asyncio.to_thread(state.store.run, run_id)
+        if feed.latest is None:
+            raise HTTPException(503, (feed.store_error or {}).get("error", "cannot read the run"))
+        try:
+            record = await asyncio.to_thread(state.store.run, run_id)
+        except RuntimeProblem as exc:
+            raise HTTPException(500, exc.message) from None
+        except Exception as exc:
+            raise HTTPException(503, describe_store_error(exc)) from None
         plan = state.plans[run_id]
         return render(
             request,
@@ -332,8 +339,15 @@ def create_app(state: ServeState) -> Starlette:
         except RuntimeProblem as exc:
             return JSONResponse({"error": exc.message}, status_code=500, headers=SECURITY_HEADERS)
         except Exception as exc:
+            # The store or the broker away is the operator's to know; anything
+            # else is a bug, for the server's log.
+            module = type(exc).__module__.split(".")[0]
+            if module not in ("redis", "kombu", "amqp") and not isinstance(
+                exc, ConnectionError | TimeoutError
+            ):
+                raise
             return JSONResponse(
-                {"error": describe_store_error(exc).replace("run store", "run store or broker")},
+                {"error": f"cannot reach the run store or the broker: {exc}"},
                 status_code=503,
                 headers=SECURITY_HEADERS,
             )

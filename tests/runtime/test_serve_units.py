@@ -239,3 +239,36 @@ def test_beyond_loopback_every_request_needs_the_token(tmp_path):
             assert "no runs yet" in page.read().decode()
     finally:
         server.stop()
+
+
+def test_a_damaged_record_is_a_message_not_a_traceback(tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from serve_harness import Server
+
+    runtime = Runtime(tmp_path, "embedded")
+    store = runtime.store()
+    store.create_run(RunRecord("r1", "running", "noop", {}, "run", 3, 1.0, 1.0), make_plan(1))
+    damaged = tmp_path / "state" / "runs" / "r1" / "steps" / "1.json"
+    damaged.write_text("{not json")
+    server = Server(runtime)
+    server.start()
+    try:
+        with pytest.raises(urllib.error.HTTPError) as failed:
+            urllib.request.urlopen(f"{server.url}runs/r1", timeout=10)
+        page = failed.value.read().decode()
+        assert failed.value.code == 503
+        assert (
+            "cannot read the run store:" in page
+            and "1.json: the step record is not valid JSON" in page
+        )
+        with pytest.raises(urllib.error.HTTPError) as unknown:
+            urllib.request.urlopen(f"{server.url}runs/nope", timeout=10)
+        assert (
+            unknown.value.code == 404 and "no run &#39;nope&#39;" in unknown.value.read().decode()
+        )
+        errors = (tmp_path / "serve-1.err").read_text()
+        assert "Traceback" not in errors, errors
+    finally:
+        server.stop()
