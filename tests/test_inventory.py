@@ -36,7 +36,7 @@ BAD_DOCUMENTS = {
     ),
     "label not scalar": (
         "hosts:\n  - name: a\n    services: []\n    labels: {rack: [1]}\n",
-        ("K040", 4, 20, "host 'a'", "is not of type"),
+        ("K040", 4, 20, "host 'a'", "is not valid under any of the given schemas"),
     ),
     "not yaml": (
         "hosts:\n  - name: a\n   services: [x\n",
@@ -101,7 +101,7 @@ BAD_DOCUMENTS = {
     ),
     "a host name with a space": (
         "hosts:\n  - name: a b\n    services: [nova-api]\n",
-        ("K046", 2, 11, "host 'a b'", "labels of letters, digits and '-'"),
+        ("K046", 2, 11, "host 'a b'", "no whitespace or control character"),
     ),
 }
 

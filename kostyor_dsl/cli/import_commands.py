@@ -35,7 +35,15 @@ def register(subparsers) -> None:
         metavar="PLUGIN",
         help="the ML2 plugin(s) the cloud runs: ovs, ovn, lxb, sriov, comma-separated "
         "(OSA's neutron_plugin_type, ml2.ovs ...); needed when the inventory puts hosts "
-        "in several plugins' groups",
+        "in several plugins' groups; read from --user-variables when not given",
+    )
+    osa.add_argument(
+        "--user-variables",
+        metavar="FILE",
+        action="append",
+        default=[],
+        help="the operator's /etc/openstack_deploy/user_variables*.yml (repeatable): "
+        "neutron_plugin_type and the optional agents (neutron_plugin_base, neutron_bgp, ...)",
     )
     kolla = _source(sources, "kolla-ansible", "INVENTORY", "the INI inventory (multinode)")
     kolla.add_argument(
@@ -44,12 +52,23 @@ def register(subparsers) -> None:
         help="/etc/kolla/globals.yml: enable_<project>, neutron_plugin_agent, enable_neutron_dvr...",
     )
     kolla.add_argument(
+        "--release",
+        metavar="SERIES",
+        help="the Kolla-Ansible release the inventory is for (2024.1, 2024.2, 2025.1, "
+        "2025.2); default: the installed kolla-ansible's, else told by the inventory's shape",
+    )
+    kolla.add_argument(
         "--no-kolla-package",
         action="store_true",
         help="use kostyor's own table of Kolla-Ansible's services even when the "
         "kolla-ansible package is installed",
     )
-    _source(sources, "juju", "STATUS", "`juju status --format=json` output")
+    juju = _source(sources, "juju", "STATUS", "`juju status --format=json` output")
+    juju.add_argument(
+        "--bundle",
+        metavar="FILE",
+        help="`juju export-bundle` output: the charms' options (cinder's enabled-services, ...)",
+    )
     _source(sources, "openstack", "FILE", "a JSON service or agent list", nargs="+")
     generic = _source(sources, "ansible", "INVENTORY", "`ansible-inventory --list` output")
     generic.add_argument(
@@ -95,6 +114,9 @@ def run_import(args) -> int:
         "globals_file": getattr(args, "globals", None),
         "map_file": getattr(args, "map", None),
         "use_kolla_package": not getattr(args, "no_kolla_package", False),
+        "user_variables": getattr(args, "user_variables", None) or (),
+        "release": getattr(args, "release", None),
+        "bundle_file": getattr(args, "bundle", None),
     }
     inputs = getattr(args, "inputs", None) or [args.input]
 

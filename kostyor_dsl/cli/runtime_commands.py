@@ -161,7 +161,13 @@ def _check_plan(args: argparse.Namespace, plan: dict, driver):
 
     if (args.against is None) != (args.inventory is None):
         raise CliError("--against SPEC and --inventory INV go together", 2)
-    checked = check_run(plan, driver, path=args.plan, allow_edited=args.allow_edited)
+    checked = check_run(
+        plan,
+        driver,
+        path=args.plan,
+        allow_edited=args.allow_edited,
+        allow_down=getattr(args, "allow_down", False),
+    )
     if args.against is not None:
         stale = stale_problems(plan, args.against, args.inventory, args.strategy)
         if stale:
@@ -434,6 +440,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="run a plan that was changed after `kostyorc compile` sealed it (or has no "
         "seal); the run record and `status` say so",
+    )
+    run.add_argument(
+        "--allow-down",
+        action="store_true",
+        help="upgrade services the inventory records down (its `state`, from `kostyorc "
+        "import`); without it such a plan is refused",
     )
     run.add_argument(
         "--against",

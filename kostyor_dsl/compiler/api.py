@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from kostyor_dsl.compiler.budgets import check_stages, resolve_budgets, split_waves
 from kostyor_dsl.compiler.engines import EngineResult, find_engine, iter_node_by_node, node_by_node
-from kostyor_dsl.compiler.inventory_check import check_against_order
+from kostyor_dsl.compiler.inventory_check import check_against_order, state_warnings
 from kostyor_dsl.compiler.model import Spec, StrategyDef
 from kostyor_dsl.compiler.plan_build import build_plan
 from kostyor_dsl.compiler.resolve import SpecCheck, check_spec
@@ -148,6 +148,7 @@ def check_resolved(
     allow = allow_unknown_services or chosen.unknown_services == "warn"
     order = model.orders[chosen.order]
     diagnostics.extend(check_against_order(inv, order, inv_check.sources[inv.display], allow))
+    diagnostics.extend(state_warnings(inv, inv_check.sources[inv.display]))
     if limit is not None:
         inv, problems = _limit(inv, order, model.tiers, limit)
         diagnostics.extend(problems)

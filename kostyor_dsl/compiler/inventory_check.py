@@ -108,3 +108,35 @@ def check_against_order(
                 )
             )
     return out
+
+
+def state_warnings(inventory: Inventory, text: str) -> list[Diagnostic]:
+    """K096 for every service the inventory records down or disabled (`state`), with
+    host and service: the plan upgrades it, `kostyorc run` refuses a down one."""
+    if not inventory.states:
+        return []
+    out: list[Diagnostic] = []
+    locate = Locator(text, inventory.display)
+    index = {h.name: inventory.position(i) for i, h in enumerate(inventory.hosts)}
+    for host in sorted(inventory.states):
+        if host not in index:
+            continue
+        for service in sorted(inventory.states[host]):
+            what = " and ".join(inventory.state_of(host, service))
+            refuse = "down" in what
+            out.append(
+                warning(
+                    "K096",
+                    f"host '{printable(host)}': {printable(service)} is {what} "
+                    "(the deployment reports so)"
+                    + (
+                        "; `kostyorc run` will not upgrade it without --allow-down"
+                        if refuse
+                        else ""
+                    ),
+                    locate(["hosts", index[host], "state", service]),
+                    subject=f"host '{printable(host)}', service '{printable(service)}'",
+                    hints=("see to it before upgrading, then re-import the inventory",),
+                )
+            )
+    return out

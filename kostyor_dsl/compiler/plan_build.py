@@ -62,8 +62,8 @@ def build_plan(
     if result.host_order is not None:
         plan["host_order"] = result.host_order
     main_steps = result.steps if steps is None else steps
-    if inventory.targets:
-        with_targets = _with_targets(main_steps, inventory.targets)
+    if inventory.targets or inventory.states:
+        with_targets = _with_targets(main_steps, inventory.targets, inventory)
         main_steps = with_targets if isinstance(main_steps, Iterator) else list(with_targets)
     if isinstance(main_steps, Iterator):  # streamed by compile_to: chained, not copied
         plan["steps"] = chain(
@@ -80,9 +80,11 @@ def build_plan(
     return plan
 
 
-def _with_targets(steps, targets) -> Iterator[dict]:
+def _with_targets(steps, targets, inventory) -> Iterator[dict]:
     """Upgrade steps with what the driver addresses their service by on each host
-    (`targets: {HOST: [NAME, ...]}`, from the inventory's `targets`)."""
+    (`targets: {HOST: [NAME, ...]}`, from the inventory's `targets`), and what the
+    deployment reports wrong with it (`state: {HOST: [down, ...]}`, from its `state`)."""
+    states = inventory.states
     for step in steps:
         if step["kind"] == "upgrade":
             service = step["service"]
@@ -93,6 +95,14 @@ def _with_targets(steps, targets) -> Iterator[dict]:
             }
             if found:
                 step = {**step, "targets": found}
+            if states:
+                wrong = {
+                    host: list(inventory.state_of(host, service))
+                    for host in step["hosts"]
+                    if host in states and service in states[host]
+                }
+                if wrong:
+                    step = {**step, "state": wrong}
         yield step
 
 

@@ -26,29 +26,63 @@ def import_cloud(
     globals_file: str | None = None,
     map_file: str | None = None,
     use_kolla_package: bool = True,
+    user_variables: Sequence[str] = (),
+    release: str | None = None,
+    bundle_file: str | None = None,
 ) -> ImportResult:
     """Run one importer.  Raises ImportFailed (with every diagnostic) on errors."""
+    options = {
+        "names_file": names_file,
+        "neutron_plugin": neutron_plugin,
+        "globals_file": globals_file,
+        "map_file": map_file,
+        "use_kolla_package": use_kolla_package,
+        "user_variables": list(user_variables or ()),
+        "release": release,
+        "bundle_file": bundle_file,
+    }
     with gc_paused():
-        return _import_cloud(
-            source, inputs, names_file, neutron_plugin, globals_file, map_file, use_kolla_package
-        )
+        try:
+            return _import_cloud(source, inputs, **options)
+        except RecursionError:
+            raise ImportFailed(
+                [
+                    error(
+                        "K050",
+                        "the input is nested too deeply to read",
+                        subject=", ".join(inputs),
+                        hints=("no deployment tool writes documents this deep",),
+                    )
+                ]
+            ) from None
 
 
 def _import_cloud(
-    source, inputs, names_file, neutron_plugin, globals_file, map_file, use_kolla_package
+    source,
+    inputs,
+    names_file,
+    neutron_plugin,
+    globals_file,
+    map_file,
+    use_kolla_package,
+    user_variables,
+    release,
+    bundle_file,
 ) -> ImportResult:
     if source == "openstack-ansible":
         from kostyor_dsl.importers.openstack_ansible import import_openstack_ansible
 
-        result = import_openstack_ansible(inputs[0], neutron_plugin, names_file)
+        result = import_openstack_ansible(inputs[0], neutron_plugin, names_file, user_variables)
     elif source == "kolla-ansible":
         from kostyor_dsl.importers.kolla_ansible import import_kolla_ansible
 
-        result = import_kolla_ansible(inputs[0], globals_file, names_file, use_kolla_package)
+        result = import_kolla_ansible(
+            inputs[0], globals_file, names_file, use_kolla_package, release=release
+        )
     elif source == "juju":
         from kostyor_dsl.importers.juju import import_juju
 
-        result = import_juju(inputs[0], names_file)
+        result = import_juju(inputs[0], names_file, bundle_file)
     elif source == "openstack":
         from kostyor_dsl.importers.openstack_api import import_openstack_api
 

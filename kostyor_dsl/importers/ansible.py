@@ -19,17 +19,17 @@ from __future__ import annotations
 import os
 import re
 
-import yaml
-
-from kostyor_dsl.importers.ansible_inventory import (
+from kostyor_dsl.importers.ansible_inventory import parse_list_json
+from kostyor_dsl.importers.files import load_option_yaml, read_text
+from kostyor_dsl.importers.group_checks import (
     host_in_no_group,
-    parse_list_json,
+    hosts_named_like_groups,
     ungrouped_hosts,
 )
-from kostyor_dsl.importers.files import read_text
+from kostyor_dsl.importers.patterns import UnsafePattern, safe_pattern, search
 from kostyor_dsl.importers.result import CloudBuilder, ImportFailed, ImportResult, key_span
 from kostyor_dsl.importers.tables import name_map
-from kostyor_dsl.language.diagnostics import Span, error
+from kostyor_dsl.language.diagnostics import error
 
 SOURCE = "ansible"
 STRUCTURE = ("all", "ungrouped")
@@ -37,7 +37,7 @@ STRUCTURE = ("all", "ungrouped")
 
 def read_map(path: str) -> tuple[dict[str, list[str]], dict[str, re.Pattern]]:
     display = os.path.basename(path)
-    text = read_text(path, "map file")
+    text = ""
 
     def fail(message: str, span=None) -> ImportFailed:
         return ImportFailed(
@@ -53,16 +53,7 @@ def read_map(path: str) -> tuple[dict[str, list[str]], dict[str, re.Pattern]]:
             {display: text},
         )
 
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        span = (
-            Span(display, mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 2)
-            if mark
-            else None
-        )
-        raise fail(f"not valid YAML: {getattr(exc, 'problem', None) or exc}", span) from None
+    doc, display, text = load_option_yaml(path, "map file")
     if not isinstance(doc, dict) or not isinstance(doc.get("groups"), dict):
         raise fail("it needs a `groups` mapping")
     unknown = sorted(set(doc) - {"groups", "labels"})
@@ -72,7 +63,9 @@ def read_map(path: str) -> tuple[dict[str, list[str]], dict[str, re.Pattern]]:
     labels = {}
     for label, pattern in (doc.get("labels") or {}).items():
         try:
-            labels[str(label)] = re.compile(str(pattern))
+            labels[str(label)] = safe_pattern(str(pattern))
+        except UnsafePattern as exc:
+            raise fail(f"label {label!r}: pattern {str(pattern)!r} refused: {exc}") from None
         except re.error as exc:
             raise fail(f"label {label!r}: bad regular expression: {exc}") from None
         if labels[str(label)].groups < 1:
@@ -104,13 +97,15 @@ def import_ansible(path: str, map_file: str, names_file: str | None = None) -> I
     builder.add_source(display, text)
     for host in ungrouped_hosts(inv, members):
         builder.add(host_in_no_group(inv, host))
+    for problem in hosts_named_like_groups(inv):
+        builder.add(problem)
     for group in sorted(inv.groups):
         hosts = members.get(group, [])
         if not hosts or group in STRUCTURE:
             continue
         labelled = False
         for label, rule in labels.items():
-            m = rule.search(group)
+            m = search(rule, group)
             if m:
                 labelled = True
                 for host in hosts:

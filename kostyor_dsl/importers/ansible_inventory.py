@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 import shlex
-import string
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
 from kostyor_dsl.importers.files import describe, load_json, looks_like, wrong_format
+from kostyor_dsl.importers.host_ranges import MAX_RANGE_HOSTS, expand_range, range_size
 from kostyor_dsl.importers.result import ImportFailed, key_span
 from kostyor_dsl.language.diagnostics import Label, Span, error
 
@@ -25,6 +25,8 @@ from kostyor_dsl.language.diagnostics import Label, Span, error
 class Group:
     name: str
     hosts: list[str] = field(default_factory=list)
+    # the hosts as a set, for INI lines (a group of 100,000 hosts is read in linear time)
+    host_set: set[str] = field(default_factory=set, repr=False)
     children: list[str] = field(default_factory=list)
     vars: dict[str, Any] = field(default_factory=dict)
     span: Span | None = None
@@ -52,7 +54,8 @@ class AnsibleInventory:
 
     def add_host(self, group: str, host: str, span: Span | None, variables=None) -> None:
         g = self.group(group)
-        if host not in g.hosts:  # INI inventories are small: a list is fine
+        if host not in g.host_set:
+            g.host_set.add(host)
             g.hosts.append(host)
         g.direct = True
         if host not in self.host_spans:
@@ -65,12 +68,16 @@ class AnsibleInventory:
         """Every group's hosts, its children's included; a `:children` cycle is an error."""
         out: dict[str, list[str]] = {}
         cycles = []
+        too_deep: list[str] = []
 
         def visit(name: str, stack: tuple[str, ...]) -> list[str]:
             if name in out:
                 return out[name]
             group = self.groups.get(name)
             if group is None:
+                return []
+            if len(stack) >= MAX_NESTING:
+                too_deep.append(name)
                 return []
             if not group.children:
                 out[name] = group.hosts
@@ -86,6 +93,21 @@ class AnsibleInventory:
 
         for name in list(self.groups):
             visit(name, ())
+            if too_deep:
+                group = self.groups[too_deep[0]]
+                raise ImportFailed(
+                    [
+                        error(
+                            "K053",
+                            f"groups nest more than {MAX_NESTING} levels deep "
+                            f"(group {too_deep[0]!r} is a child {MAX_NESTING} levels down)",
+                            group.span or key_span(self.text, self.display, too_deep[0]),
+                            subject=f"group {too_deep[0]!r}",
+                            hints=("no deployment nests its groups this deep: flatten them",),
+                        )
+                    ],
+                    {self.display: self.text},
+                )
         if cycles:
             diagnostics = []
             seen = set()
@@ -119,8 +141,10 @@ class AnsibleInventory:
 
 # --- INI ---------------------------------------------------------------------
 
+# Children chains deeper than this are refused (Kolla-Ansible's are 3 deep).
+MAX_NESTING = 200
+
 _SECTION = re.compile(r"\[([^\]\s:]+)(?::([^\]\s]*))?\]\s*$")
-_RANGE = re.compile(r"\[([^\]]*)\]")
 
 
 def parse_ini(text: str, display: str) -> AnsibleInventory:
@@ -247,6 +271,9 @@ def _host_line(inv, section, line, lineno, column, display):
         ]
     host_span = Span(display, lineno, column, lineno, column + len(pattern))
     try:
+        count = range_size(pattern)
+        if count > MAX_RANGE_HOSTS:
+            raise ValueError(f"it names {count:,} hosts; at most {MAX_RANGE_HOSTS:,} on one line")
         names = expand_range(pattern)
     except ValueError as exc:
         return [error("K050", f"host range {pattern!r}: {exc}", host_span)]
@@ -261,40 +288,6 @@ def _strip_port(name: str) -> str:
         if port.isdigit():
             return host
     return name
-
-
-def expand_range(pattern: str) -> list[str]:
-    """Ansible's host ranges: `control[01:03]`, `node[a:c]`, `db[1:9:2]`."""
-    m = _RANGE.search(pattern)
-    if m is None:
-        return [pattern]
-    head, tail = pattern[: m.start()], pattern[m.end() :]
-    parts = m.group(1).split(":")
-    if len(parts) not in (2, 3) or not parts[0] or not parts[1]:
-        raise ValueError("a range is [START:END] or [START:END:STEP]")
-    start, end = parts[0], parts[1]
-    step = 1
-    if len(parts) == 3:
-        if not parts[2].isdigit() or int(parts[2]) < 1:
-            raise ValueError("the step of a range is a positive number")
-        step = int(parts[2])
-    if start.isdigit() and end.isdigit():
-        width = len(start) if start.startswith("0") or len(start) == len(end) else 0
-        first, last = int(start), int(end)
-        if first > last:
-            raise ValueError(f"the range starts after it ends ({start} > {end})")
-        values = [str(i).zfill(width) for i in range(first, last + 1, step)]
-    elif (
-        len(start) == len(end) == 1
-        and start in string.ascii_letters
-        and end in string.ascii_letters
-    ):
-        if start > end:
-            raise ValueError(f"the range starts after it ends ({start} > {end})")
-        values = [chr(c) for c in range(ord(start), ord(end) + 1, step)]
-    else:
-        raise ValueError("a range is of numbers ([01:10]) or of single letters ([a:f])")
-    return [name for v in values for name in expand_range(head + v + tail)]
 
 
 # --- JSON (`ansible-inventory --list`, OpenStack-Ansible's openstack_inventory.json) -------
@@ -371,28 +364,3 @@ def parse_list_json(text: str, display: str, wanted: str) -> AnsibleInventory:
         raise ImportFailed(problems, {display: text})
     inv.host_order = list(dict.fromkeys(chain.from_iterable(g.hosts for g in groups.values())))
     return inv
-
-
-def ungrouped_hosts(inv: AnsibleInventory, members: dict[str, list[str]]) -> list[str]:
-    """Hosts in no group but `all` and `ungrouped` (hostvars of a host no group lists too)."""
-    top = ("all", "ungrouped")
-    listed = set(inv.host_order)
-    candidates = [h for g in top if g in inv.groups for h in inv.groups[g].hosts]
-    candidates += [h for h in inv.hostvars.keys() - listed]
-    if not candidates:
-        return []
-    grouped = set().union(*(hosts for name, hosts in members.items() if name not in top))
-    order = {h: i for i, h in enumerate(inv.host_order)}
-    found = [h for h in dict.fromkeys(candidates) if h not in grouped]
-    return sorted(found, key=lambda h: (order.get(h, len(order)), h))
-
-
-def host_in_no_group(inv: AnsibleInventory, host: str):
-    span = inv.host_spans.get(host) or key_span(inv.text, inv.display, host)
-    return error(
-        "K052",
-        f"host {host!r} is in no group",
-        span,
-        subject=f"host {host!r}",
-        hints=("put it under a [group] header, or remove it",),
-    )

@@ -37,14 +37,20 @@ def _flow_list(items) -> str:
     return "[" + ", ".join(map(scalar, items)) + "]"
 
 
+def _state_value(what: tuple[str, ...]):
+    return what[0] if len(what) == 1 else list(what)
+
+
 def inventory_document(result: ImportResult) -> dict:
     hosts = []
     for host in result.hosts:
         entry: dict = {"name": host.name, "services": list(host.services)}
         if host.labels:
-            entry["labels"] = dict(host.labels)
+            entry["labels"] = {k: list(v) if isinstance(v, tuple) else v for k, v in host.labels}
         if host.targets:
             entry["targets"] = {service: list(names) for service, names in host.targets}
+        if host.state:
+            entry["state"] = {service: _state_value(w) for service, w in host.state}
         hosts.append(entry)
     return {"hosts": hosts}
 
@@ -76,9 +82,18 @@ def _write(result: ImportResult, fmt: str, stream: TextIO) -> None:
         if host.labels:
             labels = label_lines.get(host.labels)
             if labels is None:
-                pairs = ", ".join(f"{scalar(k)}: {scalar(v)}" for k, v in host.labels)
+                pairs = ", ".join(
+                    f"{scalar(k)}: {_flow_list(v) if isinstance(v, tuple) else scalar(v)}"
+                    for k, v in host.labels
+                )
                 labels = label_lines[host.labels] = "  labels: {" + pairs + "}"
             append(labels)
+        if host.state:
+            pairs = ", ".join(
+                f"{scalar(service)}: " + (scalar(w[0]) if len(w) == 1 else _flow_list(w))
+                for service, w in host.state
+            )
+            append("  state: {" + pairs + "}")
         if host.targets:
             append("  targets:")
             for service, names in host.targets:

@@ -12,8 +12,8 @@ import re
 from typing import Any
 
 from kostyor_dsl.importers.result import ImportFailed
-from kostyor_dsl.inventory.documents import DocumentError, load_document
-from kostyor_dsl.language.diagnostics import Span, error
+from kostyor_dsl.inventory.documents import DocumentError, load_document, load_json_document
+from kostyor_dsl.language.diagnostics import Label, Span, error
 
 
 def read_text(path: str, what: str) -> str:
@@ -55,8 +55,24 @@ def load_option_yaml(path: str, what: str) -> tuple[Any, str, str]:
 
 
 def load_json(text: str, display: str, what: str, hint: str | None = None) -> Any:
+    """A tool's JSON, by the rules of our own documents: a key given twice (json keeps
+    the last, silently dropping a group) and nesting too deep are errors, located."""
     try:
-        return json.loads(text)
+        return load_json_document(text)
+    except DocumentError as exc:
+        span = (
+            Span(display, exc.line, exc.column or 1, exc.line, (exc.column or 1) + 1)
+            if exc.line
+            else None
+        )
+        labels = tuple(
+            Label(Span(display, line, column, line, column + 1), note)
+            for line, column, note in exc.labels
+        )
+        raise ImportFailed(
+            [error("K050", f"{what} is not valid: {exc.message}", span, labels=labels)],
+            {display: text},
+        ) from None
     except json.JSONDecodeError as exc:
         span = Span(display, exc.lineno, exc.colno, exc.lineno, exc.colno + 1)
         hints = []

@@ -12,81 +12,44 @@ deployed at all only when its `enable_<project>` is true.
 
 from __future__ import annotations
 
-import functools
-import glob
 import os
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
-from kostyor_dsl.importers.ansible_inventory import (
-    AnsibleInventory,
+from kostyor_dsl.importers.ansible_inventory import AnsibleInventory, parse_ini
+from kostyor_dsl.importers.ansible_vars import (
+    EvaluationError,
+    Variables,
+    to_bool,
+)
+from kostyor_dsl.importers.files import load_option_yaml, read_text
+from kostyor_dsl.importers.group_checks import (
     host_in_no_group,
-    parse_ini,
+    hosts_named_like_groups,
     ungrouped_hosts,
 )
-from kostyor_dsl.importers.ansible_vars import EvaluationError, Variables, to_bool
-from kostyor_dsl.importers.files import load_option_yaml, read_text
-from kostyor_dsl.importers.result import CloudBuilder, ImportFailed, ImportResult
+from kostyor_dsl.importers.kolla_package import (
+    package_share,
+    read_declarations,
+    release_of,
+    services_of,
+)
+from kostyor_dsl.importers.kolla_values import (
+    HARD_HINT,
+    check_globals,
+    hard_error,
+    refuse_unsafe_table,
+)
+from kostyor_dsl.importers.result import (
+    CloudBuilder,
+    ImportFailed,
+    ImportResult,
+    physical_group,
+)
 from kostyor_dsl.importers.tables import load_table, name_map
 from kostyor_dsl.language.diagnostics import Span, error, warning
 
 SOURCE = "kolla-ansible"
-YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-@functools.cache
-def package_share() -> str | None:
-    """The `ansible` folder of an installed kolla-ansible package, or None."""
-    from importlib.metadata import PackageNotFoundError, distribution
-
-    try:
-        dist = distribution("kolla-ansible")
-    except PackageNotFoundError:
-        return None
-    for f in dist.files or ():
-        text = str(f).replace(os.sep, "/")
-        if text.endswith("share/kolla-ansible/ansible/site.yml"):
-            return os.path.dirname(str(dist.locate_file(f)))
-    return None
-
-
-@functools.cache
-def read_declarations(share: str) -> tuple[dict[str, dict], dict[str, Any]]:
-    """Every role's `<project>_services` declarations and the defaults, from a
-    kolla-ansible `ansible/` folder (group_vars/all/*.yml and roles/*/defaults)."""
-    defaults: dict[str, Any] = {}
-    for path in sorted(glob.glob(os.path.join(share, "group_vars", "all", "*.yml"))) + sorted(
-        glob.glob(os.path.join(share, "group_vars", "all.yml"))
-    ):
-        defaults.update(_yaml_file(path))
-    declarations: dict[str, dict] = {}
-    for path in sorted(glob.glob(os.path.join(share, "roles", "*", "defaults", "main.yml"))):
-        role = os.path.basename(os.path.dirname(os.path.dirname(path)))
-        role_defaults = _yaml_file(path)
-        for key, value in role_defaults.items():
-            if not (key.endswith("_services") and isinstance(value, dict) and value):
-                continue
-            services = {
-                name: decl
-                for name, decl in value.items()
-                if isinstance(decl, dict) and "container_name" in decl
-            }
-            if services:
-                declarations.setdefault(role, {}).update(services)
-        for key, value in role_defaults.items():
-            defaults.setdefault(key, value)
-    return declarations, defaults
-
-
-def _yaml_file(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            doc = yaml.load(fh, Loader=YamlLoader)
-    except (OSError, yaml.YAMLError):
-        return {}
-    return doc if isinstance(doc, dict) else {}
 
 
 def read_globals(path: str | None) -> tuple[dict[str, Any], str | None, str | None]:
@@ -110,15 +73,35 @@ def read_globals(path: str | None) -> tuple[dict[str, Any], str | None, str | No
     return doc, display, text
 
 
+class _Members(list):
+    """A group's hosts, in order, with `in` a set look-up: the declarations ask
+    `inventory_hostname in groups['compute']` once per host, which on a plain
+    list made an import of N computes take N*N steps."""
+
+    def __init__(self, hosts):
+        super().__init__(hosts)
+        self._set = frozenset(self)
+
+    def __contains__(self, item) -> bool:
+        try:
+            return item in self._set
+        except TypeError:  # an unhashable value: compared one by one, as a list does
+            return list.__contains__(self, item)
+
+
 class _Groups(Mapping):
     """`groups[...]` for the expressions: a group the inventory lacks is empty, as a
     play over it would do nothing."""
 
     def __init__(self, members: dict[str, list[str]]):
         self.members = members
+        self._wrapped: dict[str, _Members] = {}
 
     def __getitem__(self, key):
-        return self.members.get(key, [])
+        found = self._wrapped.get(key)
+        if found is None:
+            found = self._wrapped[key] = _Members(self.members.get(key, []))
+        return found
 
     def __iter__(self):
         return iter(self.members)
@@ -136,8 +119,11 @@ def import_kolla_ansible(
     names_file: str | None = None,
     use_package: bool = True,
     share: str | None = None,
+    release: str | None = None,
 ) -> ImportResult:
-    """`share` names a kolla-ansible `ansible/` folder to read instead of the installed one."""
+    """`share` names a kolla-ansible `ansible/` folder to read instead of the installed one;
+    `release` the series the inventory is for (else the package's, else the inventory's
+    shape says)."""
     table = load_table(SOURCE, names_file)
     names = name_map(table["names"])
     display = os.path.basename(path)
@@ -165,11 +151,15 @@ def import_kolla_ansible(
     builder.add_source(display, text)
     if globals_display is not None:
         builder.add_source(globals_display, globals_text)
+    refuse_unsafe_table(table, names_file)
     for host in ungrouped_hosts(inv, members):
         builder.add(host_in_no_group(inv, host))
+    for problem in hosts_named_like_groups(inv):
+        builder.add(problem)
 
     share = share if share is not None else (package_share() if use_package else None)
-    fallback = table["services"]
+    series = release_of(table, release, share, inv)
+    fallback = services_of(table, series)
     if share is not None:
         declarations, defaults = read_declarations(share)
         origin = "kolla-ansible's role defaults"
@@ -180,19 +170,28 @@ def import_kolla_ansible(
     variables = Variables({**defaults, **table["play_defaults"], **globals_vars})
 
     groups = dict(members)
+    if globals_display is not None:
+        check_globals(builder, globals_vars, variables, globals_display, globals_text)
+        if builder.has_errors:
+            raise builder.fail()
     _shard_groups(groups, variables, fallback_vars)
     groups_view = _Groups(groups)
     base = variables.with_overlay(groups=groups_view)
     fallback_base = fallback_vars.with_overlay(groups=groups_view)
 
+    physical_of: dict[str, list[str]] = {}
+    for group in inv.groups.values():
+        if group.direct and group.name != "ungrouped":
+            for host in group.hosts:
+                physical_of.setdefault(host, []).append(group.name)
+    cells = _host_values(inv, members, "nova_cell_name")
     for host in inv.host_order:
         span = inv.host_spans.get(host)
         if builder.host(host, f"{display}", span):
-            physical = [g.name for g in inv.groups.values() if g.direct and host in g.hosts]
-            physical = [g for g in physical if g != "ungrouped"]
+            physical = physical_of.get(host)
             if physical:
-                builder.label(host, "physical-group", ",".join(physical))
-            cell = _host_var(inv, members, host, "nova_cell_name")
+                builder.label(host, "physical-group", physical_group(physical))
+            cell = cells.get(host)
             if cell:
                 builder.label(host, "cell", str(cell))
 
@@ -202,6 +201,17 @@ def import_kolla_ansible(
         role_decls = declarations.get(role) or fallback.get(role) or {}
         for service, decl in role_decls.items():
             placed = _place(decl, base, inv.host_order)
+            if isinstance(placed, EvaluationError) and placed.hard:
+                builder.add(
+                    error(
+                        "K091",
+                        f"{origin}: where {service!r} (role {role}) runs cannot be evaluated "
+                        f"safely: {placed}",
+                        subject=service,
+                        hints=(HARD_HINT,),
+                    )
+                )
+                continue
             if isinstance(placed, EvaluationError):
                 backup = (fallback.get(role) or {}).get(service)
                 if share is None or backup is None:
@@ -233,8 +243,10 @@ def import_kolla_ansible(
                         f"which {display} does not define: it runs nowhere",
                         subject=service,
                         hints=(
-                            f"add [{placed.group}:children] to the inventory, as Kolla-Ansible's "
-                            "own multinode does, or disable the service in globals.yml",
+                            f"the import follows Kolla-Ansible {series}'s layout: for an "
+                            "inventory of another release, say --release SERIES",
+                            f"else add [{placed.group}:children] to the inventory, as that "
+                            "release's own multinode does, or disable the service in globals.yml",
                         ),
                     )
                 )
@@ -260,11 +272,16 @@ def _role_enabled(builder, role, roles, base, fallback_base) -> bool:
     expression = roles.get(role, "{{ enable_" + role.replace("-", "_") + " | bool }}")
     try:
         return to_bool(base.render(expression))
-    except EvaluationError:
-        pass
+    except EvaluationError as exc:
+        if exc.hard:
+            builder.add(hard_error(f"whether Kolla-Ansible role {role!r} is enabled", exc, role))
+            return False
     try:
         return to_bool(fallback_base.render(expression))
     except EvaluationError as exc:
+        if exc.hard:
+            builder.add(hard_error(f"whether Kolla-Ansible role {role!r} is enabled", exc, role))
+            return False
         builder.add(
             warning(
                 "K059",
@@ -321,10 +338,14 @@ def _shard_groups(groups: dict, variables: Variables, fallback: Variables) -> No
         return
 
 
-def _host_var(inv: AnsibleInventory, members: dict, host: str, name: str):
-    if name in inv.hostvars.get(host, {}):
-        return inv.hostvars[host][name]
+def _host_values(inv: AnsibleInventory, members: dict, name: str) -> dict[str, Any]:
+    """Each host's value of variable `name`: its own, else its groups' (linear in hosts)."""
+    out: dict[str, Any] = {}
     for group in inv.groups.values():
-        if name in group.vars and host in members.get(group.name, []):
-            return group.vars[name]
-    return None
+        if name in group.vars:
+            for host in members.get(group.name, []):
+                out.setdefault(host, group.vars[name])
+    for host, variables in inv.hostvars.items():
+        if name in variables:
+            out[host] = variables[name]
+    return out

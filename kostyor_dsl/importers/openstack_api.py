@@ -106,6 +106,8 @@ def _state(builder, rec, host, binary, mapped, where) -> None:
             continue
         for service in mapped or [binary]:
             builder.add_to_label(host, what, service)
+            if mapped:
+                builder.set_state(host, service, what)
         reason = rec.get("disabled_reason") if what == "disabled" else rec.get("updated_at")
         detail = ""
         if what == "disabled" and reason:
@@ -117,6 +119,9 @@ def _state(builder, rec, host, binary, mapped, where) -> None:
                 "K056",
                 f"{binary} on host {host!r} is {what}{detail}: see to it before upgrading",
                 subject=f"host {host!r}, service {binary!r}",
-                hints=(f"the imported inventory labels the host `{what}: ...`",),
+                hints=(
+                    f"the imported inventory records it (`state: {{SERVICE: {what}}}`, label "
+                    f"`{what}`): check and compile warn, run refuses a down service",
+                ),
             )
         )

@@ -5,21 +5,21 @@ from) facts to a `CloudBuilder`, which maps tool names through the name table,
 checks host names, counts what it could not map, and makes the one inventory
 document `compiler/inventory.py` reads.
 
-Codes (docs/diagnostics.md): K050 unreadable or wrong input, K051 no host,
-K052 a host in no group, K053 a group cycle, K054 a bad host name, K055 a
-name the table does not map, K056 a service down or disabled, K057 a bad
-option or table file, K058 a host left out (runs nothing mapped), K059 a
-declaration that could not be evaluated.
+Codes: docs/diagnostics.md, K050-K059 and K090-K096.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from kostyor_dsl.inventory.hostnames import host_name_problem
+from kostyor_dsl.inventory.hostnames import (
+    VALID_HOST_NAME,
+    VALID_TARGET,
+    host_name_problem,
+    target_problem,
+)
 from kostyor_dsl.language.diagnostics import Diagnostic, Span, error, warning
 
 
@@ -43,6 +43,8 @@ class ImportedHost(NamedTuple):
     labels: tuple[tuple[str, str], ...] = ()
     # service -> the names the tool addresses it by on this host (containers, units)
     targets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # service -> what the deployment reports wrong with it: ("disabled",), ("down",), both
+    state: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,7 @@ class ImportResult:
 
 
 # A name that host_name_problem accepts, in one match (the fast path; tested to agree).
-_VALID_HOST = re.compile(
-    r"(?=.{1,253}\Z)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\Z"
-)
+_VALID_HOST = VALID_HOST_NAME
 
 # A span, or how to find it when a diagnostic needs it (searching a large text costs).
 LazySpan = Span | Callable[[], Span | None] | None
@@ -75,7 +74,7 @@ def _span(span: LazySpan) -> Span | None:
 class _HostFacts:
     """What is known of one host so far (plain slots: there may be 10,000 of them)."""
 
-    __slots__ = ("labels", "services", "targets", "unmapped")
+    __slots__ = ("labels", "services", "state", "targets", "unmapped")
 
     def __init__(self) -> None:
         self.services: set[str] = set()
@@ -83,6 +82,7 @@ class _HostFacts:
         self.labels: dict[str, str] = {}
         self.targets: dict[str, set[str]] | None = None
         self.unmapped: set[str] | None = None  # the tool's names on it that the table lacks
+        self.state: dict[str, set[str]] | None = None  # service -> {"down", "disabled"}
 
     def add_target(self, service: str, target: str) -> None:
         if self.targets is None:
@@ -106,6 +106,7 @@ class CloudBuilder:
         self.inputs: list[str] = []
         self._hosts: dict[str, _HostFacts] = {}
         self._bad_hosts: set[str] = set()
+        self._bad_targets: set[str] = set()
         # (tool name, origin) -> hosts it was seen on, unmapped
         self._unmapped: dict[tuple[str, str], list[str]] = {}
         self._unmapped_span: dict[tuple[str, str], LazySpan] = {}
@@ -174,10 +175,42 @@ class CloudBuilder:
                 seen.append(host)
             self._unmapped_span.setdefault(key, span)
             return
+        if target is not None and target != host and not self._target_ok(target, origin, span):
+            target = None
         for service in mapped:
             facts.services.add(service)
             if target is not None and target != host:
                 facts.add_target(service, target)
+
+    def extra_service(self, host: str, service: str, target: str | None = None) -> None:
+        """`host` also runs `service` (already one of the order's names), by `target`."""
+        facts = self._hosts.get(host)
+        if facts is None:
+            return
+        facts.services.add(service)
+        if target is not None and target != host and VALID_TARGET.match(target):
+            facts.add_target(service, target)
+
+    def _target_ok(self, target: str, origin: str, span: LazySpan) -> bool:
+        """A target a command line reads as one name; False (and an error, once) if not."""
+        if VALID_TARGET.match(target):
+            return True
+        if target in self._bad_targets:
+            return False
+        self._bad_targets.add(target)
+        self.add(
+            error(
+                "K054",
+                f"{target!r} from {origin}: {target_problem(target)}",
+                _span(span),
+                subject=f"target {target!r}",
+                hints=(
+                    "it would reach --limit or `juju run` as it is: rename it in the "
+                    "deployment tool",
+                ),
+            )
+        )
+        return False
 
     def run_on(
         self,
@@ -205,7 +238,7 @@ class CloudBuilder:
             if facts is None:
                 continue
             facts.services.update(mapped)
-            if host != member:
+            if host != member and self._target_ok(member, origin, span):
                 for service in mapped:
                     facts.add_target(service, member)
 
@@ -240,18 +273,28 @@ class CloudBuilder:
                 continue
             facts.labels[key] = value
 
-    def label(self, host: str, key: str, value: str) -> None:
+    def label(self, host: str, key: str, value: str | tuple[str, ...]) -> None:
+        """A label; a tuple of values is a list label (one pair per value)."""
         facts = self._hosts.get(host)
-        if facts is not None and value != "":
-            facts.labels[key] = str(value)
+        if facts is not None and value != "" and value != ():
+            facts.labels[key] = value if isinstance(value, tuple) else str(value)
 
     def label_each(self, key: str, values: Mapping[str, str]) -> None:
         """Label known hosts, each with its own value (`{host: value}`)."""
         hosts = self._hosts
         for host, value in values.items():
             facts = hosts.get(host)
-            if facts is not None and value != "":
+            if facts is not None and value != "" and value != ():
                 facts.labels[key] = value
+
+    def set_state(self, host: str, service: str, what: str) -> None:
+        """The deployment reports `service` on `host` down or disabled."""
+        facts = self._hosts.get(host)
+        if facts is None:
+            return
+        if facts.state is None:
+            facts.state = {}
+        facts.state.setdefault(service, set()).add(what)
 
     def add_to_label(self, host: str, key: str, value: str) -> None:
         """A label holding a comma-separated set (`disabled: nova-compute,nova-scheduler`)."""
@@ -314,7 +357,12 @@ class CloudBuilder:
                 targets = tuple((s, tuple(sorted(t))) for s, t in sorted(targets.items()))
             else:
                 targets = ()
-            append(make(ImportedHost, (name, services, labels, targets)))
+            state = facts.state
+            if state:
+                state = tuple((sv, tuple(sorted(w))) for sv, w in sorted(state.items()))
+            else:
+                state = ()
+            append(make(ImportedHost, (name, services, labels, targets, state)))
         if not hosts and not self.has_errors:
             self.add(
                 error(
@@ -327,6 +375,13 @@ class CloudBuilder:
         return ImportResult(
             self.source, tuple(self.inputs), tuple(hosts), tuple(self.diagnostics), self.sources
         )
+
+
+def physical_group(groups: Iterable[str]) -> str | tuple[str, ...]:
+    """The `physical-group` label: the host's one group, or all of them as a list
+    (a selector `physical-group=compute` matches any of them)."""
+    unique = tuple(dict.fromkeys(groups))
+    return unique[0] if len(unique) == 1 else unique
 
 
 def key_span(text: str, display: str, key: str) -> Span | None:

@@ -51,6 +51,16 @@ class Inventory:
     # host -> service -> names a driver addresses it by (OSA containers, Juju
     # units): only the hosts that have them.  Plan steps carry them.
     targets: Mapping[str, Mapping[str, list[str]]] = field(default_factory=dict, compare=False)
+    # host -> service -> "down" | "disabled" | ["down", "disabled"]: what the
+    # deployment reported (`kostyorc import`); check and compile warn, run refuses.
+    states: Mapping[str, Mapping[str, object]] = field(default_factory=dict, compare=False)
+
+    def state_of(self, host: str, service: str) -> tuple[str, ...]:
+        """What is wrong with `service` on `host`: () or ("disabled",), ("down",), both."""
+        value = self.states.get(host, {}).get(service)
+        if value is None:
+            return ()
+        return tuple(sorted(value)) if isinstance(value, list) else (value,)
 
     def position(self, i: int) -> int:
         return i if self.positions is None else self.positions[i]

@@ -27,7 +27,7 @@ from importlib import resources
 import yaml
 
 from kostyor_dsl.inventory.documents import DocumentError, load_document, strip_bom
-from kostyor_dsl.inventory.hostnames import host_name_problem
+from kostyor_dsl.inventory.hostnames import VALID_TARGET, host_name_problem, target_problem
 from kostyor_dsl.inventory.model import Host, Inventory, InventoryCheck, new_host
 from kostyor_dsl.language.diagnostics import Diagnostic, Label, Span, error, warning
 from kostyor_dsl.language.printable import printable
@@ -102,10 +102,13 @@ def _parse_text(text: str, digest: str, display: str) -> InventoryCheck:
             sources,
         )
     if scanned is not None:  # the fast path: the document is valid
-        hosts, names, _, targets = scanned
-        inventory = Inventory(display, digest, doc.get("cluster"), hosts, targets=targets)
+        hosts, names, _, targets, states = scanned
+        inventory = Inventory(
+            display, digest, doc.get("cluster"), hosts, targets=targets, states=states
+        )
         problems = list(_no_hosts(inventory, text))
         problems.extend(_check_names(inventory, text, names))
+        problems.extend(_check_targets(inventory, text))
         if problems:
             inventory = _without_bad_names(inventory)
         if len(names) != len(hosts):
@@ -121,13 +124,17 @@ def _parse_text(text: str, digest: str, display: str) -> InventoryCheck:
             problems.extend(_duplicate_hosts(partial, text))
         return InventoryCheck(partial, tuple(problems), sources)
     hosts = tuple(
-        Host(h["name"], tuple(h["services"]), tuple(sorted((h.get("labels") or {}).items())))
+        Host(h["name"], tuple(h["services"]), label_pairs(h.get("labels") or {}))
         for h in doc["hosts"]
     )
     targets = {h["name"]: h["targets"] for h in doc["hosts"] if h.get("targets")}
-    inventory = Inventory(display, digest, doc.get("cluster"), hosts, targets=targets)
+    states = {h["name"]: h["state"] for h in doc["hosts"] if h.get("state")}
+    inventory = Inventory(
+        display, digest, doc.get("cluster"), hosts, targets=targets, states=states
+    )
     problems = list(_no_hosts(inventory, text))
     problems.extend(_check_names(inventory, text))
+    problems.extend(_check_targets(inventory, text))
     if problems:
         inventory = _without_bad_names(inventory)
     problems.extend(_duplicate_hosts(inventory, text))
@@ -152,14 +159,14 @@ def _json_fast_path(text: str):
     return doc, scanned
 
 
-# The names, one per line, judged at C speed: only letters, digits, '-' and
-# '.'; no empty name or label, none starting or ending with '-' or '.'; at
-# most 63 characters (so is every label).  A longer name, or any doubt, goes to
-# `host_name_problem`, the one definition.  (One regular expression over all
-# the lines would be exact too, but holds a backtracking frame per line:
-# 10 MB at 20,000 hosts.)
-_NOT_NAME_CHARACTERS = str.maketrans("", "", string.ascii_letters + string.digits + "-.\n")
-_BAD_JOIN = re.compile(r"\n[-.\n]|[-.][\n.]|\.-")
+# The names, one per line, judged at C speed: only letters, digits, '_', '-'
+# and '.'; no empty name, none starting with '-' or '.', no '..', none that is
+# an Ansible pattern by itself (`all`); at most 253 characters.  Any doubt
+# goes to `host_name_problem`, the one definition.  (One regular expression
+# over all the lines would be exact too, but holds a backtracking frame per
+# line: 10 MB at 20,000 hosts.)
+_NOT_NAME_CHARACTERS = str.maketrans("", "", string.ascii_letters + string.digits + "_-.\n")
+_BAD_JOIN = re.compile(r"\n[-.\n]|\.\.|(?i:\n(?:all|ungrouped)\n)")
 
 
 def _all_names_valid(names) -> bool:
@@ -170,7 +177,7 @@ def _all_names_valid(names) -> bool:
         return False
     if joined.translate(_NOT_NAME_CHARACTERS) or _BAD_JOIN.search(joined) is not None:
         return False
-    if max(map(len, names)) <= 63:
+    if max(map(len, names)) <= 253:
         return True
     return all(host_name_problem(name) is None for name in names)
 
@@ -178,7 +185,7 @@ def _all_names_valid(names) -> bool:
 def _check_names(
     inventory: Inventory, text: str, names: set[str] | None = None
 ) -> Iterable[Diagnostic]:
-    """K046 for every host whose name is not a host name (RFC 1123, no leading '-')."""
+    """K046 for every host whose name is not a host name (`hostnames.host_name_problem`)."""
     if names is None:
         names = {h.name for h in inventory.hosts}
     if _all_names_valid(names):
@@ -201,6 +208,40 @@ def _check_names(
         )
 
 
+def _check_targets(inventory: Inventory, text: str) -> Iterable[Diagnostic]:
+    """K090 for every target that a command line would misread (`all`, `a,b`, `-e@x`):
+    targets go to `--limit` and `juju run` as they are."""
+    if not inventory.targets:
+        return
+    locate = None
+    index_of = None
+    for host, services in inventory.targets.items():
+        for service, names in services.items():
+            for k, name in enumerate(names):
+                if VALID_TARGET.match(name):
+                    continue
+                problem = target_problem(name)
+                if problem is None:
+                    continue
+                if locate is None:
+                    locate = Locator(text, inventory.display)
+                    index_of = {
+                        h.name: inventory.position(i) for i, h in enumerate(inventory.hosts)
+                    }
+                where = ["hosts", index_of.get(host, -1), "targets", service, k]
+                yield error(
+                    "K090",
+                    f"host {_quoted(host)}, service {_quoted(service)}: "
+                    f"target {_quoted(name)} refused: {problem}",
+                    locate(where),
+                    subject=f"host {_quoted(host)}",
+                    hints=(
+                        "targets reach `--limit` and `juju run` as they are: write the "
+                        "container or unit name the deployment tool uses, or re-import",
+                    ),
+                )
+
+
 def _quoted(name: str) -> str:
     """A name for a message: quoted, every control character escaped, at most 80 characters."""
     shown = repr(name if len(name) <= 80 else name[:77] + "...")
@@ -220,6 +261,8 @@ def _without_bad_names(inventory: Inventory) -> Inventory:
         inventory.cluster,
         tuple(h for h, _ in kept),
         tuple(p for _, p in kept),
+        targets=inventory.targets,
+        states=inventory.states,
     )
 
 
@@ -309,18 +352,51 @@ def _shortened(message: str) -> str:
 
 
 _TOP_KEYS = frozenset({"cluster", "hosts"})
-_HOST_KEYS = frozenset({"name", "services", "labels", "targets"})
+_HOST_KEYS = frozenset({"name", "services", "labels", "targets", "state"})
 _LABEL_TYPES = (str, int, bool)
+STATES = ("disabled", "down")
 
 
-def _scan_hosts(doc) -> tuple[tuple[Host, ...], set[str], int, dict] | None:
+def label_pairs(labels: dict) -> tuple:
+    """A host's labels as sorted (key, value) pairs; a list label is one pair per value."""
+    pairs = []
+    for key, value in labels.items():
+        if type(value) is list:
+            pairs.extend((key, v) for v in value)
+        else:
+            pairs.append((key, value))
+    return tuple(sorted(pairs, key=lambda kv: (kv[0], str(kv[1]))))
+
+
+def _label_value_ok(value) -> bool:
+    if type(value) in _LABEL_TYPES:
+        return True
+    return type(value) is list and bool(value) and all(type(v) is str for v in value)
+
+
+def _valid_state(state) -> bool:
+    """`state: {SERVICE: down | disabled | [down, disabled]}`."""
+    if type(state) is not dict:
+        return False
+    for service, value in state.items():
+        if type(service) is not str or not service:
+            return False
+        values = value if type(value) is list else [value]
+        if not values or not all(type(v) is str and v in STATES for v in values):
+            return False
+        if len(set(values)) != len(values):
+            return False
+    return True
+
+
+def _scan_hosts(doc) -> tuple[tuple[Host, ...], set[str], int, dict, dict] | None:
     """The schema's rules checked while building the hosts, in one pass.
 
     Accepts exactly what schemas/inventory.schema.json accepts (tests/
     test_inventory.py checks the two agree) and returns the hosts with the
     set of their names (fewer than hosts: a host is listed twice), the
-    number of keys of all its mappings (see `_json_fast_path`) and the hosts'
-    `targets`;
+    number of keys of all its mappings (see `_json_fast_path`), the hosts'
+    `targets` and their services' `state`;
     None sends the caller down the slow path, where jsonschema explains.
     Hosts running the same services share one tuple (computes are thousands
     of copies of a few lists), which also lets later stages memoise per list.
@@ -341,6 +417,7 @@ def _scan_hosts(doc) -> tuple[tuple[Host, ...], set[str], int, dict] | None:
     make_host = new_host
     keys = len(doc) + 2 * len(docs)  # every host has a name and services; labels add
     targets: dict[str, dict] = {}
+    states: dict[str, dict] = {}
     for h in docs:
         if type(h) is not dict:
             return None
@@ -357,9 +434,14 @@ def _scan_hosts(doc) -> tuple[tuple[Host, ...], set[str], int, dict] | None:
             if type(raw_labels) is not dict:
                 return None
             for v in raw_labels.values():
-                if type(v) not in _LABEL_TYPES:
+                if type(v) not in _LABEL_TYPES and not _label_value_ok(v):
                     return None
-            labels = tuple(sorted(raw_labels.items()))
+            labels = label_pairs(raw_labels)
+            if "state" in h:
+                if not _valid_state(h["state"]):
+                    return None
+                states[name] = h["state"]
+                keys += len(h["state"])
             if "targets" in h:
                 if not _valid_targets(h["targets"]):
                     return None
@@ -378,7 +460,7 @@ def _scan_hosts(doc) -> tuple[tuple[Host, ...], set[str], int, dict] | None:
             shared[key] = shared_services = key
         append(make_host(name, shared_services, labels))
         add_name(name)
-    return tuple(out), names, keys, targets
+    return tuple(out), names, keys, targets, states
 
 
 def _valid_targets(targets) -> bool:

@@ -104,7 +104,7 @@ MIRRORED_DEFS = (
     "gate_step",
     "host_placement",
 )
-MIRRORED_DEFS_SHA256 = "84fc409aff78fbbf33267856a61132a8e7d5121fb83e94cccd11dc758f02b526"
+MIRRORED_DEFS_SHA256 = "9c733d8241e670571b142f588abc8bbff00705011e18d1fa418880edc3a5bce1"
 _SOURCE = re.compile(r"^.+:[0-9]+$")
 # kind -> (required keys, optional keys, id pattern or None)
 _STEP_SHAPES = {
@@ -120,7 +120,7 @@ _STEP_SHAPES = {
     ),
     "upgrade": (
         frozenset({"id", "kind", "project", "service", "hosts", "source"}),
-        frozenset({"group", "batch", "wave", "targets"}),
+        frozenset({"group", "batch", "wave", "targets", "state"}),
         None,
     ),
     "hook": (
@@ -167,6 +167,13 @@ def _targets_ok(value) -> bool:
     )
 
 
+def _state_ok(value) -> bool:
+    return type(value) is dict and all(
+        type(what) is list and what and all(w in ("disabled", "down") for w in what)
+        for what in value.values()
+    )
+
+
 def step_ok(step) -> bool:
     """True only for a step the schema's `step` accepts (False: ask jsonschema why)."""
     if type(step) is not dict:
@@ -191,6 +198,8 @@ def step_ok(step) -> bool:
     if "wave" in step and not (type(step["wave"]) is int and step["wave"] >= 1):
         return False
     if "targets" in step and not _targets_ok(step["targets"]):
+        return False
+    if "state" in step and not _state_ok(step["state"]):
         return False
     if kind == "upgrade":
         return _name_ok(step["project"]) and _name_ok(step["service"]) and _hosts_ok(step["hosts"])

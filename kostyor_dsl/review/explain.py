@@ -111,7 +111,14 @@ def _step_line(number: int, step: dict) -> str:
     else:
         hosts = step["hosts"]
         what = step["service"] if len(hosts) == 1 else f"{step['service']} on {len(hosts)} hosts"
+        if step.get("state"):
+            what += " [" + state_words(step["state"]) + "]"
     return f"{number:>5}. {what}  ({step['source']})"
+
+
+def state_words(state: dict) -> str:
+    """`{cmp1: [down]}` -> `down on cmp1`."""
+    return "; ".join(f"{' and '.join(what)} on {host}" for host, what in sorted(state.items()))
 
 
 def _placement_words(p: dict) -> str:
@@ -249,6 +256,16 @@ def explain_step(plan: dict, step_id: str) -> str:
             f"It upgrades {step['service']} (project {step['project']}) {where}; "
             f"the service is declared at {step['source']}."
         )
+        if step.get("state"):
+            down = any("down" in what for what in step["state"].values())
+            out.append(
+                f"The deployment reports {step['service']} {state_words(step['state'])}"
+                + (
+                    ": `kostyorc run` refuses to start this step unless --allow-down."
+                    if down
+                    else "."
+                )
+            )
         out.append(_strategy_line(plan))
         if step.get("wave") is not None:
             out.append(

@@ -6,11 +6,14 @@ doing nothing) half-way through an upgrade:
 - it is the plan that was compiled: its seal matches its content and every
   step id follows from the step's content (`compiler.plan_seal`); an edited
   plan runs only when asked (`allow_edited`), and the run record says so;
-- every host a step names is a host name (`compiler.hostnames`), so no
-  driver ever sees `-oProxyCommand=...` as a host;
+- every host a step names is a host name, and every target it carries a
+  target (`inventory.hostnames`), so no driver ever sees `-oProxyCommand=...`
+  as a host nor `all` in `--limit`;
 - the driver, with these parameters, can perform every step
   (`Driver.unsupported`) and the plan as a whole (`Driver.plan_problems`:
   the order its tool can keep, the files its steps need);
+- no step upgrades a service the deployment reported down (the step's
+  `state`) unless the operator says `--allow-down`;
 - with `--against SPEC --inventory INV`, the current spec and inventory
   compile to this very plan (else it is stale, as Terraform says of a saved
   plan whose configuration changed).
@@ -24,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import islice
 
-from kostyor_dsl.inventory.hostnames import host_name_problem
+from kostyor_dsl.inventory.hostnames import host_name_problem, target_problem
 from kostyor_dsl.plan.seal import SEAL_KEY, plan_seal, seal_problems, step_id_problems
 from kostyor_dsl.runtime.drivers import Driver
 from kostyor_dsl.runtime.errors import PlanRefused
@@ -52,7 +55,8 @@ def integrity_problems(plan: dict) -> list[str]:
 
 
 def host_problems(plan: dict) -> list[str]:
-    """Each host name of the steps that is not a host name, with the first step naming it."""
+    """Each host name of the steps that is not a host name, and each target that is not
+    a target, with the first step naming it."""
     verdicts: dict[str, str | None] = {}
     bad: dict[str, list[str]] = {}
     for step in plan.get("steps", ()):
@@ -62,21 +66,56 @@ def host_problems(plan: dict) -> list[str]:
                 verdicts[key] = host_name_problem(host)
             if verdicts[key] is not None:
                 bad.setdefault(key, []).append(step["id"])
+        for name in target_names(step.get("targets")):
+            key = "target " + (name if isinstance(name, str) else repr(name))
+            if key not in verdicts:
+                verdicts[key] = target_problem(name)
+            if verdicts[key] is not None:
+                bad.setdefault(key, []).append(step["id"])
     problems = [
-        f"step {steps[0]!r}{_more(steps)}: host {host!r}: {verdicts[host]}"
-        for host, steps in islice(bad.items(), _LISTED)
+        f"step {steps[0]!r}{_more(steps)}: {_named(key)}: {verdicts[key]}"
+        for key, steps in islice(bad.items(), _LISTED)
     ]
     if len(bad) > _LISTED:
         problems.append(f"... and {len(bad) - _LISTED} more hosts that are not host names")
     return problems
 
 
-def step_host_problem(step_id: str, hosts: Iterable[object]) -> str | None:
-    """For the step task: the first host of a unit that is not a host name, said whole."""
+def _named(key: str) -> str:
+    if key.startswith("target "):
+        return f"target {key[len('target ') :]!r}"
+    return f"host {key!r}"
+
+
+def target_names(targets: object, hosts: Iterable[object] | None = None) -> list[object]:
+    """Every name in a step's `targets` (`{HOST: [NAME, ...]}`, `{HOST: {SERVICE: [...]}}`
+    or `{SERVICE: [...]}`), of `hosts` only when given; anything that is not a
+    list of names is returned as it is, to be refused."""
+    if not isinstance(targets, dict):
+        return [] if targets is None else [targets]
+    wanted = None if hosts is None else set(map(str, hosts))
+    out: list[object] = []
+    for key, value in targets.items():
+        if wanted is not None and key not in wanted and not isinstance(value, list):
+            continue
+        values = value.values() if isinstance(value, dict) else [value]
+        for names in values:
+            out.extend(names if isinstance(names, list) else [names])
+    return out
+
+
+def step_host_problem(step_id: str, hosts: Iterable[object], targets: object = None) -> str | None:
+    """For the step task: the first host of a unit that is not a host name, or target
+    of the step that is not a target, said whole."""
+    hosts = list(hosts)
     for host in hosts:
         problem = host_name_problem(host)
         if problem is not None:
             return f"step {step_id!r}: host {host!r} refused before the driver saw it: {problem}"
+    for name in target_names(targets, hosts):
+        problem = target_problem(name)
+        if problem is not None:
+            return f"step {step_id!r}: target {name!r} refused before the driver saw it: {problem}"
     return None
 
 
@@ -106,12 +145,42 @@ def _more(steps: list[str]) -> str:
     return f" and {len(steps) - 1} more" if len(steps) > 1 else ""
 
 
+def down_problems(plan: dict) -> list[str]:
+    """Each upgrade step on a host where the deployment reported its service down (the
+    step's `state`, from the inventory's): nothing is known to be running there to
+    upgrade, and the step would report done."""
+    problems = []
+    for step in plan.get("steps", ()):
+        state = step.get("state")
+        if step.get("kind") != "upgrade" or not isinstance(state, dict):
+            continue
+        down = sorted(h for h, what in state.items() if isinstance(what, list) and "down" in what)
+        if down:
+            problems.append(f"step {step['id']!r}: {step['service']} is down on {', '.join(down)}")
+    return problems
+
+
 def check_run(
-    plan: dict, driver: Driver, *, path: str = "plan", allow_edited: bool = False
+    plan: dict,
+    driver: Driver,
+    *,
+    path: str = "plan",
+    allow_edited: bool = False,
+    allow_down: bool = False,
 ) -> RunCheck:
     """The checks `kostyorc run` makes; raises PlanRefused listing every problem."""
     edited = integrity_problems(plan)
     sections = []
+    down = [] if allow_down else down_problems(plan)
+    if down:
+        sections.append(
+            (
+                "steps upgrade services the deployment reports down",
+                down[:_LISTED]
+                + ([f"... and {len(down) - _LISTED} more"] if len(down) > _LISTED else []),
+                "see to them, re-import and recompile; or pass --allow-down to upgrade them anyway",
+            )
+        )
     if edited and not allow_edited:
         sections.append(
             ("the plan was changed after `kostyorc compile` sealed it", edited, _EDITED_HINT)
@@ -119,7 +188,11 @@ def check_run(
     hosts = host_problems(plan)
     if hosts:
         sections.append(
-            ("steps name hosts that are not host names", hosts, "fix the inventory, recompile")
+            (
+                "steps name hosts that are not host names, or targets a command line would misread",
+                hosts,
+                "fix the inventory, recompile",
+            )
         )
     unsupported = driver_problems(plan, driver)
     if unsupported:

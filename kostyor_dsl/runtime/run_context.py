@@ -65,10 +65,11 @@ def driver_for(run) -> Driver:
 def driver_signature(driver: Driver, step: dict[str, Any], unit: Unit):
     """The driver's signature for one unit of a plan step.
 
-    The unit's host names are checked again here, whatever `kostyorc run`
-    checked: a plan submitted another way never hands a driver a name such as
-    `-oProxyCommand=...` (the step fails instead, naming the host)."""
-    problem = step_host_problem(unit.id, unit.hosts)
+    The unit's host names and the step's targets are checked again here,
+    whatever `kostyorc run` checked: a plan submitted another way never hands a
+    driver a name such as `-oProxyCommand=...` or `all` (the step fails
+    instead, naming the host or target)."""
+    problem = step_host_problem(unit.id, unit.hosts, step.get("targets"))
     if problem is not None:
         raise StepFailed(problem, unit.id)
     kind = step["kind"]

@@ -315,37 +315,5 @@ def test_rolling_computes_of_the_shipped_spec_through_kolla_ansible(ansible_runt
     )
 
 
-def test_rolling_computes_of_the_openstack_spec_on_an_imported_kolla_inventory(
-    ansible_runtime, tmp_path
-):
-    """The issue's "done when": runs once the Kolla-Ansible importer, the `openstack`
-    spec of a current cloud and examples/kolla-multinode (issue 10) are merged."""
-    require("openstack", "openstack")
-    pytest.importorskip("kostyor_dsl.importers.kolla_ansible")
-    runtime = ansible_runtime
-    source = ROOT / "examples" / "kolla-multinode"
-    imported = tmp_path / "inventory.yaml"
-    subprocess.run(
-        [
-            sys.executable, "-m", "kostyor_dsl", "import", "kolla-ansible",
-            str(source / "multinode"), "--globals", str(source / "globals.yml"),
-            "-o", str(imported),
-        ],
-        check=True,
-        env=runtime.env,
-        capture_output=True,
-    )  # fmt: skip
-    plan_file = tmp_path / "plan.json"
-    plan = _compile(runtime, plan_file, "openstack", imported)
-    computes = sorted(
-        {step["hosts"][0] for step in plan["steps"] if step.get("service") == "nova-compute"}
-    )
-
-    calls, _, by_id = _through_kolla(runtime, tmp_path, plan_file, source / "multinode", computes)
-
-    tags = {"database": "mariadb", "haproxy": "loadbalancer", "keepalived": "loadbalancer"}
-    _same_calls_per_host(calls, _expected_calls(plan, source / "multinode", tags))
-    assert by_id["pre-upgrade:keystone-db-expand"]["state"] == "done-elsewhere"
-    assert by_id["pre-upgrade:keystone-db-expand"]["result"]["did"] == (
-        "nothing here: `kolla-ansible upgrade -t keystone` runs it itself"
-    )
+# The `openstack` spec on an imported Kolla inventory through kolla-ansible, with its
+# golden record: tests/drivers/test_tool_rolling_computes.py.

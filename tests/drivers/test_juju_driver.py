@@ -214,9 +214,85 @@ def test_rolling_computes_of_an_imported_juju_model_through_workers(
         "nova-api@ctl-1  (done elsewhere: juju upgraded nova-cloud-controller/0 in step "
         "nova-conductor@ctl-1 earlier in this run)"
     ) in text
+    # Already at the target before the run (the channel given is the one it has):
+    # said as such, not as an upgrade this run did.
+    assert by_id["vault@ctl-1"]["state"] == "done-elsewhere"
+    assert by_id["vault@ctl-1"]["result"]["done_elsewhere"] == (
+        "vault/0: vault was already at channel 1.8/stable before the run"
+    )
+    assert by_id["rabbitmq@ctl-2"]["result"]["done_elsewhere"] == (
+        "juju upgraded rabbitmq-server/1 with its application rabbitmq-server in step "
+        "rabbitmq@ctl-1 earlier in this run"
+    )
+    listing = runtime.kostyorc("runs").stdout.splitlines()
+    summary = status["summary"]
+    row = next(line for line in listing if line.startswith(run_id))
+    assert row.split()[2] == (
+        f"{summary['succeeded']}+{summary['done-elsewhere']}/{summary['total']}"
+    )
     final = json.loads(state.read_text())
     assert final["config"]["nova-compute"] == {
         "openstack-origin": "cloud:jammy-dalmatian",
         "action-managed-upgrade": "true",
     }
     assert shutil.which("juju", path=str(bin_folder))
+
+
+def _compute_plan() -> dict:
+    """cmp-1's steps of rolling-computes, as compiled from the imported model."""
+    from runtime_harness import make_plan
+
+    plan = make_plan(hosts=0, pre_upgrade=False, driver="juju")
+    tags = {"hosts": ["cmp-1"], "source": "test.kostyor:1"}
+    plan["steps"] = [
+        {"id": "before:disable-scheduling:cmp-1", "kind": "hook", "when": "before",
+         "action": "disable-scheduling", "parameters": {}, **tags},
+        {"id": "nova-compute@cmp-1", "kind": "upgrade", "project": "nova",
+         "service": "nova-compute", "targets": {"cmp-1": ["nova-compute/0"]}, **tags},
+        {"id": "after:enable-scheduling:cmp-1", "kind": "hook", "when": "after",
+         "action": "enable-scheduling", "parameters": {}, **tags},
+    ]  # fmt: skip
+    return plan
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_status_lists_a_hypervisor_a_failed_juju_upgrade_left_disabled(juju_runtime, tmp_path):
+    runtime = juju_runtime
+    bin_folder, state, record = _standin(tmp_path)
+    runtime.env.update(
+        {
+            "PATH": os.pathsep.join([str(bin_folder), runtime.env["PATH"]]),
+            "JUJU_STATE": str(state),
+            "JUJU_RECORD": str(record),
+            "JUJU_FAIL": "nova-compute/0",
+        }
+    )
+    runtime.start_worker()
+    done = runtime.kostyorc(
+        "run", runtime.write_plan(_compute_plan()), "--driver", "juju", "-p", "release=2024.2",
+        "-p", "timeout=600",
+    )  # fmt: skip
+    run_id = done.stdout.strip().splitlines()[-1]
+    runtime.wait_state(run_id, "failed", 120)
+
+    enable = "juju run nova-compute/0 enable --wait=600s"
+    status = runtime.status(run_id)
+    assert status["hosts_left_disabled"] == [
+        {
+            "host": "cmp-1",
+            "disabled_in": "before:disable-scheduling:cmp-1",
+            "stopped_at": "nova-compute@cmp-1",
+            "stopped_state": "failed",
+            "enable": enable,
+        }
+    ]
+    text = runtime.kostyorc("status", run_id, check=False).stdout
+    assert (
+        "host cmp-1 left with scheduling disabled (step nova-compute@cmp-1 failed after "
+        f"before:disable-scheduling:cmp-1): enable it again with `{enable}`"
+    ) in text
+    # The charm's `disable` ran; `enable` never did: the operator's command is the one shown.
+    calls = _record(record)
+    assert "juju run nova-compute/0 disable --wait=600s" in calls
+    assert not any(" enable " in call for call in calls)

@@ -58,6 +58,40 @@ def test_enable_scheduling_leaves_a_host_someone_else_disabled(standin, driver):
     assert run(driver, "enable-scheduling", "cmp-1", force="true")["did"].startswith("enabled")
 
 
+def test_a_custom_reason_is_still_the_runs_own_disable(standin, driver):
+    standin.cloud.add_compute("cmp-1")
+    first = run(driver, "disable-scheduling", "cmp-1", reason="upgrade to 2025.1, CHG-88")
+    # The run's mark goes before the operator's words: nova keeps who disabled it.
+    assert standin.cloud.service_updates() == [
+        {"status": "disabled", "disabled_reason": "kostyor: upgrade to 2025.1, CHG-88"}
+    ]
+    assert first["scheduling_disabled"] is True
+    # Run again (a worker died after the call): still the run's, so status lists it
+    # if the host's later steps stop, and enable-scheduling enables it.
+    again = run(driver, "disable-scheduling", "cmp-1", reason="upgrade to 2025.1, CHG-88")
+    assert again["scheduling_disabled"] is True
+    assert run(driver, "enable-scheduling", "cmp-1")["did"] == "enabled nova-compute on cmp-1"
+    assert standin.cloud.services[0]["status"] == "enabled"
+
+
+def test_a_host_disabled_by_a_reason_merely_starting_with_kostyor_is_someone_elses(standin, driver):
+    standin.cloud.add_compute("cmp-1", status="disabled", reason="kostyor-test rack, do not use")
+    assert run(driver, "disable-scheduling", "cmp-1")["scheduling_disabled"] is False
+    assert run(driver, "enable-scheduling", "cmp-1")["did"].startswith(
+        "nothing: nova-compute on cmp-1 stays disabled, as someone else disabled it"
+    )
+    assert standin.cloud.services[0]["status"] == "disabled"
+
+
+def test_the_disabled_reason_fits_novas_column():
+    from kostyor_dsl.runtime.drivers.openstack_actions import disabled_reason
+
+    assert disabled_reason({}) == "kostyor: upgrading this host"
+    assert disabled_reason({"reason": "kostyor: CHG-1"}) == "kostyor: CHG-1"
+    long = disabled_reason({"reason": "x" * 300})
+    assert len(long) == 255 and long.startswith("kostyor: x")
+
+
 def test_an_unknown_host_is_a_clear_failure(standin, driver):
     standin.cloud.add_compute("cmp-1")
     with pytest.raises(StepFailed, match="no nova-compute service on host 'cmp-9'"):

@@ -8,6 +8,7 @@ import os
 import stat
 
 import pytest
+from driver_extras import require
 
 from kostyor_dsl.runtime.drivers import load_driver
 from kostyor_dsl.runtime.errors import StepFailed
@@ -178,8 +179,28 @@ def test_kolla_ansible_refuses_by_name_what_it_has_no_command_for(inventory):
     driver = kolla(inventory)
     assert driver.unsupported("pre-upgrade", "backup-everything") == (
         "kolla-ansible has no command for pre-upgrade action 'backup-everything' "
-        "(its actions: backup-databases, check, health-check, prechecks, pull-images, upgrade-check)"
+        "(its actions: backup-databases, check, health-check, prechecks, pull-images, upgrade-check); "
+        "give -p action_playbook=FILE to run your own playbook for it"
     )
+    # Kolla's placement role runs no `placement-status upgrade check` (only nova's role
+    # runs one, roles/nova/tasks/upgrade.yml:6): never reported done elsewhere.
+    assert driver.unsupported("pre-upgrade", "placement-status-upgrade-check") == (
+        "kolla-ansible has no command for pre-upgrade action 'placement-status-upgrade-check' "
+        "and does not run it inside its upgrade (roles/placement/tasks/upgrade.yml runs no "
+        "placement-status upgrade check; only nova's role runs an upgrade check) "
+        "(its actions: backup-databases, check, health-check, prechecks, pull-images, upgrade-check); "
+        "give -p action_playbook=FILE to run your own playbook for it"
+    )
+    with pytest.raises(StepFailed, match="does not run it inside its upgrade"):
+        driver.pre_upgrade("placement-status-upgrade-check", {})
+    assert driver.unsupported("pre-upgrade", "nova-status-upgrade-check") is None
+    checks = inventory.parent / "checks.yml"
+    checks.write_text("- hosts: localhost\n")
+    own = kolla(inventory, action_playbook=str(checks))
+    assert own.unsupported("pre-upgrade", "placement-status-upgrade-check") is None
+    request = request_of(own.pre_upgrade("placement-status-upgrade-check", {}))
+    assert request["playbook"] == str(checks)
+    assert request["extravars"]["kostyor_action"] == "placement-status-upgrade-check"
     assert driver.unsupported("hook", "evacuate") == (
         "kolla-ansible has no command for hook action 'evacuate' "
         "(its actions: backup-databases, check, health-check, prechecks, pull-images, upgrade-check); "
@@ -285,6 +306,12 @@ def test_openstack_ansible_runs_the_projects_playbook_on_the_host_and_its_contai
     assert driver.unsupported("post-upgrade", "backup-databases").startswith(
         "openstack-ansible has no command for post-upgrade action 'backup-databases'"
     )
+    # os-neutron-install.yml upgrades OVN and the neutron agents: one run per host.
+    ovn = upgrade(driver, step("ovn-controller", "ovn", "compute1"), ["compute1"])
+    agent = upgrade(driver, step("neutron-ovn-metadata-agent", "neutron", "compute1"), ["compute1"])
+    assert ovn["command"] == agent["command"] and ovn["once"] == agent["once"] == (
+        "neutron@compute1,compute1-host_containers"
+    )
     # The shipped `openstack` spec's infrastructure projects.
     for project, playbook in (
         ("database", "galera-install.yml"),
@@ -385,3 +412,38 @@ def test_limit_names_what_the_plan_step_recorded_for_the_service_on_each_host():
     assert limit_for({**nova_api, "targets": {"nova-api": [container]}}, ["infra1"]) == [container]
     assert limit_for(nova_api, ["infra1", "infra2"]) == ["infra1", "infra2"]
     assert limit_for(None, ["infra1"]) == ["infra1"]
+
+
+def test_run_refuses_a_kolla_plan_whose_order_the_tool_cannot_keep(tmp_path, inventory):
+    """Node by node, nova of ctl-1 then nova of ctl-2 with keystone between: without
+    --limit, `kolla-ansible upgrade -t nova` would upgrade both hosts at the first step."""
+    require("ansible_runner", "ansible")
+    from runtime_harness import Runtime, make_plan
+
+    runtime = Runtime(tmp_path, "embedded")
+    plan = make_plan(hosts=0, pre_upgrade=False, driver="kolla-ansible")
+    plan["steps"] = [
+        step("nova-api", "nova", "ctl-1", source="test.kostyor:2"),
+        step("keystone", "keystone", "ctl-1", source="test.kostyor:3"),
+        step("nova-api", "nova", "ctl-2", source="test.kostyor:2"),
+    ]
+    runtime.write_plan(plan)
+    done = runtime.kostyorc(
+        "run", "plan.json", "--driver", "kolla-ansible", "-p", f"inventory={inventory}",
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == (
+        "kostyorc: error: plan.json: refused, nothing was submitted:\n"
+        "  driver 'kolla-ansible', with these parameters, cannot perform these steps:\n"
+        f"    - step 'nova-api@ctl-1': `kolla-ansible upgrade -i {inventory} -t nova` upgrades "
+        "every nova service of every host at once, but the plan upgrades them apart "
+        "('keystone@ctl-1' comes between 'nova-api@ctl-1' and 'nova-api@ctl-2'): use a "
+        "strategy that upgrades each project on all its hosts in one go, or pass "
+        "-p limit_hosts=true to limit each upgrade to the step's hosts (Kolla's guide does "
+        "not recommend --limit: operating-kolla.rst, nova bug 2054348)\n"
+        "    (choose another driver (--driver), give it what it lacks (-p), or change the "
+        "strategy)\n"
+    )
+    assert runtime.kostyorc("runs").stdout.startswith("no runs in ")

@@ -194,13 +194,13 @@ CASES = {
         ["openstack-ansible", "inv.json"],
         {
             "inv.json": osa(
-                {"galera": {"hosts": ["infra_1"]}},
-                {"infra_1": {"physical_host": "infra_1"}},
+                {"galera": {"hosts": ["infra!1"]}},
+                {"infra!1": {"physical_host": "infra!1"}},
             )
         },
         "K054",
         (9, 5),
-        "host 'infra_1' from inv.json, group 'galera'",
+        "host 'infra!1' from inv.json, group 'galera'",
     ),
     "ansible: empty inventory": (
         ["ansible", "inv.json", "--map", "map.yaml"],

@@ -41,7 +41,10 @@ def test_the_plugin_trap_needs_the_operators_word():
         import_cloud("openstack-ansible", [str(OSA)])
     (d,) = caught.value.diagnostics
     assert d.code == "K057"
-    assert "neutron_openvswitch_agent, neutron_ovn_controller, neutron_sriov_nic_agent" in d.message
+    assert (
+        "neutron_openvswitch_agent, neutron_ovn_controller, neutron_ovn_northd, "
+        "neutron_sriov_nic_agent" in d.message
+    )
     assert any("user_variables.yml" in h for h in d.hints)
 
 

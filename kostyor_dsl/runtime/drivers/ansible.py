@@ -38,6 +38,7 @@ from typing import Any, ClassVar
 
 from celery import shared_task
 
+from kostyor_dsl.inventory.hostnames import target_problem
 from kostyor_dsl.runtime.drivers import Driver, Parameter, done_elsewhere
 from kostyor_dsl.runtime.drivers.command_tables import fill
 from kostyor_dsl.runtime.drivers.openstack_actions import PARAMETERS as OPENSTACK_PARAMETERS
@@ -81,6 +82,9 @@ def limit_for(step: Mapping[str, Any] | None, hosts: list[str]) -> list[str]:
         if isinstance(recorded, str):
             recorded = [recorded]
         for name in recorded or [host]:
+            problem = target_problem(name)
+            if problem is not None:  # the runtime refused it already; never reach --limit
+                raise StepFailed(f"--limit {name!r} refused: {problem}")
             if name not in names:
                 names.append(name)
     return names
@@ -493,6 +497,9 @@ class DeploymentToolDriver(AnsibleDriver):
         "reload-services",
     )
     INSIDE: ClassVar[str] = ""
+    # Actions named like INSIDE_UPGRADE ones that the tool does NOT run itself:
+    # action -> why not (its role's line).  Never reported done elsewhere.
+    NOT_INSIDE: ClassVar[Mapping[str, str]] = {}
     # The plan's project names the tool knows by another name.
     PROJECTS: ClassVar[Mapping[str, str]] = {}
     PARAMETERS: ClassVar[Mapping[str, Parameter]] = {
@@ -503,7 +510,9 @@ class DeploymentToolDriver(AnsibleDriver):
     PATH_PARAMETERS: ClassVar[tuple[str, ...]] = ("inventory", "action_playbook")
 
     def playbook_for(self, kind: str) -> str:
-        return self.parameters.get("action_playbook", "") if kind == "hook" else ""
+        # The operator's playbook runs the hooks and pre/post-upgrade actions the tool
+        # has no command for; the tool's own command always upgrades.
+        return self.parameters.get("action_playbook", "") if kind != "upgrade" else ""
 
     def unsupported(self, kind: str, name: str | None) -> str | None:
         if kind not in KIND_PLAYBOOKS:
@@ -516,19 +525,23 @@ class DeploymentToolDriver(AnsibleDriver):
             return None
         if kind == "hook" and name and self.openstack.offers(name):
             return None
-        if kind == "hook" and self.playbook_for(kind):
+        if self.playbook_for(kind):
             return None
         have = ", ".join(sorted(self.ACTIONS)) or "none"
         what = f"{self.TOOL} has no command for {kind} action {name!r}"
         if self.inside_upgrade(name or ""):
             return None
+        if name in self.NOT_INSIDE:
+            what += f" and does not run it inside its upgrade ({self.NOT_INSIDE[name]})"
         hint = self.openstack.why_not(name or "") if kind == "hook" else ""
-        if not hint and kind == "hook":
+        if not hint:
             hint = "give -p action_playbook=FILE to run your own playbook for it"
-        return f"{what} (its actions: {have})" + (f"; {hint}" if hint else "")
+        return f"{what} (its actions: {have}); {hint}"
 
     def inside_upgrade(self, action: str) -> str:
         """Where the tool does this action itself, or '' when it does not."""
+        if action in self.NOT_INSIDE:
+            return ""
         for verb in self.INSIDE_UPGRADE:
             if action == verb or action.endswith("-" + verb):
                 project = action[: -len(verb) - 1] or "PROJECT"
@@ -632,6 +645,8 @@ class DeploymentToolDriver(AnsibleDriver):
         inside = self.inside_upgrade(action)
         if action not in self.ACTIONS and inside:
             return covered_by_upgrade.si(kind, action, inside)
+        if action not in self.ACTIONS and self.playbook_for(kind):
+            return self._run(kind, action, [], parameters)
         if action not in self.ACTIONS:
             raise StepFailed(self.unsupported(kind, action) or f"no command for {action!r}")
         timeout = step_timeout(parameters, self.parameters["timeout"])

@@ -16,6 +16,10 @@ The commands are package data (`commands/juju.yaml`, with the lines of
 charmed-openstack-upgrader they follow); `commands_for_unit` builds them, a pure
 function of what `juju status` and `juju config` say now, so a step run again
 does only what is left.
+
+Long because reading the model, building the commands and saying truly why a
+unit needed nothing (upgraded earlier in the run, or already at the target) are
+one contract with the stand-in's tests.
 """
 
 from __future__ import annotations
@@ -179,11 +183,41 @@ def _app_state(executable: str, model: str, status: dict, app: str, timeout: flo
     return AppState(app, charm, str(entry.get("charm-channel") or ""), origin, managed)
 
 
-def _marker(run_id: str, unit: str) -> Path:
+def _marker(run_id: str, unit: str, kind: str = "done") -> Path:
+    """Where this run notes the step that upgraded a unit (`done`) or changed an
+    application (`apps`)."""
     from kostyor_dsl.runtime.settings import resolve_settings
 
     safe = unit.replace("/", "_")
-    return resolve_settings().home / "juju" / run_id.replace("/", "_") / "done" / safe
+    return resolve_settings().home / "juju" / run_id.replace("/", "_") / kind / safe
+
+
+def already_at(state: AppState, target: Target) -> str:
+    """What an application that needed nothing was already at, in words."""
+    charm = TABLE["charms"][state.charm]
+    parts = []
+    if state.channel:
+        parts.append(f"channel {state.channel}")
+    if charm["origin"] != "none":
+        parts.append(f"{charm['origin']} {state.origin}")
+    if not parts:
+        return f"nothing to change for {state.name} (no channel given for it with -p channels)"
+    return f"{state.name} was already at {' and '.join(parts)} before the run"
+
+
+def _elsewhere(run_id: str, unit: str, state: AppState, target: Target) -> str:
+    """Why a unit that ran nothing is done, as is true: an earlier step of this run
+    upgraded it, or changed its application, or it was at the target already."""
+    unit_marker = _marker(run_id, unit)
+    if unit_marker.exists():
+        return f"juju upgraded {unit} in step {unit_marker.read_text().strip()} earlier in this run"
+    app_marker = _marker(run_id, state.name, "apps")
+    if app_marker.exists():
+        return (
+            f"juju upgraded {unit} with its application {state.name} in step "
+            f"{app_marker.read_text().strip()} earlier in this run"
+        )
+    return f"{unit}: {already_at(state, target)}"
 
 
 @shared_task(name=TASK)
@@ -200,30 +234,31 @@ def run_juju(request: dict) -> dict:
     )
     ran: list[str] = []
     elsewhere: list[str] = []
+    here = f"{context.unit_id if context else 'a step'}\n"
     for unit in request["units"]:
         app = unit.split("/", 1)[0]
         state = _app_state(executable, model, status, app, timeout)
         marker = _marker(run_id, unit)
-        commands = application_commands(state, target)
+        app_commands = application_commands(state, target)
+        commands = list(app_commands)
         unit_by_unit = TABLE["charms"][state.charm]["actions"]
         if unit_by_unit and not marker.exists():
             commands += unit_commands(unit, target)
         if not commands:
-            elsewhere.append(unit)
+            elsewhere.append(_elsewhere(run_id, unit, state, target))
             continue
         for command in commands:
             _juju(executable, with_model(command, model), timeout)
             ran.append("juju " + " ".join(with_model(command, model)))
+        if app_commands:
+            app_marker = _marker(run_id, app, "apps")
+            app_marker.parent.mkdir(parents=True, exist_ok=True)
+            if not app_marker.exists():
+                app_marker.write_text(here)
         marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(f"{context.unit_id if context else 'a step'}\n")
+        marker.write_text(here)
     if not ran:
-        where = ", ".join(
-            f"{unit} in step {_marker(run_id, unit).read_text().strip()}"
-            if _marker(run_id, unit).exists()
-            else f"{unit} by its application's refresh"
-            for unit in elsewhere
-        )
-        return done_elsewhere(f"juju upgraded {where} earlier in this run", units=elsewhere)
+        return done_elsewhere("; ".join(elsewhere), units=list(request["units"]))
     return {"did": f"upgraded {', '.join(request['units'])}", "commands": ran}
 
 

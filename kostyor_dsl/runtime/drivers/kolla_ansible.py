@@ -56,6 +56,7 @@ class KollaAnsibleDriver(DeploymentToolDriver):
         name: tuple(entry["command"]) for name, entry in TABLE["actions"].items()
     }
     INSIDE = TABLE["inside"]
+    NOT_INSIDE: ClassVar[Mapping[str, str]] = TABLE["not_inside"]
     PROJECTS: ClassVar[Mapping[str, str]] = TABLE["projects"]
 
     def __init__(self, parameters: Mapping[str, Any] | None = None) -> None:

@@ -28,6 +28,27 @@ from kostyor_dsl.runtime.errors import ParameterError, StepFailed
 
 TASK = "kostyor_dsl.drivers.openstack.action"
 DISABLED_REASON = "kostyor: upgrading this host"
+# Every reason the run writes starts with this, a custom `reason` too: it is how
+# enable-scheduling (and `status`) tell the run's own disable from someone else's.
+OWN_MARK = "kostyor: "
+# nova's disabled_reason column is 255 characters.
+REASON_LIMIT = 255
+
+
+def disabled_reason(parameters: Mapping[str, Any]) -> str:
+    """The reason the run writes: the hook's `reason` after the run's mark."""
+    text = str(parameters.get("reason") or "").strip()
+    if not text:
+        return DISABLED_REASON
+    if not text.startswith(OWN_MARK):
+        text = OWN_MARK + text
+    return text[:REASON_LIMIT]
+
+
+def disabled_by_kostyor(reason: str | None) -> bool:
+    return (reason or "").startswith(OWN_MARK)
+
+
 # The server states the actions act on; what nova says while it moves one.
 MOVING_STATES = frozenset({"MIGRATING", "RESIZE", "REBUILD"})
 LIVE_STATES = frozenset({"ACTIVE", "PAUSED"})
@@ -111,14 +132,14 @@ def disable_scheduling(conn, host: str, parameters: Mapping[str, Any], deadline,
     # attempt of this step too), not when someone else had.
     enable_with = f"openstack compute service set --enable {host} nova-compute"
     if service.status == "disabled":
-        ours = (service.disabled_reason or "").startswith("kostyor")
+        ours = disabled_by_kostyor(service.disabled_reason)
         return {
             "did": f"nothing: nova-compute on {host} was already disabled",
             "disabled_reason": service.disabled_reason,
             "scheduling_disabled": ours,
             "enable_with": enable_with,
         }
-    reason = str(parameters.get("reason") or DISABLED_REASON)
+    reason = disabled_reason(parameters)
     conn.compute.disable_service(service, host=host, binary="nova-compute", disabled_reason=reason)
     return {
         "did": f"disabled nova-compute on {host}",
@@ -134,7 +155,7 @@ def enable_scheduling(conn, host: str, parameters: Mapping[str, Any], deadline, 
     if service.status == "enabled":
         return {"did": f"nothing: nova-compute on {host} was already enabled"}
     reason = service.disabled_reason or ""
-    if not reason.startswith("kostyor") and not _truthy(parameters.get("force")):
+    if not disabled_by_kostyor(reason) and not _truthy(parameters.get("force")):
         # Disabled before the upgrade, by someone else and for their reason: the host
         # stays as they left it.
         return {

@@ -29,11 +29,18 @@ TABLE = load_table("openstack-ansible")
 OSA_ROOT = "/opt/openstack-ansible"
 
 
+def canonical_project(project: str) -> str:
+    """The project whose playbook upgrades `project`: `ovn` and `openvswitch` are
+    upgraded by os-neutron-install.yml, `mariadb` by galera-install.yml (the table's
+    aliases), so their steps on a host share one run of that playbook."""
+    while isinstance(TABLE["upgrade"]["projects"].get(project), str):
+        project = TABLE["upgrade"]["projects"][project]
+    return project
+
+
 def project_entry(project: str) -> Mapping[str, Any]:
     """The table's upgrade entry of a project (an alias names another project)."""
-    entry = TABLE["upgrade"]["projects"].get(project)
-    while isinstance(entry, str):
-        entry = TABLE["upgrade"]["projects"].get(entry)
+    entry = TABLE["upgrade"]["projects"].get(canonical_project(project))
     return entry or TABLE["upgrade"]["default"]
 
 
@@ -60,10 +67,11 @@ class OpenStackAnsibleDriver(DeploymentToolDriver):
         name: tuple(entry["command"]) for name, entry in TABLE["actions"].items()
     }
     INSIDE = TABLE["inside"]
+    NOT_INSIDE: ClassVar[Mapping[str, str]] = TABLE["not_inside"]
 
     def project_of(self, step: Mapping[str, Any]) -> str:
         project = str(step.get("project") or "") or str(step.get("service") or "").split("-")[0]
-        return project
+        return canonical_project(project)
 
     def playbook(self, project: str) -> str:
         relative = project_entry(project)["playbook"].format(project=project)
