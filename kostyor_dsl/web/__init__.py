@@ -16,5 +16,6 @@ Modules, by what they do:
 - `live`: one watcher per viewed run, numbering the changes it sees as
   server-sent events and keeping the last ones for a reconnecting page.
 - `security`: the token, the same-origin check, the Host check.
+- `verbs`: the control verbs as a page asks for them (`runtime.control`'s).
 - `app`: the Starlette application (pages, events, control verbs).
 """

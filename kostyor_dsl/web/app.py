@@ -35,11 +35,11 @@ from kostyor_dsl.web.layout import run_layout
 from kostyor_dsl.web.live import Feed, describe_store_error
 from kostyor_dsl.web.security import COOKIE, Guard
 from kostyor_dsl.web.snapshot import changes, output_text, read_snapshot
+from kostyor_dsl.web.verbs import VERBS, Refused, steer
 from kostyor_dsl.web.window import FINISHED, expected_window, run_window
 
 # A run page reads the whole record at least this often, whatever the fingerprint says.
 REREAD = 5.0
-VERBS = ("pause", "resume", "approve", "cancel", "retry")
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -50,11 +50,6 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-
-
-class Refused(RuntimeProblem):
-    """A verb the page asked for on a state it no longer shows (a gate that is
-    not the one it named, a cancel whose confirmation does not match)."""
 
 
 @dataclass
@@ -331,7 +326,9 @@ def create_app(state: ServeState) -> Starlette:
         if not isinstance(body, dict):
             body = {}
         try:
-            message = await asyncio.to_thread(_steer, state, run_id, name, body)
+            message = await asyncio.to_thread(
+                steer, state.store, state.control_app, run_id, name, body
+            )
         except UnknownRun as exc:
             return JSONResponse({"error": exc.message}, status_code=404, headers=SECURITY_HEADERS)
         except (InvalidTransition, Refused) as exc:
@@ -377,30 +374,3 @@ def create_app(state: ServeState) -> Starlette:
         Mount("/static", StaticFiles(packages=[("kostyor_dsl.web", "static")]), name="static"),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
-
-
-def _steer(state: ServeState, run_id: str, name: str, body: dict) -> str:
-    """Run the control verb as `kostyorc NAME RUN` does; its message."""
-    from kostyor_dsl.runtime import control
-
-    if name == "pause":
-        return control.pause(state.store, run_id)
-    run = state.store.run(run_id)
-    if name == "cancel":
-        expected = run.plan_file or run_id
-        if str(body.get("confirm", "")).strip() != expected:
-            raise Refused(f"type the plan's name ({expected}) to cancel run {run_id}")
-        return control.cancel(state.control_app(), state.store, run_id, now=bool(body.get("now")))
-    if name == "approve":
-        gate = body.get("gate")
-        if run.state != "paused" or not run.gate:
-            raise Refused(f"run {run_id} is {run.state} and waits at no gate")
-        if gate != run.gate:
-            raise Refused(f"run {run_id} waits at gate {run.gate}, not {gate}")
-        return control.resume(state.control_app(), state.store, run_id)
-    if name == "resume":
-        if run.state == "paused" and run.gate:
-            # The page showed no gate: passing one needs the operator to see it.
-            raise Refused(f"run {run_id} waits at gate {run.gate}: approve the gate to go on")
-        return control.resume(state.control_app(), state.store, run_id)
-    return control.retry(state.control_app(), state.store, run_id)

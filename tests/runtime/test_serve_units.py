@@ -272,3 +272,25 @@ def test_a_damaged_record_is_a_message_not_a_traceback(tmp_path):
         assert "Traceback" not in errors, errors
     finally:
         server.stop()
+
+
+def test_a_page_out_of_date_cannot_pass_a_gate_it_did_not_show(tmp_path):
+    from kostyor_dsl.runtime.run_store import FileRunStore
+    from kostyor_dsl.web.verbs import Refused, steer
+
+    store = FileRunStore(tmp_path)
+    record = RunRecord(
+        "r", "paused", "noop", {}, "run", 3, 1.0, 1.0, plan_file="p.json", gate="gate:c#1"
+    )
+    store.create_run(record, make_plan(1))
+
+    def no_broker():
+        raise AssertionError("nothing may be sent")
+
+    with pytest.raises(Refused, match="waits at gate gate:c#1: approve the gate to go on"):
+        steer(store, no_broker, "r", "resume", {})
+    with pytest.raises(Refused, match="waits at gate gate:c#1, not gate:c#2"):
+        steer(store, no_broker, "r", "approve", {"gate": "gate:c#2"})
+    with pytest.raises(Refused, match=r"type the plan's name \(p.json\) to cancel run r"):
+        steer(store, no_broker, "r", "cancel", {"confirm": "q.json"})
+    assert store.run("r").state == "paused"
