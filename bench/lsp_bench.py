@@ -154,7 +154,9 @@ def changes(
     spec = folder / "kostyor.kostyor"
     good = SPEC.read_text(encoding="utf-8")
     if inventory is not None:
-        good = f"# kostyor: inventory={inventory}\n" + good
+        # The server reads an inventory only inside its workspace (docs/editors.md).
+        shutil.copyfile(inventory, folder / inventory.name)
+        good = f"# kostyor: inventory={inventory.name}\n" + good
     spec.write_text(good, encoding="utf-8")
     typo = good.replace("order   openstack", "order   openstak", 1)
     uri = spec.as_uri()

@@ -1,14 +1,23 @@
-"""The at-least-once window of a step: from the driver's return to its recorded outcome.
+"""The at-least-once window of a step: from the command's last output to its recorded outcome.
 
     .venv/bin/python bench/step_record_window.py                 # the file store
     .venv/bin/python bench/step_record_window.py --redis redis://127.0.0.1:6379/0
+    .venv/bin/python bench/step_record_window.py --end-to-end    # the whole window
 
 A worker killed inside this window runs the step again on restart (the
-driver's work is done, its outcome not yet recorded). What is left in it is
-one fenced write of the step record (`lock.put_step`): an fsynced file
-replace on the file store, one Lua call on Redis (check the lock's token,
+driver's work is done, its outcome not yet recorded). The last part of it is
+one fenced write of the step record (`lock.put_step`): a file renamed into
+place on the file store, one Lua call on Redis (check the unit's owner token,
 write the record). Side by side, the reference: the same bytes written and
 fsynced to a file, or a Redis PING. Median and 99th percentile of N writes.
+
+`--end-to-end` measures the whole window as a kill sees it, in its parts:
+the shell driver's real task (`run_commands`, through Celery's `apply` as the
+step task calls it) running a command whose last output is its clock
+(`date +%s%N`, or a Python one-liner: an interpreter's exit takes longer), then
+the record written.  Parts: from the command's last output to the driver's
+return (the command exiting, its pipes closing, subprocess reaping it), from
+there to `apply` returning (Celery's tracer), and the record's write.
 """
 
 from __future__ import annotations
@@ -57,11 +66,73 @@ def bench_store(store, reference, count: int, label: str) -> None:
     )
 
 
+COMMANDS = {
+    "sh + date": "date +%s%N",
+    "python3 -c": "python3 -c 'import time; print(time.time_ns())'",
+}
+
+
+def end_to_end(count: int, folder: str) -> None:
+    os.environ.setdefault("KOSTYOR_HOME", os.path.join(folder, "home"))
+    from celery import shared_task
+
+    from kostyor_dsl.runtime import app as _app  # noqa: F401 - binds shared tasks to the app
+    from kostyor_dsl.runtime.drivers.shell import run_commands
+
+    returned_at: list[int] = []
+
+    @shared_task(name="bench.returns_now")
+    def returns_now() -> dict:
+        returned_at.append(time.time_ns())
+        return {"did": "nothing"}
+
+    renamed: list[float] = []
+    replace = os.replace
+
+    def timed_replace(source, target):
+        replace(source, target)
+        renamed.append(time.perf_counter())
+
+    os.replace = timed_replace  # this process only: to see when the record lands
+    store = FileRunStore(Path(folder) / "e2e")
+    now = time.time()
+    store.create_run(RunRecord("bench", "running", "noop", {}, "run", 1, now, now), PLAN)
+    with store.unit_lock("bench", 0) as lock:
+        for label, command in COMMANDS.items():
+            exits, writes = [], []
+            for _ in range(count):
+                result = run_commands.si([["node-1", command]], 60).apply(throw=True).result
+                returned = time.time_ns()
+                last_output = int(result["hosts"][0]["output"].strip())
+                start = time.perf_counter()
+                lock.put_step("bench", outcome())
+                # The window ends when the record is renamed into place (its fsync follows).
+                writes.append((renamed[-1] - start) * 1e3)
+                exits.append((returned - last_output) / 1e6)
+            print(
+                f"{label:<11} last output -> driver returned: median {statistics.median(exits):6.2f} ms"
+                f"  p90 {sorted(exits)[int(count * 0.9) - 1]:6.2f} ms;"
+                f"  then record in place: median {statistics.median(writes):5.2f} ms"
+            )
+        tracer = []
+        for _ in range(count):
+            returns_now.si().apply(throw=True)
+            tracer.append((time.time_ns() - returned_at[-1]) / 1e6)
+        print(
+            f"Celery apply: task returned -> apply returned: median {statistics.median(tracer):5.2f} ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--redis", metavar="URL")
+    parser.add_argument("--end-to-end", action="store_true")
     args = parser.parse_args()
+    if args.end_to_end:
+        with tempfile.TemporaryDirectory() as folder:
+            end_to_end(args.count, folder)
+        return
     with tempfile.TemporaryDirectory() as folder:
         scratch = Path(folder) / "reference.json"
         data = outcome().to_dict().__repr__().encode()

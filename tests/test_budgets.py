@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jsonschema
 import pytest
+from support import EXAMPLES
 from test_rollout import batches
 
 from kostyor_dsl.compiler import check, compile_plan
@@ -290,3 +291,30 @@ def test_the_shipped_openstack_strategies_keep_their_budgets(strategy):
     # Budgets for services this cloud does not run (mysql-innodb-cluster) stay quiet.
     assert by_name["service=mysql-innodb-cluster"]["selected"] == 0
     assert not [d for d in compiled.warnings if d.code == "K061"]
+
+
+SMALL_CLOUD = str(EXAMPLES / "small-cloud.yaml")
+CLOUD_BUDGET = (
+    "import kostyor\n\nstrategy s extends node-by-node {\n"
+    "  budget compute {\n    min-available 75%\n  }\n"
+    "  hosts compute {\n    batch BATCH\n  }\n}\n"
+)
+
+
+def test_a_limit_slice_is_checked_against_the_clouds_budget(write):
+    """Issue 21 item 12: 75% of the cloud's 4 computes allows 1 down; a slice of one
+    compute was judged on its own (75% of 1 allows none: K062)."""
+    path = write("s.kostyor", CLOUD_BUDGET.replace("BATCH", "1"))
+    compiled = compile_plan(str(path), SMALL_CLOUD, limit="name=cmp-1")
+    assert [d.code for d in compiled.warnings] == ["K036"]
+    assert [b["allowed"] for b in compiled.plan["budgets"]] == [1]
+    assert {h for s in compiled.plan["steps"] for h in s.get("hosts", ())} == {"cmp-1"}
+
+
+def test_a_limit_slice_that_breaks_the_clouds_budget_is_an_error(write):
+    path = write("s.kostyor", CLOUD_BUDGET.replace("BATCH", "2"))
+    report = check(str(path), SMALL_CLOUD, limit="name=cmp-[12]")
+    (breach,) = [d for d in report.diagnostics if d.code == "K060"]
+    assert (
+        "takes down 2 hosts of budget compute at once: cmp-1, cmp-2; it allows 1" in breach.message
+    )

@@ -209,15 +209,19 @@ def test_ignore_is_formatted_and_stays_a_word_in_strategies(write):
 
 
 def test_the_readme_quick_start_imports_checks_and_compiles(tmp_path):
-    """The quick start's one command line, after its venv and pip steps, run as written."""
+    """The quick start's one command line, after its venv and pip steps, run as written:
+    everything it writes is under build/ (which git ignores), and it prints a summary
+    of the plan, not the plan (issue 21 item 17)."""
     readme = (ROOT / "README.md").read_text()
     block = readme.split("## Quick start", 1)[1].split("```sh", 1)[1].split("```", 1)[0]
     (line,) = [ln for ln in block.splitlines() if ln.strip()]
     commands = line.split(" && ")
     assert commands[0].startswith("python3 -m venv") and "pip install" in commands[1]
-    assert [c.split()[1] for c in commands[2:]] == ["import", "check", "compile"]
+    assert commands[2] == "mkdir -p build"
+    assert [c.split()[1] for c in commands[3:]] == ["import", "check", "compile", "simulate"]
     shutil.copytree(EXAMPLES, tmp_path / "examples")
-    for command in commands[2:]:
+    (tmp_path / "build").mkdir()
+    for command in commands[3:]:
         argv = shlex.split(command)
         assert argv[0] == ".venv/bin/kostyorc"
         proc = subprocess.run(
@@ -228,7 +232,11 @@ def test_the_readme_quick_start_imports_checks_and_compiles(tmp_path):
             timeout=120,
         )
         assert proc.returncode == 0, (command, proc.stderr)
-    assert "steps:" in proc.stdout and "mariadb@ctl01" in proc.stdout
+    assert proc.stdout.startswith("simulation:") and len(proc.stdout.splitlines()) < 60
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["build", "examples"]
+    assert "build/" in (ROOT / ".gitignore").read_text().split()
+    plan = (tmp_path / "build" / "plan.yaml").read_text()
+    assert "steps:" in plan and "mariadb@ctl01" in plan
 
 
 def test_network_nodes_are_the_network_tier_and_all_in_one_controllers_stay_controllers(write):

@@ -28,3 +28,8 @@ def test_readme_budget_example_compiles_on_the_example_cloud(cli, tmp_path):
     code, out, err = cli("compile", spec, "-i", inventory, "--format", "json")
     assert code == 0, err
     assert '"rule": "min-available"' in out
+
+
+def test_simulate_docs_do_not_say_a_hosts_block_replaces_the_inherited_one():
+    text = (ROOT / "docs" / "simulate.md").read_text()
+    assert "replaces the inherited one" not in text

@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     compile_parser.add_argument(
         "-o", "--output", metavar="FILE", help="write the plan to FILE instead of stdout"
     )
-    _diagnostic_options(compile_parser)
+    _diagnostic_options(compile_parser, "stderr (stdout may be the plan)")
     compile_parser.set_defaults(func=run_compile)
 
     check_parser = subparsers.add_parser(
@@ -50,7 +50,7 @@ def register(subparsers) -> None:
         "-i", "--inventory", metavar="INV", help="also check this inventory (YAML or JSON)"
     )
     _strategy_options(check_parser)
-    _diagnostic_options(check_parser)
+    _diagnostic_options(check_parser, "stderr (text) or stdout (json, sarif)")
     check_parser.set_defaults(func=run_check)
 
 
@@ -71,13 +71,19 @@ def _strategy_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _diagnostic_options(parser: argparse.ArgumentParser) -> None:
+def _diagnostic_options(parser: argparse.ArgumentParser, where: str) -> None:
     parser.add_argument(
         "--diagnostics-format",
         choices=DIAGNOSTIC_FORMATS,
         default="text",
         help="how to report problems: text (default), json (like terraform validate -json), "
         "or sarif (SARIF 2.1.0 for code scanning)",
+    )
+    parser.add_argument(
+        "--diagnostics-output",
+        metavar="FILE",
+        help="write the diagnostics (in --diagnostics-format) to FILE instead of "
+        f"{where}; files are named relative to the working directory, in every format",
     )
     parser.add_argument(
         "--color",
@@ -88,28 +94,68 @@ def _diagnostic_options(parser: argparse.ArgumentParser) -> None:
 
 
 def render_diagnostics(
-    fmt: str, diagnostics, sources, stream, color_mode: str = "auto", spec: str | None = None
+    fmt: str,
+    diagnostics,
+    sources,
+    stream,
+    color_mode: str = "auto",
+    spec: str | None = None,
+    inventory: str | None = None,
 ) -> str:
     from kostyor_dsl.language import diagnostics as diag
 
+    diagnostics, sources = located_here(diagnostics, sources, spec, inventory)
     if fmt == "json":
         return diag.render_json(diagnostics)
     if fmt == "sarif":
         from kostyor_dsl.language.sarif import render_sarif
 
-        return render_sarif(diagnostics, sources, uri_prefix=sarif_prefix(spec))
+        return render_sarif(diagnostics, sources)
     return diag.render_text(diagnostics, sources, color=_use_color(color_mode, stream))
 
 
-def sarif_prefix(spec: str | None) -> str:
-    """Diagnostics name files relative to the root spec's folder; code scanning wants
-    them relative to the repository, which is where CI runs `kostyorc`."""
-    if not spec or not os.path.exists(spec):
-        return ""
-    folder = os.path.relpath(os.path.dirname(os.path.abspath(spec)))
-    if folder == "." or folder.startswith(".."):
-        return ""
-    return folder.replace(os.sep, "/") + "/"
+def located_here(diagnostics, sources, spec: str | None, inventory: str | None):
+    """The diagnostics with their files named relative to the working directory.
+
+    The library names a spec's files relative to the root spec's folder and the
+    inventory by its base name, so that plans (whose steps cite their source)
+    never depend on where `kostyorc` ran.  CI runs it at the repository's root and
+    must find `deploy/upgrade.kostyor` from what it prints: text, JSON and SARIF
+    all get the same paths.  Shipped specs (`<shipped>/...`) keep their names, and
+    so do files outside the working directory."""
+    from dataclasses import replace
+
+    names = {}
+    folder = os.path.dirname(spec) if spec and os.path.isfile(spec) else None
+    for display in sources:
+        if display.startswith("<"):
+            continue
+        if inventory and display == os.path.basename(inventory):
+            names[display] = _here(inventory)
+        elif folder is not None:
+            names[display] = _here(os.path.join(folder, display))
+    # Outside the working directory a `../../` path helps no one (and is no valid
+    # SARIF location): those keep the library's names.
+    names = {old: new for old, new in names.items() if new != old and not new.startswith("../")}
+    if not names:
+        return diagnostics, sources
+
+    def move(span):
+        return replace(span, file=names.get(span.file, span.file)) if span else span
+
+    moved = [
+        replace(
+            d,
+            span=move(d.span),
+            labels=tuple(replace(label, span=move(label.span)) for label in d.labels),
+        )
+        for d in diagnostics
+    ]
+    return moved, {names.get(name, name): text for name, text in sources.items()}
+
+
+def _here(path: str) -> str:
+    return os.path.normpath(os.path.relpath(path)).replace(os.sep, "/")
 
 
 def _use_color(mode: str, stream) -> bool:
@@ -121,13 +167,41 @@ def _use_color(mode: str, stream) -> bool:
 
 
 def _report(args, diagnostics, sources, to_stdout: bool) -> None:
-    """Text goes to stderr; machine formats go to stdout for `check` (they are its output)."""
+    """Text goes to stderr; machine formats go to stdout for `check` (they are its
+    output), to stderr for `compile` (stdout may be the plan); --diagnostics-output
+    FILE takes them instead, in any format (written even when there are none, so CI
+    always finds the file)."""
+    target = getattr(args, "diagnostics_output", None)
+    if target:
+        from kostyor_dsl.cli.errors import CliError
+
+        text = render_diagnostics(
+            args.diagnostics_format,
+            diagnostics,
+            sources,
+            None,
+            "never",
+            args.spec,
+            args.inventory,
+        )
+        try:
+            with open(target, "w", encoding="utf-8") as handle:
+                handle.write(text if not text or text.endswith("\n") else text + "\n")
+        except OSError as exc:
+            raise CliError(f"cannot write {target}: {exc.strerror or exc}", 1) from None
+        return
     stream = sys.stdout if (to_stdout and args.diagnostics_format != "text") else sys.stderr
     if not diagnostics and args.diagnostics_format == "text":
         return
     stream.write(
         render_diagnostics(
-            args.diagnostics_format, diagnostics, sources, stream, args.color, args.spec
+            args.diagnostics_format,
+            diagnostics,
+            sources,
+            stream,
+            args.color,
+            args.spec,
+            args.inventory,
         )
     )
     stream.flush()

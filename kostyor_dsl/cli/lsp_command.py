@@ -23,7 +23,7 @@ def register(subparsers) -> None:
 
 def run_lsp(args) -> int:
     try:
-        from kostyor_dsl.lsp.server import server
+        from kostyor_dsl.lsp.server import serve
     except ModuleNotFoundError as exc:
         package = (exc.name or "").split(".")[0]
         if package not in ("pygls", "lsprotocol", "cattrs", "attrs"):
@@ -31,5 +31,4 @@ def run_lsp(args) -> int:
         raise CliError(
             f"the language server needs {package}: pip install 'kostyor-dsl[lsp]'"
         ) from None
-    server.start_io()
-    return 0
+    return serve()

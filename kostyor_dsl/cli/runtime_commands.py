@@ -14,11 +14,22 @@ import json
 import os
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 
 from kostyor_dsl.cli.errors import CliError
 
 FINISHED = ("succeeded", "failed", "cancelled")
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {text!r}")
+    return value
 
 
 def _connection_hint(url: str) -> str:
@@ -60,6 +71,40 @@ def _apply_connection_flags(args: argparse.Namespace) -> None:
         os.environ["KOSTYOR_BROKER_URL"] = args.broker
     if getattr(args, "backend", None):
         os.environ["KOSTYOR_BACKEND_URL"] = args.backend
+    from kostyor_dsl.runtime.settings import resolve_settings
+
+    check_connection_urls(resolve_settings())
+
+
+USUAL_BROKER_SCHEMES = ("filesystem", "redis", "rediss", "amqp", "amqps", "pyamqp")
+
+
+def check_connection_urls(settings) -> None:
+    """A broker or backend URL that names nothing is the user's error, said before
+    kombu or redis fail on it with a traceback.  kombu (its list of transports) is
+    imported only for a scheme that is not one of the usual ones: `simulate` and
+    `status` import no Celery."""
+    from kostyor_dsl.runtime.settings import redact
+
+    broker_schemes = USUAL_BROKER_SCHEMES
+    if settings.broker_url.split(":", 1)[0] not in broker_schemes:
+        from kombu.transport import TRANSPORT_ALIASES
+
+        broker_schemes = tuple(TRANSPORT_ALIASES)
+    for option, url, schemes in (
+        ("--broker (or KOSTYOR_BROKER_URL)", settings.broker_url, broker_schemes),
+        ("--backend (or KOSTYOR_BACKEND_URL)", settings.backend_url, ("redis", "rediss", "file")),
+    ):
+        try:
+            parts = urllib.parse.urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError as exc:
+            raise CliError(f"{option} {redact(url)!r} is not a URL: {exc}", 1) from None
+        if parts.scheme not in schemes:
+            known = ", ".join(sorted(s for s in schemes if s.islower()))
+            raise CliError(
+                f"{option} {redact(url)!r}: unknown scheme {parts.scheme!r} (known: {known})", 1
+            )
 
 
 def _runtime(args: argparse.Namespace):
@@ -101,7 +146,14 @@ def _driver_choice(args: argparse.Namespace, plan: dict):
     if name == plan["driver"]["name"]:
         parameters.update(plan["driver"]["parameters"])
     if args.parameters:
-        parameters.update(load_parameters_file(args.parameters))
+        try:
+            parameters.update(load_parameters_file(args.parameters))
+        except UnicodeDecodeError as exc:
+            raise CliError(
+                f"{args.parameters}: not UTF-8 text (byte {exc.start}); a parameters file "
+                "is a YAML or JSON mapping",
+                1,
+            ) from None
     parameters.update(parse_assignments(args.param or []))
     return load_driver(name, parameters)
 
@@ -473,7 +525,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     worker.add_argument(
         "--concurrency",
-        type=int,
+        type=_at_least_one,
         default=2,
         metavar="N",
         help="how many steps this worker runs at once (default 2): the hosts of a parallel "

@@ -18,12 +18,16 @@ from kostyor_dsl.cli.output import write_output
 
 
 def _seconds(text: str) -> float:
+    from kostyor_dsl.simulate.timings import MAX_SECONDS
+
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected 0 seconds or more, got {text!r}")
+    if not 0 <= value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"expected 0 to {MAX_SECONDS} seconds (a year), got {text[:40]!r}"
+        )
     return value
 
 
@@ -90,6 +94,7 @@ def _timings(args, *, exit_code: int):
 
 
 def _learned(args):
+    from kostyor_dsl.cli.runtime_commands import check_connection_urls
     from kostyor_dsl.runtime.errors import RuntimeProblem
     from kostyor_dsl.runtime.settings import resolve_settings
     from kostyor_dsl.runtime.store_factory import open_store
@@ -102,6 +107,7 @@ def _learned(args):
     if args.backend:
         environment["KOSTYOR_BACKEND_URL"] = args.backend
     settings = resolve_settings(environment)
+    check_connection_urls(settings)
     default = DEFAULT_STEP_SECONDS if args.step_seconds is None else args.step_seconds
     try:
         return learn_timings(open_store(settings), args.from_run, default=default)

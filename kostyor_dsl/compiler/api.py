@@ -13,14 +13,18 @@ from dataclasses import dataclass, field, replace
 
 from kostyor_dsl.compiler.budgets import check_stages, resolve_budgets, split_waves
 from kostyor_dsl.compiler.engines import EngineResult, find_engine, iter_node_by_node, node_by_node
-from kostyor_dsl.compiler.inventory_check import check_against_order, state_warnings
+from kostyor_dsl.compiler.inventory_check import (
+    check_against_order,
+    state_warnings,
+    unused_service_hooks,
+)
 from kostyor_dsl.compiler.model import Spec, StrategyDef
 from kostyor_dsl.compiler.plan_build import build_plan
 from kostyor_dsl.compiler.resolve import SpecCheck, check_spec
 from kostyor_dsl.compiler.rollout import apply_rollout, assign_groups, changes_steps
 from kostyor_dsl.compiler.selectors import HostTiers, Selector, matches_all
 from kostyor_dsl.gc_paused import gc_paused
-from kostyor_dsl.inventory.model import Inventory
+from kostyor_dsl.inventory.model import Inventory, InventoryCheck
 from kostyor_dsl.inventory.read import read_inventory
 from kostyor_dsl.language import ast
 from kostyor_dsl.language.diagnostics import CompileError, Diagnostic, error, warning
@@ -126,8 +130,12 @@ def check_resolved(
     strategy: str | None = None,
     allow_unknown_services: bool = False,
     limit: str | None = None,
+    inventory_check: InventoryCheck | None = None,
 ) -> Report:
-    """`check` of a spec already resolved (editors resolve unsaved text: compiler.workspace)."""
+    """`check` of a spec already resolved (editors resolve unsaved text: compiler.workspace).
+
+    `inventory_check`: the inventory already read (the language server reads it itself,
+    confined: lsp.inventory_access); `inventory` is then only its name."""
     diagnostics = list(spec_check.diagnostics)
     sources = dict(spec_check.sources)
     model = spec_check.spec
@@ -139,7 +147,7 @@ def check_resolved(
         diagnostics.extend(problems)
     if inventory is None or chosen is None:
         return Report(tuple(diagnostics), sources, model, chosen)
-    inv_check = read_inventory(inventory)
+    inv_check = read_inventory(inventory) if inventory_check is None else inventory_check
     diagnostics.extend(inv_check.diagnostics)
     sources.update(inv_check.sources)
     inv = inv_check.inventory
@@ -149,14 +157,16 @@ def check_resolved(
     order = model.orders[chosen.order]
     diagnostics.extend(check_against_order(inv, order, inv_check.sources[inv.display], allow))
     diagnostics.extend(state_warnings(inv, inv_check.sources[inv.display]))
+    cloud = inv  # budgets are about the whole cloud, even for a --limit slice
     if limit is not None:
         inv, problems = _limit(inv, order, model.tiers, limit)
         diagnostics.extend(problems)
     diagnostics.extend(_empty_groups(chosen, order, model.tiers, inv))
+    diagnostics.extend(unused_service_hooks(chosen, inv))
     report = Report(tuple(diagnostics), sources, model, chosen, inv)
     if chosen.budgets and report.ok:
         # Budgets are proven on the rolled-out steps: `check` runs the engine too.
-        rolled = _roll_out(report)
+        rolled = _roll_out(report, cloud.hosts)
         report = replace(
             report, diagnostics=(*report.diagnostics, *rolled.diagnostics), rolled_out=rolled
         )
@@ -172,8 +182,13 @@ class _RolledOut:
     diagnostics: tuple[Diagnostic, ...]
 
 
-def _roll_out(report: Report) -> _RolledOut:
-    """The engine's steps with the strategy's rollout and budgets applied."""
+def _roll_out(report: Report, cloud_hosts=None) -> _RolledOut:
+    """The engine's steps with the strategy's rollout and budgets applied.
+
+    `cloud_hosts`: every host of the inventory when the report's is a `--limit`
+    slice.  A budget counts the cloud's hosts (75% of 40 computes allows 10
+    down, whatever the slice), and the slice's steps are checked against it; the
+    hosts outside the slice are not touched by this plan, so they count as up."""
     chosen = report.strategy
     engine = find_engine(chosen.engine)
     order = report.spec.orders[chosen.order]
@@ -183,7 +198,9 @@ def _roll_out(report: Report) -> _RolledOut:
     if not chosen.budgets:
         steps, groups = apply_rollout(chosen, order, tiers, hosts, result)
         return _RolledOut(result, steps, groups, [], tuple(_unbounded_max(chosen, ())))
-    availability, problems = resolve_budgets(chosen.budgets, hosts, HostTiers(order, tiers))
+    availability, problems = resolve_budgets(
+        chosen.budgets, hosts if cloud_hosts is None else cloud_hosts, HostTiers(order, tiers)
+    )
     problems.extend(_unbounded_max(chosen, availability.budgets))
     steps, groups = apply_rollout(chosen, order, tiers, hosts, result, availability)
     steps = split_waves(list(steps), availability)
@@ -199,7 +216,9 @@ def _unbounded_max(chosen: StrategyDef, budgets) -> list[Diagnostic]:
             f"hosts {group.name}: `batch max` is bounded by no budget (the strategy has none), "
             "so one batch takes all its hosts at once",
             group.batch_span or group.span,
-            hints=("add a budget: budget compute {\\n  min-available 80%\\n}",),
+            hints=(
+                f"add a budget for its hosts:\nbudget {group.name} {{\n  min-available 80%\n}}",
+            ),
         )
         for group in chosen.groups
         if "max" in group.batches and not budgets

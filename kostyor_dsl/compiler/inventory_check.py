@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kostyor_dsl.compiler.model import OrderDef
+from kostyor_dsl.compiler.model import OrderDef, StrategyDef
 from kostyor_dsl.inventory.model import Inventory
 from kostyor_dsl.inventory.read import Locator
 from kostyor_dsl.language.diagnostics import Diagnostic, error, warning
@@ -140,3 +140,25 @@ def state_warnings(inventory: Inventory, text: str) -> list[Diagnostic]:
                 )
             )
     return out
+
+
+def unused_service_hooks(chosen: StrategyDef, inventory: Inventory) -> list[Diagnostic]:
+    """A `service NAME { before ... }` block that no host of the inventory runs: its
+    actions never happen, which a typo or a trimmed inventory makes easy to miss
+    (a `hosts` block that selects no host warns the same way, K037)."""
+    if not chosen.service_hooks:
+        return []
+    running: set[str] = set()
+    for services in {host.services for host in inventory.hosts}:
+        running.update(services)
+    return [
+        warning(
+            "K101",
+            f"service {hooks.service}: no host of the inventory runs it, so its "
+            "before/after actions never run",
+            hooks.span,
+            hints=("check the service's name against the inventory's hosts",),
+        )
+        for hooks in chosen.service_hooks
+        if hooks.service not in running
+    ]

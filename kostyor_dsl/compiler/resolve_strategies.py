@@ -180,10 +180,11 @@ class StrategyResolver:
                     "K032",
                     f"unknown action '{action.name}'",
                     action.span,
-                    hints=did_you_mean(action.name, self.actions)
-                    or (
+                    hints=(
+                        *did_you_mean(action.name, self.actions),
+                        f"a driver's own action: declare it with `actions {action.name}` "
+                        "at the top of the spec",
                         "built-in actions: " + ", ".join(BUILTIN_ACTIONS),
-                        f"declare a driver's own action at the top of the spec: actions {action.name}",
                     ),
                 )
             )

@@ -147,7 +147,7 @@ def _check_shape(setting: ast.Setting, sink: DiagnosticSink) -> None:
                     "K025",
                     f"'{key}' takes a block of actions, one per line",
                     span,
-                    hints=(f"write: {key} {{\\n  backup-databases\\n}}",),
+                    hints=(f"write:\n{key} {{\n  backup-databases\n}}",),
                 )
             )
             return

@@ -168,7 +168,8 @@ def render_one(
         out.append(f"  note: {label.span}: {label.message}")
         out.extend(_excerpt(lines, label.span, "  "))
     for hint in diagnostic.hints:
-        out.append(f"  hint: {printable(hint)}")
+        # A hint may show a block of spec text: its lines line up under the first.
+        out.append(f"  hint: {printable(hint)}".replace("\n", "\n        "))
     return "\n".join(out)
 
 

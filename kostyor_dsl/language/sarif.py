@@ -84,6 +84,8 @@ RULE_TITLES = {
     "K094": "an importer's assumption said aloud: a Juju option not given (`--bundle`), OSA optional agents without `--user-variables`",
     "K095": "Juju: infrastructure charms (mysql-innodb-cluster, rabbitmq-server, vault) marked and not planned: the charm guide upgrades them on their own",
     "K096": "the inventory records a service down or disabled (`state`): `kostyorc run` refuses a down one without `--allow-down`",
+    "K100": "the language server does not read the inventory a spec comment or setting names (outside the workspace, not a regular file, too large, not an inventory)",
+    "K101": "a `service` hooks block for a service no host of the inventory runs",
 }
 
 

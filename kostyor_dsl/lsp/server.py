@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from kostyor_dsl import __version__
 from kostyor_dsl.lsp.config import Settings
+from kostyor_dsl.lsp.protocol import BoundedStdin, KostyorProtocol
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +24,10 @@ log = logging.getLogger(__name__)
 class KostyorLanguageServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__(
-            "kostyorc", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Full
+            "kostyorc",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.Full,
+            protocol_cls=KostyorProtocol,
         )
         self.settings = Settings()
         self._session = None
@@ -169,5 +174,12 @@ def code_actions(ls: KostyorLanguageServer, params: types.CodeActionParams):
     return _work().code_actions(ls.session, params)
 
 
+def serve() -> int:
+    """Serve over stdio until the editor exits; 1 when a message too large ended it."""
+    stdin = BoundedStdin(sys.stdin.buffer, server.protocol)
+    server.start_io(stdin=stdin)
+    return 1 if stdin.refused is not None else 0
+
+
 def main() -> None:
-    server.start_io()
+    sys.exit(serve())

@@ -17,18 +17,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
 from kostyor_dsl.compiler.model import Spec
-from kostyor_dsl.language.diagnostics import CompileError, Span
+from kostyor_dsl.language.diagnostics import CompileError, Span, error
 from kostyor_dsl.lsp import outline, quick_fixes
 from kostyor_dsl.lsp.completion import completions, cursor_at
 from kostyor_dsl.lsp.config import Settings, comment_settings
 from kostyor_dsl.lsp.diagnostics import SOURCE, Converter, publishable
 from kostyor_dsl.lsp.hover import hover_text
+from kostyor_dsl.lsp.inventory_access import HINT as INVENTORY_HINT
+from kostyor_dsl.lsp.inventory_access import read_confined
 from kostyor_dsl.lsp.navigation import Symbol, definition, symbol_at
 from kostyor_dsl.lsp.positions import client_position, span_range, split_lines
 from kostyor_dsl.lsp.workspace import TextCheck, check_text
@@ -122,7 +124,7 @@ class Session:
         path = self.path_of(uri)
         inventory, strategy = self.inventory_and_strategy(path, text)
         try:
-            check = check_text(text, path, inventory, strategy)
+            check = self.check_confined(text, path, inventory, strategy)
             done = Checked(text, doc.version, check)
         except Exception as exc:  # a bug (deep nesting, ...) must not kill the server
             log.exception("checking %s failed", uri)
@@ -132,6 +134,41 @@ class Session:
         if check is not None and check.root and check.root.tree is not None and check.partial:
             self.models[uri] = check.partial
         self.publish(uri, done)
+
+    def folders(self, path: str) -> list[str]:
+        """Where the server may read an inventory: the workspace folders, the spec's folder."""
+        found = [os.path.dirname(os.path.realpath(path))]
+        if self.workspace.root_path:
+            found.append(self.workspace.root_path)
+        for folder in self.workspace.folders.values():
+            where = to_fs_path(folder.uri) if folder.uri.startswith("file:") else None
+            if where:
+                found.append(where)
+        return found
+
+    def check_confined(
+        self, text: str, path: str, inventory: str | None, strategy: str | None
+    ) -> TextCheck:
+        """check_text, with the inventory read only where inventory_access allows."""
+        if inventory is None:
+            return check_text(text, path, None, strategy)
+        read = read_confined(inventory, self.folders(path))
+        if not isinstance(read, str):
+            return check_text(text, path, inventory, strategy, inventory_check=read)
+        check = check_text(text, path, None, strategy)
+        if check.root is None:
+            return check
+        where = comment_settings(text, spans=True).get("inventory")
+        line, start, end = where if where is not None else (1, 1, 1)
+        named = comment_settings(text).get("inventory") or self.settings.inventory
+        refused = error(
+            "K100",
+            f"inventory '{named}' is not read: {read}",
+            Span(check.root.display, line, start, line, end),
+            hints=(INVENTORY_HINT,),
+        )
+        report = replace(check.report, diagnostics=(*check.report.diagnostics, refused))
+        return replace(check, report=report)
 
     def inventory_and_strategy(self, path: str, text: str) -> tuple[str | None, str | None]:
         inline = comment_settings(text)

@@ -18,6 +18,7 @@ from kostyor_dsl.compiler.api import Report, check_resolved
 from kostyor_dsl.compiler.model import Spec
 from kostyor_dsl.compiler.resolve import resolve_text
 from kostyor_dsl.gc_paused import gc_paused
+from kostyor_dsl.inventory.model import InventoryCheck
 from kostyor_dsl.language import ast
 from kostyor_dsl.language.imports import SHIPPED_PREFIX, SPEC_SUFFIX, Unit
 
@@ -63,15 +64,17 @@ def check_text(
     path: str,
     inventory: str | None = None,
     strategy: str | None = None,
+    inventory_check: InventoryCheck | None = None,
 ) -> TextCheck:
     """Check unsaved spec text as if it were the file at `path` (which need not exist).
 
     The diagnostics are those `compiler.check(path, inventory, strategy)` gives
-    once the text is saved there.  Never raises for bad input."""
+    once the text is saved there (`inventory_check`: the inventory already read, as
+    lsp.inventory_access reads it).  Never raises for bad input."""
     real = os.path.realpath(path)
     with gc_paused():
         spec_check = resolve_text(("file", real), text)
-        report = check_resolved(spec_check, inventory, strategy)
+        report = check_resolved(spec_check, inventory, strategy, inventory_check=inventory_check)
     return TextCheck(report, spec_check.units, spec_check.partial, real, inventory)
 
 

@@ -18,6 +18,7 @@ Long because matching steps, hosts and groups by id is one algorithm over one Pl
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from dataclasses import dataclass, field, replace
 
@@ -84,6 +85,26 @@ class HostEntry:
     after: str | None
     placement: dict | None = field(default=None, compare=False)
     steps: int = 0
+    # The rollout batch it is in (`compute#3`), when its steps are in one.
+    batch: str | None = None
+
+
+@dataclass(frozen=True)
+class RebatchedHost:
+    """A host whose steps all changed only in their rollout group or batch (a batch
+    size changed): one line for the host instead of one per step."""
+
+    name: str
+    changes: tuple[Change, ...]
+    steps: int
+
+
+@dataclass(frozen=True)
+class MovedWarning:
+    """A warning that is the same but for its line and column (the spec moved)."""
+
+    old: str
+    new: str
 
 
 @dataclass(frozen=True)
@@ -120,10 +141,12 @@ class PlanDiff:
     inputs: tuple[Change, ...] = ()
     warnings_added: tuple[str, ...] = ()
     warnings_removed: tuple[str, ...] = ()
+    warnings_moved: tuple[MovedWarning, ...] = ()
     hosts_added: tuple[HostEntry, ...] = ()
     hosts_removed: tuple[HostEntry, ...] = ()
     hosts_moved: tuple[MovedHost, ...] = ()
     hosts_changed: tuple[ChangedHost, ...] = ()
+    hosts_rebatched: tuple[RebatchedHost, ...] = ()
     added: tuple[StepEntry, ...] = ()
     removed: tuple[StepEntry, ...] = ()
     moved: tuple[MovedStep, ...] = ()
@@ -138,10 +161,12 @@ class PlanDiff:
             or self.inputs
             or self.warnings_added
             or self.warnings_removed
+            or self.warnings_moved
             or self.hosts_added
             or self.hosts_removed
             or self.hosts_moved
             or self.hosts_changed
+            or self.hosts_rebatched
             or self.added
             or self.removed
             or self.moved
@@ -341,8 +366,16 @@ def diff_plans(old: dict, new: dict, old_label: str = "old", new_label: str = "n
     new_place = {h["name"]: h for h in new.get("host_order") or ()}
     old_host_steps = _steps_per_host(old_steps)
     new_host_steps = _steps_per_host(new_steps)
+    new_batch = _batch_per_host(new_steps)
     hosts_added = tuple(
-        HostEntry(h, i, new_hosts[i - 1] if i else None, new_place.get(h), new_host_steps.get(h, 0))
+        HostEntry(
+            h,
+            i,
+            new_hosts[i - 1] if i else None,
+            new_place.get(h),
+            new_host_steps.get(h, 0),
+            new_batch.get(h),
+        )
         for i, h in enumerate(new_hosts)
         if h not in old_host_set
     )
@@ -447,7 +480,10 @@ def diff_plans(old: dict, new: dict, old_label: str = "old", new_label: str = "n
         if changes:
             changed.append(ChangedStep(sid, i, changes))
 
-    old_warn, new_warn = old.get("warnings", []), new.get("warnings", [])
+    changed, rebatched = _rebatched(changed, new_by_id, old_by_id)
+    warnings_added, warnings_removed, warnings_moved = _warnings(
+        old.get("warnings", []), new.get("warnings", [])
+    )
     return PlanDiff(
         old_label=old_label,
         new_label=new_label,
@@ -455,17 +491,91 @@ def diff_plans(old: dict, new: dict, old_label: str = "old", new_label: str = "n
         new_steps=len(new_steps),
         settings=tuple(_settings(old, new)),
         inputs=tuple(_inputs(old, new)),
-        warnings_added=tuple(w for w in new_warn if w not in set(old_warn)),
-        warnings_removed=tuple(w for w in old_warn if w not in set(new_warn)),
+        warnings_added=warnings_added,
+        warnings_removed=warnings_removed,
+        warnings_moved=warnings_moved,
         hosts_added=hosts_added,
         hosts_removed=hosts_removed,
         hosts_moved=hosts_moved,
         hosts_changed=hosts_changed,
+        hosts_rebatched=rebatched,
         added=added,
         removed=removed,
         moved=tuple(moved),
         changed=tuple(changed),
     )
+
+
+_BATCH_FIELDS = frozenset({"group", "batch"})
+# `K063 team.kostyor:5:5: message`: the place between the code and the message.
+_WARNING_PLACE = re.compile(r"^(\S+ [^:\s]+):\d+(?::\d+)?(: .*)$", re.DOTALL)
+
+
+def _warnings(old: list[str], new: list[str]):
+    """(added, removed, moved): a warning removed and one added that are the same
+    but for the line and column of their place are one warning moved."""
+    old_set, new_set = set(old), set(new)
+    added = [w for w in new if w not in old_set]
+    removed = [w for w in old if w not in new_set]
+
+    def key(warning: str) -> str | None:
+        m = _WARNING_PLACE.match(warning)
+        return f"{m.group(1)}{m.group(2)}" if m else None
+
+    waiting: dict[str, list[str]] = {}
+    for w in removed:
+        k = key(w)
+        if k is not None:
+            waiting.setdefault(k, []).append(w)
+    moved, paired = [], set()
+    for w in added:
+        k = key(w)
+        if k is not None and waiting.get(k):
+            was = waiting[k].pop(0)
+            moved.append(MovedWarning(was, w))
+            paired.update((was, w))
+    return (
+        tuple(w for w in added if w not in paired),
+        tuple(w for w in removed if w not in paired),
+        tuple(moved),
+    )
+
+
+def _batch_per_host(steps: list[dict]) -> dict[str, str]:
+    """Each host's rollout batch (`compute#3`), from the first of its steps in one."""
+    found: dict[str, str] = {}
+    for step in steps:
+        host = _single_host(step)
+        if host is not None and host not in found and step.get("group") and step.get("batch"):
+            found[host] = f"{step['group']}#{step['batch']}"
+    return found
+
+
+def _rebatched(changed: list, new_by_id: dict, old_by_id: dict):
+    """Hosts every step of which (of those in both plans) changed only in
+    `group`/`batch`, and alike: one RebatchedHost each, their steps taken out of
+    `changed`."""
+    common: dict[str, int] = {}
+    for sid, (_, step) in new_by_id.items():
+        host = _single_host(step)
+        if host is not None and sid in old_by_id:
+            common[host] = common.get(host, 0) + 1
+    by_host: dict[str, list] = {}
+    for c in changed:
+        host = _single_host(new_by_id[c.id][1])
+        if host is not None and {x.field for x in c.changes} <= _BATCH_FIELDS:
+            by_host.setdefault(host, []).append(c)
+    hosts = {
+        host: mine
+        for host, mine in by_host.items()
+        if len(mine) == common.get(host) and len({m.changes for m in mine}) == 1
+    }
+    taken = {c.id for mine in hosts.values() for c in mine}
+    rebatched = tuple(
+        RebatchedHost(host, mine[0].changes, len(mine))
+        for host, mine in sorted(hosts.items(), key=lambda item: item[1][0].index)
+    )
+    return [c for c in changed if c.id not in taken], rebatched
 
 
 def _steps_per_host(steps: list[dict]) -> dict[str, int]:
@@ -507,6 +617,7 @@ def summary(diff: PlanDiff) -> str:
         (diff.hosts_removed, "removed"),
         (diff.hosts_moved, "moved"),
         (diff.hosts_changed, "placed for a new reason"),
+        (diff.hosts_rebatched, "in another batch"),
     ):
         if items:
             parts.append(f"{_plural(len(items), 'host')} {word}")
@@ -530,4 +641,7 @@ def summary(diff: PlanDiff) -> str:
         line += ("; " if line else "") + " and ".join(inputs) + " changed"
     if warnings:
         line += ("; " if line else "") + f"{_plural(warnings, 'warning')} changed"
+    if diff.warnings_moved:
+        moved = _plural(len(diff.warnings_moved), "warning")
+        line += ("; " if line else "") + f"{moved} moved in the spec"
     return line

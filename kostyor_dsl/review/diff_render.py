@@ -93,6 +93,15 @@ def _grouped_steps(entries: tuple[StepEntry, ...], hosts) -> dict[str, list[str]
 # ---------------------------------------------------------------- text
 
 
+def _place(warning: str) -> str:
+    """`team.kostyor:5:5` of `K063 team.kostyor:5:5: message`."""
+    return warning.split(" ", 1)[-1].split(": ", 1)[0]
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _lines(diff: PlanDiff) -> list[tuple[str, str]]:
     """(marker, text) lines shared by the text renderer: marker is + - ~ > or a heading."""
     out: list[tuple[str, str]] = []
@@ -102,15 +111,24 @@ def _lines(diff: PlanDiff) -> list[tuple[str, str]]:
     if diff.inputs:
         out.append(("head", "inputs:"))
         out.extend(("~", describe_change(c)) for c in diff.inputs)
-    if diff.warnings_added or diff.warnings_removed:
+    if diff.warnings_added or diff.warnings_removed or diff.warnings_moved:
         out.append(("head", "warnings:"))
         out.extend(("+", w) for w in diff.warnings_added)
         out.extend(("-", w) for w in diff.warnings_removed)
-    if diff.hosts_added or diff.hosts_removed or diff.hosts_moved or diff.hosts_changed:
+        out.extend((">", f"{m.new}  (moved from {_place(m.old)})") for m in diff.warnings_moved)
+    if (
+        diff.hosts_added
+        or diff.hosts_removed
+        or diff.hosts_moved
+        or diff.hosts_changed
+        or diff.hosts_rebatched
+    ):
         out.append(("head", "hosts:"))
         added = _grouped_steps(diff.added, diff.hosts_added)
         for h in diff.hosts_added:
             where = f"host {h.position + 1}" + (f", after {h.after}" if h.after else ", first")
+            if h.batch:
+                where += f"; joins batch {h.batch}"
             extra = _placement_text(h.placement)
             out.append(("+", f"{h.name}  ({where}{'; ' + extra if extra else ''})"))
             if added.get(h.name):
@@ -138,6 +156,9 @@ def _lines(diff: PlanDiff) -> list[tuple[str, str]]:
         for c in diff.hosts_changed:
             changes = "; ".join(describe_change(x) for x in c.changes)
             out.append(("~", f"{c.name}  (host {c.position + 1}, same place): {changes}"))
+        for r in diff.hosts_rebatched:
+            changes = "; ".join(describe_change(x) for x in r.changes)
+            out.append(("~", f"{r.name}: {changes}  (its {_count(r.steps, 'step')})"))
     steps = _step_lines(diff)
     if steps:
         out.append(("head", "steps:"))
@@ -238,9 +259,13 @@ def _md_sections(diff: PlanDiff) -> list[tuple[str, list[str]]]:
         lines = [f"- plan {_md_change(c)}" for c in diff.settings]
         lines += [f"- {_md_change(c)}" for c in diff.inputs]
         sections.append((f"Plan settings and inputs ({len(lines)} changed)", lines))
-    if diff.warnings_added or diff.warnings_removed:
+    if diff.warnings_added or diff.warnings_removed or diff.warnings_moved:
         lines = [f"- added: {md_code(w)}" for w in diff.warnings_added]
         lines += [f"- removed: {md_code(w)}" for w in diff.warnings_removed]
+        lines += [
+            f"- moved: {md_code(m.new)} (was at {md_code(_place(m.old))})"
+            for m in diff.warnings_moved
+        ]
         sections.append((f"Warnings ({len(lines)} changed)", lines))
     added_steps = _grouped_steps(diff.added, diff.hosts_added)
     if diff.hosts_added:
@@ -249,6 +274,8 @@ def _md_sections(diff: PlanDiff) -> list[tuple[str, list[str]]]:
             where = f"host {h.position + 1}" + (
                 f", after {md_code(h.after)}" if h.after else ", first"
             )
+            if h.batch:
+                where += f"; joins batch {md_code(h.batch)}"
             extra = ""
             if h.placement:
                 extra = (
@@ -283,6 +310,14 @@ def _md_sections(diff: PlanDiff) -> list[tuple[str, list[str]]]:
             for c in diff.hosts_changed
         ]
         sections.append((f"Hosts with a new reason for their place ({len(lines)})", lines))
+    if diff.hosts_rebatched:
+        lines = [
+            f"- {md_code(r.name)}: "
+            + "; ".join(_md_change(x) for x in r.changes)
+            + f" (its {_count(r.steps, 'step')})"
+            for r in diff.hosts_rebatched
+        ]
+        sections.append((f"Hosts in another batch ({len(lines)})", lines))
     other_added = [e for e in diff.added if e.host is None]
     if other_added:
         lines = [
@@ -389,11 +424,16 @@ def diff_to_dict(diff: PlanDiff) -> dict:
         **window_json(diff.window),
         "settings": [_change_json(c) for c in diff.settings],
         "inputs": [_change_json(c) for c in diff.inputs],
-        "warnings": {"added": list(diff.warnings_added), "removed": list(diff.warnings_removed)},
+        "warnings": {
+            "added": list(diff.warnings_added),
+            "removed": list(diff.warnings_removed),
+            "moved": [{"old": m.old, "new": m.new} for m in diff.warnings_moved],
+        },
         "hosts": {
             "added": [
                 {"name": h.name, "position": h.position + 1, "after": h.after, "steps": h.steps}
                 | ({"placement": h.placement} if h.placement else {})
+                | ({"batch": h.batch} if h.batch else {})
                 for h in diff.hosts_added
             ],
             "removed": [
@@ -418,6 +458,10 @@ def diff_to_dict(diff: PlanDiff) -> dict:
                     "changes": [_change_json(x) for x in c.changes],
                 }
                 for c in diff.hosts_changed
+            ],
+            "rebatched": [
+                {"name": r.name, "changes": [_change_json(x) for x in r.changes], "steps": r.steps}
+                for r in diff.hosts_rebatched
             ],
         },
         "steps": {

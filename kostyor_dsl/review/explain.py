@@ -278,7 +278,8 @@ def explain_step(plan: dict, step_id: str) -> str:
         )
         if placement is not None:
             out.append(
-                f"{hosts[0]} is where it is because of its {_placement_words(placement)} "
+                f"{hosts[0]} is where it is because it is a {placement['tier']} host whose key "
+                f"service, {placement['key_service']}, has rank {placement['rank']} "
                 f"(declared at {placement['source']})."
             )
     else:

@@ -74,7 +74,11 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+        """Raises TypeError for a missing field, ValueError for a field of the wrong type."""
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        _check_fields(known, _RUN_FIELDS, cls)
+        if known.get("state") not in (None, *RUN_STATES):
+            raise ValueError(f"field 'state' is {_shown(known['state'])}, not a run state")
         return cls(**known)
 
 
@@ -95,5 +99,93 @@ class StepRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StepRecord:
+        """Raises TypeError for a missing field, ValueError for a field of the wrong type."""
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        _check_fields(known, _STEP_FIELDS, cls)
+        if known.get("state") not in (None, *STEP_STATES):
+            raise ValueError(f"field 'state' is {_shown(known['state'])}, not a step state")
         return cls(**known)
+
+
+# Records are JSON a person (or a bad restore) may have edited: every field is
+# checked, so `status`, `runs` and `simulate --from-run` name the field at fault
+# instead of failing on it later.  Times are seconds since the epoch, before the
+# year 5138.
+_LATEST = 1e11
+
+
+def _time(value) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return 0 <= value < _LATEST  # NaN compares false
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
+
+
+def _text(value) -> bool:
+    return isinstance(value, str)
+
+
+def _mapping(value) -> bool:
+    return isinstance(value, dict)
+
+
+def _host_map(value) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(hosts, dict) and all(isinstance(v, str) for v in hosts.values())
+        for hosts in value.values()
+    )
+
+
+_TIME = (_time, "a time (seconds since the epoch)")
+_COUNT = (_count, "a whole number (0 or more)")
+_TEXT = (_text, "a string")
+_RUN_FIELDS = {
+    "run_id": _TEXT,
+    "state": _TEXT,
+    "driver": _TEXT,
+    "parameters": (_mapping, "an object"),
+    "route": _TEXT,
+    "unit_count": _COUNT,
+    "created": _TIME,
+    "updated": _TIME,
+    "plan_file": _TEXT,
+    "progress": _COUNT,
+    "error": _TEXT,
+    "failed_step": _TEXT,
+    "published_at": _TIME,
+    "stage": _COUNT,
+    "pause_reason": _TEXT,
+    "gate": _TEXT,
+    "failed_hosts": (_host_map, "an object of objects of strings"),
+    "batch_failed_hosts": (_host_map, "an object of objects of strings"),
+    "seal": _TEXT,
+    "edited": _TEXT,
+}
+_STEP_FIELDS = {
+    "index": _COUNT,
+    "state": _TEXT,
+    "started": _TIME,
+    "finished": _TIME,
+    "attempts": _COUNT,
+    "error": _TEXT,
+    "worker": _TEXT,
+    "extra": (_mapping, "an object"),
+}
+
+
+def _check_fields(known: dict[str, Any], fields: dict, cls) -> None:
+    for name, value in known.items():
+        check, expected = fields.get(name, (None, ""))
+        if check is None or check(value):
+            continue
+        if value is None and cls.__dataclass_fields__[name].default is None:
+            continue
+        raise ValueError(f"field {name!r} is {_shown(value)}, not {expected}")
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -5,15 +5,24 @@ that a heartbeat thread renews while the unit runs, so a SIGKILLed holder's
 lock lapses after `lock_ttl` seconds (`KOSTYOR_LOCK_TTL`, 10 by default).
 
 A lock can also lapse under a live holder: a Redis outage longer than the
-lease stops the heartbeat.  So the lock is fenced three ways:
+lease stops the heartbeat, and the key expires while Redis is away.  So the
+lock key only keeps two attempts from starting at once; what decides whose
+outcome counts is `owner:<index>`, a fencing token that changes only when a
+new holder takes the unit over:
 
-- the holder's heartbeat also renews `alive:<token>`, and, when the lock is
-  gone, takes it back;
-- `owner:<index>` names the last holder that has not released the lock; a
-  new holder that finds another one there waits one lease, and gives up if
-  that holder's `alive` key comes back (it is running, cut off a moment);
-- the holder checks that the lock is still its own (its token) before it
-  records the outcome (`held()`); a holder that lost it records nothing.
+- a new holder that takes the lock key and finds another holder's token in
+  `owner` waits one lease for that holder's heartbeat (`alive:<token>`); if
+  it comes back the holder is running, cut off a moment, and the new one
+  gives up without touching `owner`; if not, it swaps `owner` to its own
+  token (compare-and-set: only if it is still the one it found);
+- the heartbeat renews `alive:<token>` and the lock key, takes the lock key
+  back when it lapsed, and knows the unit lost only when `owner` names
+  another holder;
+- the outcome is written in one script that checks `owner` is still the
+  writer's token (`put_step`): the lock key having expired during an
+  outage does not matter, a takeover does.  So a finished step's outcome is
+  recorded exactly once: by its holder if nobody took over, else by the one
+  who did (the holder records nothing).
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from dataclasses import replace
 
 from kostyor_dsl.runtime.errors import CorruptRecord, UnknownRun
 from kostyor_dsl.runtime.records import LIVE_STATES, RunRecord, StepRecord
-from kostyor_dsl.runtime.run_store import read_record
+from kostyor_dsl.runtime.run_store import read_plan, read_record
 
 LOCK_TTL = 10.0
 # How long a finished unit keeps trying to record its outcome while Redis is away.
@@ -41,19 +50,29 @@ if redis.call('get', KEYS[2]) == ARGV[1] then redis.call('del', KEYS[2]) end
 redis.call('del', KEYS[3])
 return 1
 """
-# KEYS: lock, steps; ARGV: token, field, record.  Written only by the lock's holder.
-_PUT_IF_HELD = """
+# KEYS: owner, steps, lock; ARGV: token, field, record, ttl in ms.  Written only by
+# the unit's owner (the fencing token), whatever became of the lock key.
+_PUT_IF_OWNER = """
 if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('hset', KEYS[2], ARGV[2], ARGV[3])
+if not redis.call('get', KEYS[3]) then redis.call('set', KEYS[3], ARGV[1], 'PX', ARGV[4]) end
 return 1
 """
-# KEYS: lock, alive; ARGV: token, ttl in ms.  1: held; 0: another holds it.
+# KEYS: lock, alive, owner; ARGV: token, ttl in ms.  1: still the owner; 0: taken over.
 _BEAT = """
+if redis.call('get', KEYS[3]) ~= ARGV[1] then return 0 end
 redis.call('set', KEYS[2], '1', 'PX', ARGV[2])
 local holder = redis.call('get', KEYS[1])
-if holder == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end
-if not holder then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
-return 0
+if holder == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) end
+if not holder then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+return 1
+"""
+# KEYS: owner; ARGV: the owner found (or ''), token.  1: the unit is the token's.
+_TAKE_OVER = """
+local found = redis.call('get', KEYS[1]) or ''
+if found ~= ARGV[1] then return 0 end
+redis.call('set', KEYS[1], ARGV[2])
+return 1
 """
 
 
@@ -70,8 +89,8 @@ class RedisLock:
 
     def beat_once(self) -> None:
         ttl_ms = int(self.store.lock_ttl * 1000)
-        lock, _, alive = self.keys
-        if not self.store.client.eval(_BEAT, 2, lock, alive, self.token, ttl_ms):
+        lock, owner, alive = self.keys
+        if not self.store.client.eval(_BEAT, 3, lock, alive, owner, self.token, ttl_ms):
             self.lost = True
 
     def _beat(self) -> None:
@@ -81,16 +100,19 @@ class RedisLock:
                 self.beat_once()
 
     def held(self) -> bool:
+        """Whether the unit is still this holder's (nobody took it over)."""
         if self.lost:
             return False
-        return self.store.client.get(self.keys[0]) == self.token
+        return self.store.client.get(self.keys[1]) == self.token
 
     def put_step(self, run_id: str, record: StepRecord) -> bool:
-        """Record the unit's outcome if the lock is still this holder's, in one
-        step (the check and the write cannot be split by another holder).
+        """Record the unit's outcome if the unit is still this holder's (`owner` is
+        its token), in one script: the check and the write cannot be split by a
+        takeover.
 
-        Redis being away does not lose the outcome: the write is tried again
-        (the heartbeat takes the lock back when Redis returns) for a while."""
+        Redis being away does not lose the outcome: the write is tried again for a
+        while, and succeeds once Redis is back unless another holder took the unit
+        over meanwhile (the lock key lapsing alone does not count)."""
         import redis
 
         text = json.dumps(record.to_dict(), sort_keys=True)
@@ -98,11 +120,13 @@ class RedisLock:
         deadline = time.monotonic() + max(RECORD_PATIENCE, 6 * self.store.lock_ttl)
         while not self.lost:
             try:
-                return bool(
-                    self.store.client.eval(
-                        _PUT_IF_HELD, 2, self.keys[0], steps, self.token, str(record.index), text
-                    )
-                )
+                lock, owner, _ = self.keys
+                ttl_ms = int(self.store.lock_ttl * 1000)
+                args = (self.token, str(record.index), text, ttl_ms)
+                if self.store.client.eval(_PUT_IF_OWNER, 3, owner, steps, lock, *args):
+                    return True
+                self.lost = True
+                return False
             except (redis.ConnectionError, redis.TimeoutError):
                 if time.monotonic() >= deadline:
                     raise
@@ -111,7 +135,8 @@ class RedisLock:
 
     def release(self) -> None:
         self.stop.set()
-        self.thread.join(timeout=self.store.lock_ttl)
+        if self.thread.ident is not None:  # started: the unit was taken
+            self.thread.join(timeout=self.store.lock_ttl)
         self.store.client.eval(_RELEASE, 3, *self.keys, self.token)
 
 
@@ -183,12 +208,7 @@ class RedisRunStore:
         text = self.client.get(key)
         if text is None:
             raise UnknownRun(f"no run {run_id!r} in {self.describe()}")
-        try:
-            return json.loads(text)
-        except ValueError as exc:
-            raise CorruptRecord(
-                f"{self.describe()}, key {key}: cannot read the run's plan: {exc}"
-            ) from None
+        return read_plan(text, f"{self.describe()}, key {key}")
 
     def runs(self) -> list[RunRecord]:
         return self.list_runs()[0]
@@ -311,15 +331,18 @@ class RedisRunStore:
             yield None
             return
         lock = RedisLock(self, lock_key, owner_key, token)
-        previous = self.client.set(owner_key, token, get=True)
-        lock.beat_once()
-        lock.thread.start()
         try:
-            if previous and previous != token and self._still_alive(previous):
-                # Its lock lapsed (Redis was away) while it ran: it goes on.
-                self.client.set(owner_key, previous)
+            previous = self.client.get(owner_key) or ""
+            if previous and self._still_alive(previous):
+                # Its lock lapsed (Redis was away) while it ran: it goes on, and
+                # its outcome counts.
                 yield None
                 return
+            if not self.client.eval(_TAKE_OVER, 1, owner_key, previous, token):
+                yield None  # another attempt took it over first
+                return
+            lock.beat_once()
+            lock.thread.start()
             yield lock
         finally:
             lock.release()

@@ -81,6 +81,23 @@ def read_record(text: str, where: str, kind: type):
         return kind.from_dict(data)
     except TypeError as exc:
         raise CorruptRecord(f"{where}: the {what} lacks a field ({exc})") from None
+    except ValueError as exc:
+        raise CorruptRecord(
+            f"{where}: the {what} is damaged: {exc}: restore it from a backup, or remove the run"
+        ) from None
+
+
+def read_plan(text: str, where: str) -> dict:
+    """A run's stored plan; `CorruptRecord` naming `where` if it is not one."""
+    try:
+        plan = json.loads(text)
+    except ValueError as exc:
+        raise CorruptRecord(f"{where}: cannot read the run's plan: {exc}") from None
+    if not isinstance(plan, dict) or not isinstance(plan.get("steps", []), list):
+        raise CorruptRecord(
+            f"{where}: the run's plan is not a plan (a JSON object with a list of `steps`)"
+        )
+    return plan
 
 
 def _write_atomically(path: Path, data: Any, *, rename_first: bool = False) -> None:
@@ -162,11 +179,12 @@ class FileRunStore:
     def plan(self, run_id: str) -> dict:
         path = self._run_folder(run_id) / "plan.json"
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise UnknownRun(f"no run {run_id!r} in {self.describe()}") from None
         except (OSError, ValueError) as exc:
             raise CorruptRecord(f"{path}: cannot read the run's plan: {exc}") from None
+        return read_plan(text, str(path))
 
     def runs(self) -> list[RunRecord]:
         return self.list_runs()[0]

@@ -216,6 +216,21 @@ def summary_line(document: dict[str, Any]) -> str:
     return line
 
 
+OUTPUT_LINES = 10
+OUTPUT_INDENT = " " * 6
+
+
+def output_tail(lines: list[str], count: int = OUTPUT_LINES) -> list[str]:
+    """The last `count` non-blank lines of a failed step's output (after its error's
+    first line), with how many were left out before them."""
+    kept = [line.rstrip() for line in lines if line.strip()]
+    if len(kept) <= count:
+        return kept
+    left = len(kept) - count
+    more = f"... ({left} earlier line{'s' if left != 1 else ''}: --format json has them)"
+    return [more, *kept[-count:]]
+
+
 def render_status(document: dict[str, Any], *, tty: bool) -> str:
     lines = [summary_line(document)]
     if document.get("edited"):
@@ -262,7 +277,10 @@ def render_status(document: dict[str, Any], *, tty: bool) -> str:
         if step["state"] == "waiting" and document.get("gate"):
             line += f"  (gate: {document['gate']['message']}; `kostyorc resume` goes on)"
         elif step["error"]:
-            line += f"  ({step['error'].splitlines()[0]})"
+            first, *rest = step["error"].splitlines() or [""]
+            line += f"  ({first})"
+            if step["state"] == "failed":
+                line += "".join(f"\n{OUTPUT_INDENT}| {text}" for text in output_tail(rest))
         elif step["state"] == "done-elsewhere":
             line += f"  ({_elsewhere(step['result'])})"
         elif step.get("progress") and step["progress"].get("summary"):

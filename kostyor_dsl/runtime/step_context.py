@@ -26,6 +26,7 @@ class StepContext:
     step: Mapping[str, Any]
     hosts: tuple[str, ...]
     report: Callable[[dict[str, Any]], None] | None = field(default=None, compare=False)
+    remember: Callable[[dict[str, Any]], None] | None = field(default=None, compare=False)
 
 
 _current: ContextVar[StepContext | None] = ContextVar("kostyor_step", default=None)
@@ -50,3 +51,12 @@ def report_progress(progress: Mapping[str, Any], context: StepContext | None = N
     context = context or current_step()
     if context is not None and context.report is not None:
         context.report(dict(progress))
+
+
+def remember_remote(remote: Mapping[str, Any], context: StepContext | None = None) -> None:
+    """Record how to stop what this attempt runs on other machines (an ssh control
+    socket, a job id: a small JSON-serialisable mapping).  If the worker dies
+    mid-step, the driver's `stop_remote` gets it back before the step runs again."""
+    context = context or current_step()
+    if context is not None and context.remember is not None:
+        context.remember(dict(remote))

@@ -7,6 +7,17 @@ kills the pool with it), the commands it started keep running, orphaned.
 The step record carries the group and the machine (`marker`), and the next
 attempt of the step on that machine stops what is left of the group before
 it starts (`stop_leftovers`): a step never runs twice at the same time.
+
+A command can leave the group (`setsid`, a daemon's double fork), so each
+attempt also gets a token of its own in the environment (`KOSTYOR_STEP_TOKEN`),
+which every process it starts inherits whatever its group or session: the
+next attempt stops the processes of the group *and* every process whose
+environment (/proc/PID/environ, as it was at exec) carries the token.  What
+escapes both: a process started with a cleared environment (`env -i`, `sudo`
+with env_reset, which resets it for the command it runs) that also left the
+group, and anything on another machine (a remote command behind `ssh`): for
+those a driver can record how to stop its remote side (`remember_remote`) and
+implement `Driver.stop_remote`, called before the step runs again.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ import os
 import signal
 import socket
 import time
+import uuid
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -42,12 +54,35 @@ def machine() -> str:
     return f"{socket.gethostname()}/{_boot_id()}"
 
 
+# Inherited by every process an attempt starts: what finds them after `setsid`.
+TOKEN_VARIABLE = "KOSTYOR_STEP_TOKEN"
+
+
 def marker() -> dict:
     """What the step record keeps of the process running a step, or {} when the
-    step shares its worker's process group (the solo and threads pools)."""
+    step shares its worker's process group (the solo and threads pools).  Puts a
+    new token in this process's environment, for the commands the attempt starts."""
     if os.getpgrp() != os.getpid():
         return {}
-    return {"pgid": os.getpid(), "machine": machine()}
+    token = uuid.uuid4().hex
+    os.environ[TOKEN_VARIABLE] = token
+    return {"pgid": os.getpid(), "machine": machine(), "token": token}
+
+
+def carriers(token: str) -> list[int]:
+    """The live processes whose environment carries the attempt's `token`."""
+    needle = f"\0{TOKEN_VARIABLE}={token}\0".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+        except OSError:
+            continue
+        if needle in b"\0" + environ + b"\0" and _started_at(int(entry)) is not None:
+            found.append(int(entry))
+    return found
 
 
 def _started_at(pid: int) -> float | None:
@@ -100,7 +135,15 @@ def stop_leftovers(
         # belongs to a later step.
         return []
     since = started or 0.0
-    left = members(pgid, since)
+    token = record_extra.get("token")
+
+    def remaining() -> list[int]:
+        found = set(members(pgid, since))
+        if token:
+            found.update(carriers(token))
+        return sorted(found)
+
+    left = remaining()
     if not left:
         return []
     log.warning(
@@ -108,12 +151,12 @@ def stop_leftovers(
         ", ".join(map(str, left)),
     )
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        for pid in left:
+        for pid in remaining():
             with contextlib.suppress(OSError):
                 os.kill(pid, sig)
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if not members(pgid, since):
+            if not remaining():
                 return left
             time.sleep(0.05)
     return left

@@ -76,6 +76,15 @@ def _with_marker(extra: dict) -> dict:
     return {**kept, **marker()}
 
 
+def _stop_remote(run, remote) -> None:
+    if not remote:
+        return
+    try:
+        driver_for(run).stop_remote(remote)
+    except Exception:
+        log.exception("kostyor: run %s: the driver could not stop the remote side", run.run_id)
+
+
 def _lost_lock(run_id: str, unit_id: str) -> Ignore:
     # Another attempt took the unit over (this one was cut off from the store
     # for longer than its lease): it records the outcome, this one must not.
@@ -138,6 +147,7 @@ def step(self, run_id: str, index: int, unit_id: str) -> dict:
             # An earlier attempt died mid-step: what it started must not go on
             # running beside this one.
             stop_leftovers(record.extra, record.started)
+            _stop_remote(run, record.extra.get("remote"))
         record = replace(
             record,
             state="running",
@@ -154,8 +164,13 @@ def step(self, run_id: str, index: int, unit_id: str) -> dict:
         def report(progress, running=record):
             store.put_step(run_id, replace(running, extra={**running.extra, "progress": progress}))
 
+        def remember(remote, running=record):
+            running.extra["remote"] = remote  # kept for later progress reports too
+            store.put_step(run_id, replace(running, extra={**running.extra}))
+
         try:
-            with entered(StepContext(run_id, unit.id, index, plan_step, unit.hosts, report)):
+            context = StepContext(run_id, unit.id, index, plan_step, unit.hosts, report, remember)
+            with entered(context):
                 signature = driver_signature(driver_for(run), plan_step, unit)
                 outcome = signature.apply(throw=True).result
         except Exception as exc:

@@ -23,13 +23,15 @@ several hosts at once (service-by-service) takes as long as its slowest host.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
 DEFAULT_STEP_SECONDS = 60.0
+# A step, a gate or a dispatch longer than a year is a typo, and beyond it window sums
+# of many steps stop being exact (or finite) floats.
+MAX_SECONDS = 365 * 24 * 3600
 TOP_KEYS = ("format", "default", "gate", "dispatch", "services", "actions", "hosts")
 HOST_KEYS = ("default", "services", "actions")
 FORMAT = "kostyor-timings/1"
@@ -241,7 +243,10 @@ class _Reader:
         value = self._constructor.construct_object(node, deep=True)
         if value is None:
             return "nothing"
-        return f"{type(value).__name__} {value!r}"
+        shown = repr(value)
+        if len(shown) > 40:
+            shown = f"{shown[:20]}...({len(shown)} characters)"
+        return f"{type(value).__name__} {shown}"
 
     def seconds(self, node, what: str) -> float | None:
         value = None
@@ -250,10 +255,11 @@ class _Reader:
             "tag:yaml.org,2002:float",
         ):
             value = self._constructor.construct_object(node)
-        if value is None or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+        if value is None or isinstance(value, bool) or not 0 <= value <= MAX_SECONDS:
             self.problem(
                 node,
-                f"{what}: expected a number of seconds (0 or more), found {self.kind(node)}",
+                f"{what}: expected a number of seconds (0 to {MAX_SECONDS}, a year), "
+                f"found {self.kind(node)}",
             )
             return None
         return float(value)

@@ -419,3 +419,58 @@ def test_goldens_rollout_strategy():
     kinds = {e.step["kind"] for e in result.added}
     assert kinds == {"hook", "gate"}
     assert all({c.field for c in s.changes} == {"group", "batch"} for s in result.changed)
+
+
+# Issue 21, item 16: less noise.
+SPEC_WITH_MAX = (
+    "import kostyor\n{above}\nstrategy s extends node-by-node {{\n"
+    "  hosts compute {{\n    batch {sizes}\n  }}\n}}\n"
+)
+
+
+def _plan(write, name: str, inventory: str = "small-cloud.yaml", **values) -> dict:
+    from kostyor_dsl.compiler.api import compile_plan
+
+    text = SPEC_WITH_MAX.format(**{"above": "", "sizes": "1, max", **values})
+    path = write(name, text)
+    return compile_plan(str(path), str(ROOT / "examples" / inventory)).plan
+
+
+def test_a_warning_whose_line_moved_is_one_moved_warning(write):
+    old = _plan(write, "a/s.kostyor")
+    new = _plan(write, "a/s.kostyor", above="# a comment\n# and another\n")
+    result = diff_plans(old, new)
+    assert not result.warnings_added and not result.warnings_removed
+    (moved,) = result.warnings_moved
+    assert moved.old.startswith("K063 s.kostyor:5: ") and moved.new.startswith("K063 s.kostyor:7: ")
+    text = render_text(result)
+    assert "> K063 s.kostyor:7: hosts compute: `batch max`" in text
+    assert "(moved from s.kostyor:5)" in text
+    assert "1 warning moved in the spec" in summary(result)
+    assert json.loads(render_json(result))["warnings"]["moved"] == [
+        {"old": moved.old, "new": moved.new}
+    ]
+
+
+def test_a_batch_size_change_is_one_line_per_host(write):
+    old = _plan(write, "s.kostyor", sizes="1, 2")
+    new = _plan(write, "s.kostyor", sizes="1, 3")
+    result = diff_plans(old, new)
+    assert result.changed == ()
+    assert [(r.name, r.steps) for r in result.hosts_rebatched] == [("cmp-4", 2)]
+    assert "  ~ cmp-4: batch 3 -> 2  (its 2 steps)" in render_text(result).splitlines()
+    assert "- `cmp-4`: batch `3` → `2` (its 2 steps)" in render_markdown(result)
+
+
+def test_an_added_host_says_which_batch_it_joined(write, tmp_path):
+    old = _plan(write, "s.kostyor", sizes="1, 2")
+    inventory = (ROOT / "examples" / "small-cloud.yaml").read_text()
+    extra = "  - name: cmp-5\n    services: [nova-compute, neutron-openvswitch-agent]\n"
+    bigger = write("inv.yaml", inventory.replace("  - name: sto-1", extra + "  - name: sto-1"))
+    from kostyor_dsl.compiler.api import compile_plan
+
+    new = compile_plan(str(tmp_path / "s.kostyor"), str(bigger)).plan
+    result = diff_plans(old, new)
+    (host,) = result.hosts_added
+    assert host.batch == "compute#3"
+    assert "+ cmp-5  (host 8, after cmp-4; joins batch compute#3;" in render_text(result)

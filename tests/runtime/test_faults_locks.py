@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
 import pytest
+from own_services import RedisServer
 from runtime_harness import make_plan
 from runtime_harness import require_broker as _require
 
@@ -61,12 +63,65 @@ def test_a_dead_holder_is_taken_over_after_one_lease(store):
 
 def test_a_holder_that_lost_its_lock_records_nothing(store):
     with store.unit_lock("r1", 0) as first:
-        # Another holder has the lock (the first one's heartbeat stalled past
+        # Another holder took the unit over (the first one's heartbeat stalled past
         # the lease and it was declared dead).
         store.client.set(store._key("r1", "lock", "0"), "someone-else")
+        store.client.set(store._key("r1", "owner", "0"), "someone-else")
         assert not first.held()
         assert not first.put_step("r1", StepRecord(0, "succeeded"))
         first.beat_once()
         assert first.lost
     assert store.step("r1", 0).state == "pending"
     assert store.client.get(store._key("r1", "lock", "0")) == "someone-else"
+
+
+def test_a_lock_key_that_lapsed_alone_does_not_lose_the_outcome(store):
+    """The key expired (an outage) and the heartbeat has not taken it back yet: the
+    unit is still the holder's, so its outcome is recorded (the fence is `owner`)."""
+    with store.unit_lock("r1", 0) as first:
+        first.stop.set()  # the heartbeat is as stalled as during an outage
+        _lapse(store)
+        store.client.delete(store.alive_key(first.token))
+        assert first.held()
+        assert first.put_step("r1", StepRecord(0, "succeeded"))
+        # and the write took the lock key back for it
+        assert store.client.get(store._key("r1", "lock", "0")) == first.token
+    assert store.step("r1", 0).state == "succeeded"
+
+
+def test_an_outage_longer_than_the_lease_records_a_finished_step_once(tmp_path):
+    """Issue 21 item 4, on a redis-server of the test's own: the unit's lock key and
+    heartbeat expire while Redis is away, the step finishes meanwhile; when Redis is
+    back its outcome is recorded (exactly once), not dropped as a lost lock (which
+    made reconciliation run the finished step again)."""
+    server = RedisServer(tmp_path / "redis", appendonly=True)
+    server.start()
+    try:
+        own = RedisRunStore(server.url, prefix="kt", lock_ttl=TTL)
+        now = time.time()
+        own.create_run(RunRecord("r1", "running", "noop", {}, "run", 4, now, now), make_plan(1))
+        with own.unit_lock("r1", 0) as lock:
+            assert lock
+            lock.stop.set()  # an outage: no beat gets through
+            lock.thread.join()
+            # Expired while Redis is away (redis-server keeps absolute expiry times).
+            own.client.pexpire(own._key("r1", "lock", "0"), 1)
+            own.client.pexpire(own.alive_key(lock.token), 1)
+            server.stop()
+            recorded = []
+            writer = threading.Thread(
+                target=lambda: recorded.append(lock.put_step("r1", StepRecord(0, "succeeded")))
+            )
+            writer.start()  # tries, and tries again while Redis is away
+            server.start()
+            writer.join(60)
+            assert recorded == [True]
+            assert not lock.lost
+        assert own.step("r1", 0).state == "succeeded"
+        assert not own.unit_locked("r1", 0)
+        # A copy of the step delivered now finds it done (tasks.step reads this first).
+        with own.unit_lock("r1", 0) as again:
+            assert again
+            assert own.step("r1", 0).state == "succeeded"
+    finally:
+        server.kill()

@@ -106,6 +106,34 @@ def test_a_redis_outage_mid_step_never_lets_a_second_worker_start_the_step(tmp_p
         _stop_workers(runtime)
 
 
+def test_a_step_finished_during_a_redis_outage_longer_than_the_lease_is_not_run_again(
+    tmp_path, own_redis
+):
+    """Issue 21 item 4: the step ends while Redis is away, its lock key expires; when
+    Redis is back the outcome is recorded once and the step never runs again."""
+    runtime = Runtime(tmp_path, "redis", broker_url=own_redis.url)
+    try:
+        plan = make_plan(hosts=1, services=("api", "conductor"), pre_upgrade=False)
+        keys = hold_keys(plan)
+        runtime.start_worker()
+        runtime.start_worker()
+        run_id = runtime.submit(plan, hold=True)
+        runtime.wait_started(keys[0])
+        own_redis.stop()
+        runtime.release(keys[0])
+        wait_until(lambda: runtime.log.ends(), 60, "the step to end while Redis is away")
+        # The outage itself: longer than the lock's lease (KOSTYOR_LOCK_TTL 3 s).
+        time.sleep(7)
+        own_redis.start()
+        runtime.wait_started(keys[1])
+        runtime.release()
+        runtime.wait_state(run_id, "succeeded", 90)
+        assert runtime.started() == [f"{keys[0]}.1", f"{keys[1]}.1"], runtime.worker_logs()[-4000:]
+        assert runtime.log.starts() == expected_log(plan)
+    finally:
+        _stop_workers(runtime)
+
+
 @pytest.mark.parametrize("broker", ["embedded", "redis"])
 def test_kill_9_of_the_workers_main_process_stops_the_orphaned_command_before_the_step_runs_again(
     tmp_path, broker
@@ -133,6 +161,35 @@ def test_kill_9_of_the_workers_main_process_stops_the_orphaned_command_before_th
         runtime.wait_state(run_id, "succeeded", 60)
         assert runtime.log.ends() == expected_log(plan)
         assert runtime.log.starts() == expected_log(plan) * 2
+    finally:
+        _stop_workers(runtime)
+
+
+def test_a_command_that_left_its_process_group_is_stopped_too_and_the_remote_side(tmp_path):
+    """Issue 21 item 5: a `setsid` command escaped the group-based cleanup and
+    overlapped the next attempt; the driver's remote side was not stopped."""
+    _require("embedded")
+    runtime = Runtime(tmp_path, "embedded")
+    try:
+        plan = make_plan(hosts=1, services=("api",), pre_upgrade=False)
+        keys = hold_keys(plan)
+        worker = runtime.start_worker()
+        run_id = runtime.submit(
+            plan, "-p", "child=true", "-p", "setsid=true", "-p", "remote=true", hold=True
+        )
+        started = runtime.wait_started(keys[0])
+        child = int(wait_until(lambda: started.read_text(), 30, "the step's command to start"))
+        assert os.getsid(child) == child  # it left the worker's session and group
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
+        assert _alive(child)
+        runtime.start_worker()
+        runtime.wait_started(keys[0], attempt=2)
+        assert not _alive(child)
+        assert (runtime.hold / f"stopped-remote.{keys[0]}").exists()
+        runtime.release()
+        runtime.wait_state(run_id, "succeeded", 60)
+        assert runtime.log.ends() == expected_log(plan)
     finally:
         _stop_workers(runtime)
 

@@ -263,6 +263,23 @@ def test_status_document_matches_its_schema(tmp_path):
     assert "RuntimeError: boom" in text
 
 
+def test_text_status_shows_the_failing_commands_last_lines(tmp_path):
+    """Issue 21 item 15: the output was only in `--format json`."""
+    store, _ = _store_with_run(tmp_path, "failed")
+    now = time.time()
+    output = "\n".join(f"TASK [line {n}]" for n in range(1, 31))
+    error = f"exit code 2 on node-1: ansible-playbook upgrade.yml\n{output}\n\n"
+    store.put_step("r9", StepRecord(1, "failed", now - 1, now, 1, error))
+    text = render_status(status_document(store, "r9"), tty=False)
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if "(exit code 2 on node-1" in line)
+    assert lines[at + 1 : at + 12] == [
+        "      | ... (20 earlier lines: --format json has them)",
+        *(f"      | TASK [line {n}]" for n in range(21, 31)),
+    ]
+    assert lines[at + 12].startswith("  3 pending")
+
+
 def _cli(tmp_path, *args):
     env = {"KOSTYOR_HOME": str(tmp_path / "state"), "PATH": "/usr/bin:/bin"}
     return subprocess.run(

@@ -82,15 +82,15 @@ def test_the_schema_accepts_the_documented_example():
     [
         (
             "default: fast\n",
-            "t.yaml:1:10: default: expected a number of seconds (0 or more), found str 'fast'",
+            "t.yaml:1:10: default: expected a number of seconds (0 to 31536000, a year), found str 'fast'",
         ),
         (
             "default: -1\n",
-            "t.yaml:1:10: default: expected a number of seconds (0 or more), found int -1",
+            "t.yaml:1:10: default: expected a number of seconds (0 to 31536000, a year), found int -1",
         ),
         (
             "default: true\n",
-            "t.yaml:1:10: default: expected a number of seconds (0 or more), found bool True",
+            "t.yaml:1:10: default: expected a number of seconds (0 to 31536000, a year), found bool True",
         ),
         (
             "services:\n  nova-api: 10\n  nova-api: 20\n",
@@ -123,8 +123,8 @@ def test_all_mistakes_are_reported_at_once():
     with pytest.raises(TimingsError) as caught:
         parse_timings("default: x\ngate: y\n", "t.yaml")
     assert str(caught.value).splitlines() == [
-        "t.yaml:1:10: default: expected a number of seconds (0 or more), found str 'x'",
-        "t.yaml:2:7: gate: expected a number of seconds (0 or more), found str 'y'",
+        "t.yaml:1:10: default: expected a number of seconds (0 to 31536000, a year), found str 'x'",
+        "t.yaml:2:7: gate: expected a number of seconds (0 to 31536000, a year), found str 'y'",
     ]
 
 

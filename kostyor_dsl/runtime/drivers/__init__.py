@@ -52,7 +52,7 @@ class Parameter:
 
     A number is always finite (`nan`, `inf` are refused); `minimum` is the
     smallest value allowed, `greater_than` a bound the value must exceed
-    (`timeout`: greater than 0).
+    (`timeout`: greater than 0), `maximum` the largest value allowed.
     """
 
     type: type = str
@@ -61,6 +61,7 @@ class Parameter:
     help: str = ""
     minimum: float | None = None
     greater_than: float | None = None
+    maximum: float | None = None
 
 
 class Driver:
@@ -99,6 +100,14 @@ class Driver:
         so here, so the run is refused rather than silently doing something else.
         """
         return []
+
+    def stop_remote(self, remote: Mapping[str, Any]) -> None:
+        """Stop what an attempt that died mid-step left running on other machines.
+
+        `remote` is what the attempt recorded with `step_context.remember_remote`.
+        Called in the next attempt, before it runs the step again (local leftovers
+        are stopped by the runtime: runtime/step_processes.py).  Does nothing by
+        default; an exception is logged, and the step runs again anyway."""
 
     def pre_upgrade(self, action: str, parameters: Mapping[str, Any]):
         raise UnsupportedAction(f"driver {self.name!r} has no pre-upgrade action {action!r}")
@@ -156,7 +165,17 @@ def _check_range(driver: str, name: str, spec: Parameter, number):
             f"driver {driver!r}: parameter {name!r} must be greater than "
             f"{_shown(spec.greater_than)}, not {_shown(number)}"
         )
+    if spec.maximum is not None and number > spec.maximum:
+        raise ParameterError(
+            f"driver {driver!r}: parameter {name!r} must be at most {_shown(spec.maximum)}, "
+            f"not {_shown(number)}"
+        )
     return number
+
+
+# The longest a step may wait: select/poll take milliseconds as a 32-bit int, so
+# `subprocess` fails a wait longer than 2**31 ms (24.8 days) on every step.
+MAX_TIMEOUT = 2_147_483
 
 
 def _shown(number) -> str:

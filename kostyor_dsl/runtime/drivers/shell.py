@@ -15,7 +15,6 @@ invalid byte shown as U+FFFD) is kept in the step's result.
 
 from __future__ import annotations
 
-import math
 import shlex
 import string
 import subprocess
@@ -25,7 +24,7 @@ from typing import Any, ClassVar
 
 from celery import shared_task
 
-from kostyor_dsl.runtime.drivers import Driver, Parameter
+from kostyor_dsl.runtime.drivers import MAX_TIMEOUT, Driver, Parameter
 from kostyor_dsl.runtime.errors import ParameterError, StepFailed, UnsupportedAction
 
 TASK = "kostyor_dsl.drivers.shell.run"
@@ -83,9 +82,10 @@ def step_timeout(parameters: Mapping[str, Any], default: float) -> float:
             raise ParameterError(
                 f"action parameter 'timeout' must be seconds or a duration like 30m, not {value!r}"
             ) from None
-    if not math.isfinite(seconds) or seconds <= 0:
+    if not 0 < seconds <= MAX_TIMEOUT:  # NaN compares false
         raise ParameterError(
-            f"action parameter 'timeout' must be a positive, finite duration, not {value!r}"
+            f"action parameter 'timeout' must be a positive duration of at most "
+            f"{MAX_TIMEOUT:.0f} s (24.8 days), not {value!r}"
         )
     return seconds
 
@@ -149,7 +149,11 @@ class ShellDriver(Driver):
             str, default="", help="command template for hook actions ({action}, {host})"
         ),
         "timeout": Parameter(
-            float, default=600.0, greater_than=0, help="seconds a whole step may take"
+            float,
+            default=600.0,
+            greater_than=0,
+            maximum=MAX_TIMEOUT,
+            help="seconds a whole step may take (at most 2147483, 24.8 days)",
         ),
     }
     # The template each step kind needs (upgrade's `command` is required).

@@ -10,7 +10,10 @@ creates `FOLDER/started.<kind>.<name>.<hosts>.<n>` (n counts the attempts) and
 then waits until `FOLDER/release` or `FOLDER/release.<kind>.<name>.<hosts>`
 exists.  With `-p child=true` the waiting is done by a child process (as a
 driver's command would be), which writes its pid into the `started.` file and
-logs the step's `end` line itself.
+logs the step's `end` line itself; with `-p setsid=true` too, that child leaves
+the worker's process group and session (`setsid`), as a daemonising command does.
+With `-p remote=true` each step records a remote side (`remember_remote`) and
+`stop_remote` creates `FOLDER/stopped-remote.<that step's key>`.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any, ClassVar
 from celery import shared_task
 
 from kostyor_dsl.runtime.drivers import Driver, Parameter
+from kostyor_dsl.runtime.step_context import remember_remote
 
 
 def _append(log: str, line: str) -> None:
@@ -61,9 +65,12 @@ def _hold(options: dict, kind: str, name: str, hosts: list[str], label: str) -> 
             break
         except FileExistsError:
             attempt += 1
+    if options["remote"]:
+        remember_remote({"key": key})
     if options["child"]:
         child = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, folder, key, options["log"], f"end {label}"]
+            [sys.executable, "-c", _CHILD, folder, key, options["log"], f"end {label}"],
+            start_new_session=options["setsid"],
         )
         os.write(handle, str(child.pid).encode())
         os.close(handle)
@@ -108,7 +115,14 @@ class StepLogDriver(Driver):
         "fail_marker": Parameter(str, default="", help="the step fails while this file exists"),
         "hold": Parameter(str, default="", help="steps wait for a release file in this folder"),
         "child": Parameter(bool, default=False, help="a child process does the holding"),
+        "setsid": Parameter(bool, default=False, help="that child leaves the session"),
+        "remote": Parameter(bool, default=False, help="steps record a remote side"),
     }
+
+    def stop_remote(self, remote: Mapping[str, Any]) -> None:
+        path = os.path.join(self.parameters["hold"], f"stopped-remote.{remote['key']}")
+        with open(path, "w", encoding="utf-8"):
+            pass
 
     def _sig(self, kind: str, name: str, hosts: list[str]):
         return step.si(kind, name, list(hosts), dict(self.parameters))
