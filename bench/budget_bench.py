@@ -59,16 +59,7 @@ def spec_text() -> str:
 
 
 def shipped_inventory(hosts: int) -> dict:
-    import yaml
-
-    example = yaml.safe_load(
-        (HERE.parent / "examples" / "kolla-multinode" / "inventory.yaml").read_text()
-    )
-    computes = [h for h in example["hosts"] if h["name"].startswith("cmp")]
-    others = [h for h in example["hosts"] if not h["name"].startswith("cmp")]
-    template = computes[0]
-    made = [{**template, "name": f"cmp{i:05d}"} for i in range(1, hosts - len(others) + 1)]
-    return {"hosts": others + made}
+    return inventory_gen.kolla_shaped(hosts)
 
 
 def without_budgets(text: str) -> str:

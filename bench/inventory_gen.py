@@ -11,6 +11,7 @@ Deterministic: the same N gives byte-identical files.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 CONTROLLER_SERVICES = (
     "keystone-wsgi-admin",
@@ -129,3 +130,39 @@ def spec_text(projects: int = 200, per_project: int = 10) -> str:
         "}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def kolla_shaped(n: int, extra_compute: bool = False) -> dict:
+    """A cloud shaped like examples/kolla-multinode (issue 24): its controllers,
+    network, storage and monitoring nodes, and computes like its cmp01 (its
+    targets, the containers, included) up to n hosts; with `extra_compute`,
+    one more compute in the middle of the computes."""
+    import yaml
+
+    example = yaml.safe_load(
+        (
+            Path(__file__).resolve().parent.parent
+            / "examples"
+            / "kolla-multinode"
+            / "inventory.yaml"
+        ).read_text(encoding="utf-8")
+    )
+    computes = [h for h in example["hosts"] if h["name"].startswith("cmp")]
+    others = [h for h in example["hosts"] if not h["name"].startswith("cmp")]
+    template = computes[0]
+    made = [{**template, "name": f"cmp{i:05d}"} for i in range(1, n - len(others) + 1)]
+    if extra_compute:
+        made.insert(len(made) // 2, {**template, "name": "cmp-extra"})
+    return {"hosts": others + made}
+
+
+def write_osa_source(n: int, path, extra_compute: bool = False) -> None:
+    """An OpenStack-Ansible `openstack_inventory.json` of n hosts (bench/import_bench.py's
+    shape: 3 + n/1000 infra hosts with LXC containers, 5% storage, computes
+    on metal); with `extra_compute`, one compute more."""
+    from import_bench import osa_inventory
+    from import_bench import write_inventory as write_osa
+
+    infra = 3 + n // 1000
+    storage = max(1, n // 20)
+    write_osa(str(path), osa_inventory(infra, n - infra - storage + extra_compute, storage))

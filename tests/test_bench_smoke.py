@@ -77,3 +77,27 @@ def test_generated_inventories_are_valid_and_deterministic(tmp_path):
     assert report.ok, [d.message for d in report.diagnostics]
     steps = sum(len(h["services"]) for h in a["hosts"])
     assert 1.9 < steps / 300 < 2.4
+
+
+def test_the_shipped_spec_bench_reports_compile_reference_and_consumers(tmp_path):
+    """bench/shipped_bench.py --smoke (issue 24): every figure is there; no timing judged."""
+    out = tmp_path / "shipped.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "shipped_bench.py"), "--smoke", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text(encoding="utf-8"))
+    [row] = result["rows"]
+    assert (row["shape"], row["hosts"], row["strategy"]) == ("kolla", 300, "node-by-node")
+    assert row["steps"] > row["hosts"]
+    for figure in ("compile", "reference", "inv_load"):
+        assert row[figure]["cpu"] > 0 and row[figure]["peak_mb"] > 0, figure
+    assert row["library"]["compile"] > 0 and row["library"]["reference"] > 0
+    [consumers] = result["consumers"]
+    for figure in ("run", "status", "diff", "simulate", "load_plan", "load_both"):
+        assert consumers[figure]["cpu"] > 0, figure
+    assert "consumers of node-by-node" in proc.stdout

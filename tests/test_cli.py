@@ -113,6 +113,12 @@ def test_grammar_cache_is_private_and_optional(tmp_path):
     assert oct(folder.stat().st_mode & 0o777) == "0o700"
     (cache_file,) = folder.iterdir()
     assert cache_file.name.startswith("grammar-lark")
+    # Named by the grammar too: another checkout's grammar has a file of its own.
+    import hashlib
+    from importlib.resources import files
+
+    grammar = files("kostyor_dsl").joinpath("grammar", "kostyor.lark").read_bytes()
+    assert cache_file.name.endswith(f"-{hashlib.sha256(grammar).hexdigest()[:16]}.cache")
     # No usable cache folder: no cache, still no failure.
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("")
@@ -279,3 +285,23 @@ def test_error_messages_never_carry_control_characters(cli, tmp_path):
     code, _, err = cli("explain", plan, "--host", "a")
     assert code == 1 and "\x1b" not in err
     assert "plan\\x1b[2J.yaml" in err
+
+
+@pytest.mark.parametrize(
+    "bad", ["\x1b[2J", "\x00", "\x08", "\x0b", "\x0c", "\r", "\x1f", "\x7f", "\x9b", "\u2028"]
+)
+def test_status_text_escapes_every_control_character_of_a_document(bad):
+    """`kostyorc status` looks at the document's JSON text first; whatever the
+    character, in a value deep inside, it is escaped as printable() escapes it."""
+    from kostyor_dsl.cli.runtime_commands import _printable_document
+    from kostyor_dsl.language.printable import printable
+
+    clean = {"steps": [{"id": "a@b", "hosts": ["b"], "error": "tab\tand\nline", "n": 1.5}]}
+    assert _printable_document(clean) is clean
+    dirty = {"steps": [{"id": "a@b", "hosts": ["b"], "error": f"x{bad}y", "n": None}]}
+    shown = _printable_document(dirty)
+    assert shown["steps"][0]["error"] == printable(f"x{bad}y") != f"x{bad}y"
+    assert (
+        _printable_document({"s": "a backslash \\u001b is text"})["s"]
+        == "a backslash \\u001b is text"
+    )

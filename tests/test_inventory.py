@@ -387,3 +387,76 @@ def test_a_parameters_file_is_read_by_the_same_rules(tmp_path):
     (tmp_path / "p.yaml").write_text("sleep: 1\ntimeout: 600\nsleep: 2\n")
     with pytest.raises(ParameterError, match=r"3:1: key 'sleep' appears twice .* at 1:1"):
         load_parameters_file(tmp_path / "p.yaml")
+
+
+LOCATED_JSON = {
+    "indented": lambda doc: json.dumps(doc, indent=2),
+    "one line": lambda doc: json.dumps(doc),
+    "odd spacing": lambda doc: json.dumps(doc, separators=(" ,\r\n ", " :   ")),
+    "tabs and keys after hosts": lambda doc: (
+        json.dumps({"hosts": doc["hosts"], "cluster": "c"})
+        .replace(", ", ",\t")
+        .replace("{", "{\n\t")
+    ),
+}
+
+
+@pytest.mark.parametrize("layout", LOCATED_JSON)
+def test_a_path_into_one_json_host_is_located_as_composing_the_whole_text(layout):
+    """The Locator composes one host of a JSON document; its spans are the whole text's."""
+    from kostyor_dsl.inventory.read import Locator, _compose
+
+    doc = {
+        "cluster": "c",
+        "hosts": [
+            {"name": f"h{i}", "services": ["nova-compute", "ovn-controller"][: i % 3]}
+            | (
+                {"labels": {"rack": "r1"}, "targets": {"nova-compute": ["nc", "x"]}}
+                if i % 2
+                else {}
+            )
+            for i in range(7)
+        ],
+    }
+    text = LOCATED_JSON[layout](doc)
+    fast = Locator(text, "inv.json")
+    whole = Locator(text, "inv.json")
+    whole._more_hosts = iter(())  # never the per-host path: compose the whole text
+    paths = []
+    for i in range(7):
+        paths += [
+            ["hosts", i],
+            ["hosts", i, "name"],
+            ["hosts", i, "services", 1],
+            ["hosts", i, "labels", "rack"],
+            ["hosts", i, "targets", "nova-compute", 1],
+            ["hosts", i, "nothing"],
+        ]
+    assert _compose(text) is not None
+    for path in paths:
+        assert fast(path) == whole(path), path
+    assert not fast._composed  # each host's own text was enough
+    for path in (["hosts"], ["hosts", 9, "name"], ["cluster"]):
+        assert fast(path) == whole(path), path
+    assert len(fast._host_spans) == 7
+
+
+def test_a_warning_about_one_host_composes_only_that_host(tmp_path):
+    """K044 on a JSON inventory: the host's line and column, without composing the document."""
+    from kostyor_dsl.inventory import read as inventory_read
+
+    hosts = [{"name": f"cmp{i}", "services": ["nova-compute"]} for i in range(50)]
+    hosts.insert(20, {"name": "mon01", "services": ["fluentd"]})
+    path = tmp_path / "inventory.json"
+    path.write_text(json.dumps({"hosts": hosts}, indent=2))
+    composed = []
+    real = inventory_read._compose
+    inventory_read._compose = lambda text: composed.append(len(text)) or real(text)
+    try:
+        report = check("openstack", str(path))
+    finally:
+        inventory_read._compose = real
+    [warning] = [d for d in report.diagnostics if d.code == "K044"]
+    line = path.read_text().splitlines().index('      "name": "mon01",') + 1
+    assert (warning.span.line, warning.span.column) == (line, 15)
+    assert composed and max(composed) < 100  # one host's text, not the document

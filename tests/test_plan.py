@@ -185,3 +185,79 @@ def test_steps_carry_the_inventorys_targets_for_their_service(write):
         for fmt in ("yaml", "json"):
             read = parse_plan_text(dump_plan(plan, fmt))
             assert read["steps"] == json_module.loads(json_module.dumps(plan["steps"]))
+
+
+def _upgrade(host: str, **rest) -> dict:
+    step = {
+        "id": f"nova-compute@{host}",
+        "kind": "upgrade",
+        "project": "nova",
+        "service": "nova-compute",
+        "hosts": [host],
+        "source": "openstack.kostyor:70",
+    }
+    return {**step, **rest}
+
+
+ODD_STEPS = [
+    _upgrade("a"),
+    _upgrade("b", targets={"b": ["nova_compute"]}),
+    _upgrade("c", group="computes", batch=2, targets={"c": ["x", "y"], "d": ["z"]}),
+    _upgrade("d", wave=3, targets={}),
+    _upgrade("e", batch=True, targets={"e": []}),
+    _upgrade("e1", group="computes", batch=1, targets={"e1": ["nova_compute"]}),
+    _upgrade("e2", group="computes", batch=True, targets={"e2": ["nova_compute"]}),
+    _upgrade("e3", group="computes", batch=1.0, targets={"e3": ["a", "b"]}),
+    _upgrade("e4", wave=2, targets={"e4": ["x"]}),
+    _upgrade("e5", group=["not", "hashable"], batch=1, targets={"e5": ["x"]}),
+    _upgrade("e6", targets={"other": ["x"]}),
+    _upgrade("f", targets={"f": [1, "x"]}),
+    _upgrade("g", targets={"g": {"nested": ["n"]}}),
+    _upgrade("h", targets=None, extra=1.5),
+    _upgrade('ü"\\\n', targets={"ü": ["\u2028", "\x00"]}),
+    _upgrade("i", hosts=[]),
+    _upgrade("j", hosts=["j", "k"], source=7),
+    {
+        "id": "hook",
+        "kind": "hook",
+        "when": "before",
+        "action": "evacuate",
+        "parameters": {"wait": 30, "force": False, "tags": ["a"], "none": None},
+        "hosts": ["a"],
+        "source": "s",
+        "group": "g",
+        "batch": 1,
+    },
+    *(
+        {
+            "id": f"before:evacuate:{host}",
+            "kind": "hook",
+            "when": "before",
+            "action": "evacuate",
+            "parameters": {},
+            "hosts": [host],
+            "source": "s:1",
+            "group": "computes",
+            "batch": batch,
+        }
+        for host, batch in (("h1", 1), ("h2", 1), ("h3", True), ("h4", 2.0), (5, 1), ("h6", None))
+    ),
+    {"id": "gate", "kind": "gate", "message": "look", "group": "g", "batch": 1, "source": "s"},
+    {"id": "bad", "kind": "upgrade", 3: "a key that is no string"},
+    {},
+    [],
+    "a string",
+]
+
+
+def test_the_json_writer_is_byte_for_byte_json_dumps_indent_2():
+    """The templates for steps (targets and rollout keys included) write what
+    json.dumps(indent=2, ensure_ascii=False) writes, odd values and all."""
+    from kostyor_dsl.plan.seal import SEAL_KEY
+    from kostyor_dsl.plan.write import iter_plan_json
+
+    plan = {"format": "kostyor-plan/1", "steps": ODD_STEPS * 2, SEAL_KEY: {"steps": "x"}}
+    expected = json.dumps(plan, indent=2, ensure_ascii=False) + "\n"
+    assert "".join(iter_plan_json(plan)) == expected
+    streamed = {**plan, "steps": iter(ODD_STEPS * 2)}
+    assert "".join(iter_plan_json(streamed)) == expected

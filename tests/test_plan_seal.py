@@ -238,3 +238,47 @@ def test_diff_does_not_report_a_seal_as_a_change(cli, inventory, tmp_path):
     unsealed.write_text(json.dumps({k: v for k, v in plan.items() if k != "seal"}))
     code, out, err = cli("diff", old, unsealed)
     assert code == 0, out + err
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_the_file_text_of_an_edited_plan_gives_the_same_problems(edit, inventory):
+    """Checking the seal against the file's text (what `kostyorc run` does) says
+    exactly what checking the loaded plan says, edited or not."""
+    from kostyor_dsl.plan.seal import _file_matches_seal
+
+    plan = _plan(inventory)
+    text = dump_plan(plan, "json")
+    assert _file_matches_seal(text, json.loads(text), plan["seal"])
+    assert seal_problems(json.loads(text), text) == []
+    change, expected = EDITS[edit]
+    change(plan)
+    edited = json.dumps(plan, indent=2, ensure_ascii=False) + "\n"  # an editor keeps the layout
+    loaded = json.loads(edited)
+    assert not _file_matches_seal(edited, loaded, loaded["seal"])
+    assert seal_problems(loaded, edited) + step_id_problems(loaded) == expected
+
+
+def test_a_plan_file_in_another_layout_is_compared_by_content(inventory):
+    """Re-indented, reordered within the seal, or YAML: the file's text is not the
+    sealed text, so the plan is written again and compared; it still matches."""
+    from kostyor_dsl.plan.seal import _file_matches_seal
+
+    plan = _plan(inventory)
+    for text in (
+        json.dumps(plan, indent=4, ensure_ascii=False) + "\n",
+        json.dumps(plan) + "\n",
+        dump_plan(plan, "yaml"),
+    ):
+        assert not _file_matches_seal(text, plan, plan["seal"])
+        assert seal_problems(plan, text) == []
+
+
+def test_text_after_the_seal_is_not_taken_for_the_sealed_plan(inventory):
+    """A file whose seal's text hides more (here a second `steps`) is not the sealed file."""
+    from kostyor_dsl.plan.seal import _file_matches_seal
+
+    plan = _plan(inventory)
+    text = dump_plan(plan, "json")
+    hidden = text[: -len("\n}\n")] + ', "steps": []\n}\n'
+    assert not _file_matches_seal(hidden, plan, plan["seal"])
+    assert not _file_matches_seal(text, {**plan, "extra": 1}, plan["seal"])

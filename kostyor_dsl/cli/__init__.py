@@ -15,6 +15,7 @@ import signal
 import sys
 
 from kostyor_dsl.cli.errors import CliError
+from kostyor_dsl.gc_paused import gc_paused
 
 COMMAND_MODULES = (
     "kostyor_dsl.cli.compile_commands",
@@ -67,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that read or write plans and then end; `run` pauses the collector
+# itself while it submits (with --wait it then follows the run for hours).
+_ONE_SHOT = frozenset(
+    {"compile", "check", "import", "diff", "graph", "explain", "codegen", "status", "simulate"}
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
@@ -79,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        if args.command in _ONE_SHOT:
+            with gc_paused():  # see gc_paused: plans are millions of small acyclic objects
+                return args.func(args)
         return args.func(args)
     except CliError as exc:
         from kostyor_dsl.language.printable import printable

@@ -12,12 +12,14 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
 
 from kostyor_dsl.cli.errors import CliError
+from kostyor_dsl.gc_paused import gc_paused
 
 FINISHED = ("succeeded", "failed", "cancelled")
 
@@ -206,7 +208,7 @@ def _follow(store, run_id: str, *, tty: bool, interval: float = 0.5) -> dict:
         time.sleep(interval)
 
 
-def _check_plan(args: argparse.Namespace, plan: dict, driver):
+def _check_plan(args: argparse.Namespace, plan: dict, driver, text: str | None = None):
     """Everything `run` refuses, before the broker is even looked at."""
     from kostyor_dsl.runtime.errors import PlanRefused
     from kostyor_dsl.runtime.run_checks import check_run, stale_problems
@@ -219,6 +221,7 @@ def _check_plan(args: argparse.Namespace, plan: dict, driver):
         path=args.plan,
         allow_edited=args.allow_edited,
         allow_down=getattr(args, "allow_down", False),
+        text=text,
     )
     if args.against is not None:
         stale = stale_problems(plan, args.against, args.inventory, args.strategy)
@@ -241,29 +244,31 @@ def _check_plan(args: argparse.Namespace, plan: dict, driver):
 
 def run_command(args: argparse.Namespace) -> int:
     with _user_errors(args):
-        from kostyor_dsl.runtime.plan_file import load_plan
+        from kostyor_dsl.runtime.plan_file import load_plan_and_text
 
-        plan = load_plan(args.plan)
-        loaded = _driver_choice(args, plan)
-        driver, parameters = loaded.name, loaded.parameters
-        checked = _check_plan(args, plan, loaded)
-        runtime = _runtime(args)
-        from kostyor_dsl.runtime.control import submit
+        with gc_paused():  # reading, checking and cutting a big plan: see gc_paused
+            plan, text = load_plan_and_text(args.plan)
+            loaded = _driver_choice(args, plan)
+            driver, parameters = loaded.name, loaded.parameters
+            checked = _check_plan(args, plan, loaded, text)
+            del text
+            runtime = _runtime(args)
+            from kostyor_dsl.runtime.control import submit
 
-        _check_broker(runtime)
-        store = runtime.get_store()
-        run_id = submit(
-            runtime.app,
-            store,
-            plan,
-            driver=driver,
-            parameters=parameters,
-            route=args.route,
-            plan_file=os.path.basename(args.plan),
-            seal=checked.seal,
-            edited="; ".join(checked.edited) or None,
-            warn=lambda message: print(f"warning: {message}", file=sys.stderr),
-        )
+            _check_broker(runtime)
+            store = runtime.get_store()
+            run_id = submit(
+                runtime.app,
+                store,
+                plan,
+                driver=driver,
+                parameters=parameters,
+                route=args.route,
+                plan_file=os.path.basename(args.plan),
+                seal=checked.seal,
+                edited="; ".join(checked.edited) or None,
+                warn=lambda message: print(f"warning: {message}", file=sys.stderr),
+            )
         if not args.wait:
             print(run_id)
             return 0
@@ -386,17 +391,40 @@ def status_command(args: argparse.Namespace) -> int:
         return 0
 
 
-def _printable_document(value):
+# In JSON text (ensure_ascii=False) a control character of `printable` shows as an
+# escape (\u0000-\u001f but \t and \n; \b, \f, \r) or as itself (DEL, C1, U+2028/9).
+_CONTROL_ESCAPE = re.compile(r"\\(?:u00[01]|[bfr])")
+_RAW_CONTROL = re.compile(r"[\x7f-\x9f\u2028\u2029]")
+
+
+def _printable_document(document):
     """The status document with control characters escaped in every string (host
-    names and errors come from plans and drivers; render_status adds its own colours)."""
+    names and errors come from plans and drivers; render_status adds its own colours).
+
+    One look at the document's JSON text first: a 100,000-step run's document
+    is two million values, and they are almost never anything but printable.
+    (A character class searched over megabytes is slow: ASCII text is asked
+    only for DEL.)"""
+    try:
+        text = json.dumps(document, ensure_ascii=False)
+    except (TypeError, ValueError):  # not JSON: look at every string
+        return _escaped(document)
+    if _CONTROL_ESCAPE.search(text) is None and (
+        "\x7f" not in text if text.isascii() else _RAW_CONTROL.search(text) is None
+    ):
+        return document
+    return _escaped(document)
+
+
+def _escaped(value):
     from kostyor_dsl.language.printable import printable
 
     if isinstance(value, str):
         return printable(value)
     if isinstance(value, list):
-        return [_printable_document(v) for v in value]
+        return [_escaped(v) for v in value]
     if isinstance(value, dict):
-        return {k: _printable_document(v) for k, v in value.items()}
+        return {k: _escaped(v) for k, v in value.items()}
     return value
 
 

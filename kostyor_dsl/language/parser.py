@@ -6,9 +6,11 @@ Long because the transformer has one method per grammar rule, and the error tabl
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import re
 from dataclasses import dataclass
+from importlib import resources
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -147,7 +149,12 @@ def _cache_file() -> str | bool:
         return False
     import lark
 
-    return os.path.join(folder, f"grammar-lark{lark.__version__}.cache")
+    # Named by the grammar's digest too: two checkouts or releases of
+    # kostyor_dsl on one machine would otherwise rewrite one file in turn,
+    # and each run would rebuild the tables (lark checks its own hash).
+    grammar = resources.files("kostyor_dsl").joinpath("grammar", "kostyor.lark").read_bytes()
+    digest = hashlib.sha256(grammar).hexdigest()[:16]
+    return os.path.join(folder, f"grammar-lark{lark.__version__}-{digest}.cache")
 
 
 def _token_span(file: str, tok: Token) -> Span:

@@ -17,7 +17,7 @@ from itertools import islice
 BATCH = 4096  # list items formatted and written per chunk
 quote = json.encoder.encode_basestring  # the C one when available; ensure_ascii=False
 _UPGRADE_KEYS = ("id", "kind", "project", "service", "hosts", "source")
-_GROUPED_UPGRADE_KEYS = (*_UPGRADE_KEYS, "group", "batch")
+_HOOK_KEYS = ("id", "kind", "when", "action", "parameters", "hosts", "source", "group", "batch")
 _PLACEMENT_KEYS = ("name", "key_service", "rank", "tier", "source")
 
 
@@ -60,7 +60,8 @@ def _list_items(items: list, repeats: dict) -> list[str]:
 
     `repeats` keeps, per service, the text around the values that repeat on
     every host (kind, project, service, source; tier, rank), checked equal
-    before each use: only ids and host names are quoted per item.
+    before each use: only ids, host names and what follows `source` (group,
+    batch, wave, targets) are written per item.
     """
     out = []
     append = out.append
@@ -69,7 +70,7 @@ def _list_items(items: list, repeats: dict) -> list[str]:
         if type(item) is dict:
             keys = tuple(item)
             try:
-                if keys in (_UPGRADE_KEYS, _GROUPED_UPGRADE_KEYS):
+                if keys[:6] == _UPGRADE_KEYS:
                     hosts = item["hosts"]
                     if type(hosts) is not list or not hosts:
                         append(json_value(item, 2))
@@ -93,16 +94,49 @@ def _list_items(items: list, repeats: dict) -> list[str]:
                     hosts_text = (
                         q(hosts[0]) if len(hosts) == 1 else ",\n        ".join(map(q, hosts))
                     )
+                    head = f'{{\n      "id": {q(item["id"])}{known[3]}{hosts_text}{known[4]}'
                     if len(keys) == 6:
-                        tail = "\n    }"
-                    elif type(item["batch"]) is int:  # a step of a rollout batch
-                        tail = (
-                            f',\n      "group": {q(item["group"])},'
-                            f'\n      "batch": {int.__repr__(item["batch"])}\n    }}'
+                        append(head + "\n    }")
+                        continue
+                    names = _own_targets(item, keys, hosts)
+                    if names is None:
+                        append(head + _rest(item, keys, 6, repeats))
+                        continue
+                    # The usual rolled-out step: one host, its own targets last.
+                    middle = tuple((key, type(item[key]), item[key]) for key in keys[6:-1])
+                    between = repeats.get(middle)
+                    if between is None:
+                        between = repeats[middle] = _rest(
+                            {key: value for key, _, value in middle}, keys[6:-1], 0, repeats
+                        )[: -len("\n    }")]
+                    names_text = ",\n          ".join(map(q, names))
+                    append(
+                        f'{head}{between},\n      "targets": {{\n        {hosts_text}: [\n'
+                        f"          {names_text}\n        ]\n      }}\n    }}"
+                    )
+                    continue
+                if keys == _HOOK_KEYS and _one_host(item["hosts"]) and item["parameters"] == {}:
+                    # A rollout's hook on one host: only its id and host vary.
+                    batch = item["batch"]
+                    shape = (
+                        "hook",
+                        *(item[key] for key in ("kind", "when", "action", "source", "group")),
+                        type(batch),
+                        batch,
+                    )
+                    known = repeats.get(shape)
+                    if known is None:
+                        known = repeats[shape] = (
+                            f',\n      "kind": {q(item["kind"])},\n      "when": {q(item["when"])},'
+                            f'\n      "action": {q(item["action"])},\n      "parameters": {{}},'
+                            f'\n      "hosts": [\n        ',
+                            f'\n      ],\n      "source": {q(item["source"])},'
+                            f'\n      "group": {q(item["group"])},'
+                            f'\n      "batch": {json_value(batch, 3)}\n    }}',
                         )
-                    else:
-                        raise TypeError  # the general path
-                    append(f'{{\n      "id": {q(item["id"])}{known[3]}{hosts_text}{known[4]}{tail}')
+                    append(
+                        f'{{\n      "id": {q(item["id"])}{known[0]}{q(item["hosts"][0])}{known[1]}'
+                    )
                     continue
                 if keys == _PLACEMENT_KEYS and type(item["rank"]) is int:
                     key_service, rank, tier, source = (
@@ -127,28 +161,48 @@ def _list_items(items: list, repeats: dict) -> list[str]:
             except TypeError:  # a value that is not a string: the general path
                 pass
             if keys:
-                append(_flat_item(item, keys, repeats))
-                continue
+                try:
+                    append("{" + _rest(item, keys, 0, repeats)[1:])
+                    continue
+                except TypeError:  # a key that is not a string
+                    pass
         append(json_value(item, 2))
     return out
 
 
-def _flat_item(item: dict, keys: tuple, repeats: dict) -> str:
-    """A dict at depth 2 of any other shape (rollout's hook, gate and tagged steps):
-    the text before each value made once per key sequence, strings and string
-    lists written directly, the rest by `json_value`."""
+def _one_host(hosts) -> bool:
+    return type(hosts) is list and len(hosts) == 1
+
+
+def _own_targets(item: dict, keys: tuple, hosts: list) -> list | None:
+    """The names of an upgrade step's `targets`, when they are last and only its
+    one host's (`targets: {HOST: [NAME, ...]}`); None for any other shape."""
+    if keys[-1] != "targets" or len(hosts) != 1:
+        return None
+    targets = item["targets"]
+    if type(targets) is not dict or len(targets) != 1:
+        return None
+    names = targets.get(hosts[0])
+    return names if type(names) is list and names else None
+
+
+def _rest(item: dict, keys: tuple, first: int, repeats: dict) -> str:
+    """The text of `item`'s keys from index `first` on, as `,\n      "key": value`
+    each, and the closing brace: any dict at depth 2 (rollout's hook, gate and
+    tagged steps; what follows an upgrade step's `source`).  The text before
+    each value is made once per key sequence."""
     prefixes = repeats.get(("keys", keys))
     if prefixes is None:
         if any(type(key) is not str for key in keys):
-            return json_value(item, 2)
-        prefixes = repeats["keys", keys] = [
-            ("{\n      " if i == 0 else ",\n      ") + quote(key) + ": "
-            for i, key in enumerate(keys)
-        ]
+            raise TypeError  # the caller's general path
+        prefixes = repeats["keys", keys] = [",\n      " + quote(key) + ": " for key in keys]
     q = quote
     parts = []
     append = parts.append
-    for prefix, value in zip(prefixes, item.values(), strict=True):
+    values = iter(item.values())
+    for _ in range(first):
+        next(values)
+    for prefix, value in zip(prefixes[first:], values, strict=True):
         kind = type(value)
         if kind is str:
             append(prefix + q(value))
@@ -159,10 +213,38 @@ def _flat_item(item: dict, keys: tuple, repeats: dict) -> str:
                 append(prefix + "[\n        " + ",\n        ".join(map(q, value)) + "\n      ]")
             except TypeError:  # not all strings
                 append(prefix + json_value(value, 3))
+        elif kind is dict:
+            append(prefix + _names_by_key(value))
         else:
             append(prefix + json_value(value, 3))
     append("\n    }")
     return "".join(parts)
+
+
+def _names_by_key(value: dict) -> str:
+    """A dict at depth 3 (a step's `targets`: host -> names; `parameters`).
+    Hosts of one kind have the same names (Kolla's containers): each distinct
+    list is written once."""
+    if not value:
+        return "{}"
+    q = quote
+    parts = []
+    append = parts.append
+    texts: dict[tuple, str] = {}
+    try:
+        for key, names in value.items():
+            if type(names) is not list or not names:
+                return json_value(value, 3)
+            shared = tuple(names)
+            text = texts.get(shared)
+            if text is None:
+                text = texts[shared] = (
+                    ": [\n          " + ",\n          ".join(map(q, names)) + "\n        ]"
+                )
+            append(q(key) + text)
+    except TypeError:  # a key or a name that is not a string
+        return json_value(value, 3)
+    return "{\n        " + ",\n        ".join(parts) + "\n      }"
 
 
 def json_value(value, level: int) -> str:

@@ -32,6 +32,7 @@ by hand is named even when its id still reads as the old one.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable
 
@@ -87,14 +88,19 @@ def seal_plan(plan: dict) -> dict:
     return {**content, SEAL_KEY: plan_seal(content)}
 
 
-def seal_problems(plan: dict) -> list[str]:
-    """What differs between the plan and its seal, one phrase each; [] when it matches."""
+def seal_problems(plan: dict, text: str | None = None) -> list[str]:
+    """What differs between the plan and its seal, one phrase each; [] when it matches.
+
+    `text`, the file `plan` was read from, spares writing the plan again to
+    hash it when the file is the JSON that compile wrote (`_file_matches_seal`)."""
     stored = plan.get(SEAL_KEY)
     if not isinstance(stored, dict):
         return [
             "the plan has no seal: it was not written by `kostyorc compile` "
             "(or by a kostyorc older than plan seals)"
         ]
+    if text is not None and _file_matches_seal(text, plan, stored):
+        return []
     actual = plan_seal(plan)
     stored_parts = stored.get("parts") if isinstance(stored.get("parts"), dict) else {}
     problems = []
@@ -108,6 +114,52 @@ def seal_problems(plan: dict) -> list[str]:
     if not problems and stored.get("sha256") != actual["sha256"]:
         problems.append("the seal itself was edited (its sha256 does not match its parts)")
     return problems
+
+
+_KEY_LINE = re.compile(r'[{,]\n  ("(?:[^"\\\n]|\\.)*"): ')
+
+
+def _file_matches_seal(text: str, plan: dict, stored: dict) -> bool:
+    """Whether `text`, which `plan` was read from, is the JSON text compile sealed.
+
+    A part's digest is that of the value's text after `"KEY": `, which is the
+    file's own text when the file is the JSON compile wrote: the file is cut
+    at its top-level keys (`{` or `,`, a line break and two spaces, a key),
+    each part hashed as it is.  Exact: the cuts must give the plan's keys in
+    order and end the file; every part but the seal must hash to its sealed
+    digest, so it is the text of the sealed value, and the file is that
+    object (the seal's own text must read as the seal).  Any doubt (YAML,
+    another layout, an edit) says False, and the caller writes the plan
+    again to compare part by part.
+    """
+    if not (text.startswith("{\n  ") and text.endswith("\n}\n")):
+        return False
+    parts = stored.get("parts")
+    if not isinstance(parts, dict) or stored.get("sha256") != parts_digest(parts):
+        return False
+    if sorted(parts) != sorted(key for key in plan if key != SEAL_KEY):
+        return False
+    cuts = list(_KEY_LINE.finditer(text))
+    if not cuts or cuts[0].start() != 0:
+        return False
+    try:
+        if [json.loads(cut.group(1)) for cut in cuts] != list(plan):
+            return False
+    except ValueError:
+        return False
+    ends = [cut.start() for cut in cuts[1:]] + [len(text) - 3]  # before `\n}\n`
+    for key, cut, end in zip(plan, cuts, ends, strict=True):
+        if key == SEAL_KEY:  # not hashed: it must be one value, the one read
+            try:
+                if json.loads(text[cut.end() : end]) != stored:
+                    return False
+            except ValueError:
+                return False
+            continue
+        digest = hashlib.sha256(text[cut.end() : end].encode("utf-8")).hexdigest()
+        if digest != parts[key]:
+            return False
+    return True
 
 
 def _changed(key: str, actual: dict, stored: dict) -> str:

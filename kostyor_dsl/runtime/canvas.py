@@ -142,76 +142,69 @@ def task_id(run_id: str, unit_id: str) -> str:
     return f"{run_id}:{unit_id}"
 
 
-def _plan_units(plan: dict, run_id: str, route: str) -> list[Unit]:
-    """The plan's steps as units, in plan order (not yet numbered or staged)."""
+def _plan_units(plan: dict, run_id: str, route: str) -> list[tuple]:
+    """The plan's steps as units, in plan order, not yet numbered or staged:
+    (id, step id, kind, hosts, queue, host queue, group, batch) each, made
+    into `Unit`s once, by `_schedule`."""
     if route not in ROUTES:
         raise ValueError(f"unknown route {route!r}; expected one of {', '.join(ROUTES)}")
-    units: list[Unit] = []
+    units: list[tuple] = []
+    append = units.append
+    per_host = route == "per-host"
+    queue = run_queue(run_id)
     for step in plan["steps"]:
         hosts = tuple(step.get("hosts") or ([step["host"]] if step.get("host") else ()))
         group, batch = step.get("group"), step.get("batch")
         in_batch = group is not None and batch is not None and bool(hosts)
-        split = bool(hosts) and (route == "per-host" or step["kind"] == "hook" or in_batch)
+        split = bool(hosts) and (per_host or step["kind"] == "hook" or in_batch)
         if not in_batch:
             group = batch = None
+        step_id, kind = step["id"], step["kind"]
         if split:
+            several = len(hosts) > 1
             for host in hosts:
-                unit_id = f"{step['id']}@{host}" if len(hosts) > 1 else step["id"]
-                queue = host_queue(run_id, host) if route == "per-host" else run_queue(run_id)
-                own = queue if route == "per-host" else None
-                units.append(
-                    Unit(0, unit_id, step["id"], step["kind"], (host,), queue, own, group, batch)
-                )
+                unit_id = f"{step_id}@{host}" if several else step_id
+                if per_host:
+                    own = host_queue(run_id, host)
+                    append((unit_id, step_id, kind, (host,), own, own, group, batch))
+                else:
+                    append((unit_id, step_id, kind, (host,), queue, None, group, batch))
         else:
-            units.append(
-                Unit(0, step["id"], step["id"], step["kind"], hosts, run_queue(run_id), None)
-            )
+            append((step_id, step_id, kind, hosts, queue, None, None, None))
     return units
 
 
-def _schedule(units: list[Unit]) -> tuple[list[Unit], list[Stage]]:
+def _schedule(units: list[tuple]) -> tuple[list[Unit], list[Stage]]:
     """Number the units in execution order and group them into stages and lanes."""
-    runs: list[tuple[tuple[str, int] | None, list[Unit]]] = []
+    runs: list[tuple[tuple[str, int] | None, list[tuple]]] = []
     for unit in units:
-        key = (unit.group, unit.batch) if unit.group is not None else None
+        key = (unit[6], unit[7]) if unit[6] is not None else None
         if runs and runs[-1][0] == key:
             runs[-1][1].append(unit)
         else:
             runs.append((key, [unit]))
     ordered: list[Unit] = []
+    append = ordered.append
     stages: list[Stage] = []
     for key, members in runs:
         if key is None:
             lanes_units = [(None, members)]
         else:
-            by_host: dict[str, list[Unit]] = {}
+            by_host: dict[str, list[tuple]] = {}
             for unit in members:
-                by_host.setdefault(unit.hosts[0], []).append(unit)
+                by_host.setdefault(unit[3][0], []).append(unit)
             lanes_units = list(by_host.items())
         stage_first = len(ordered)
+        stage = len(stages)
         lanes = []
         for number, (host, lane_units) in enumerate(lanes_units):
             first = len(ordered)
             for unit in lane_units:
-                ordered.append(
-                    Unit(
-                        len(ordered),
-                        unit.id,
-                        unit.step_id,
-                        unit.kind,
-                        unit.hosts,
-                        unit.queue,
-                        unit.host_queue,
-                        unit.group,
-                        unit.batch,
-                        len(stages),
-                        number,
-                    )
-                )
+                append(Unit(len(ordered), *unit, stage, number))
             lanes.append(Lane(number, first, len(ordered) - 1, host))
         stages.append(
             Stage(
-                len(stages),
+                stage,
                 stage_first,
                 len(ordered) - 1,
                 tuple(lanes),
@@ -233,7 +226,8 @@ def stages_of(plan: dict, run_id: str, route: str = "run") -> list[Stage]:
 
 
 def schedule(plan: dict, run_id: str, route: str = "run") -> tuple[list[Unit], list[Stage]]:
-    """`units_of` and `stages_of` at once, cutting the plan once (`kostyorc simulate`)."""
+    """`units_of` and `stages_of` at once, cutting the plan once (`kostyorc simulate`,
+    `status`, a run's context)."""
     return _schedule(_plan_units(plan, run_id, route))
 
 
@@ -253,7 +247,11 @@ def describe(plan: dict, run_id: str, route: str = "run") -> list[Segment]:
     unit's host with `route="per-host"`), and no other options.  Segments of
     one stage's different lanes run at the same time.
     """
-    units = units_of(plan, run_id, route)
+    return segments_of(units_of(plan, run_id, route), run_id)
+
+
+def segments_of(units: list[Unit], run_id: str) -> list[Segment]:
+    """`describe` of units already cut from the plan (`units_of`, `schedule`)."""
     segments: list[Segment] = []
     current: list[Unit] = []
 

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from kostyor_dsl.runtime.canvas import SEGMENT_LIMIT, task_id, units_of
+from kostyor_dsl.runtime.canvas import SEGMENT_LIMIT, task_id
 from kostyor_dsl.runtime.errors import InvalidTransition, StoreNotDurable
 from kostyor_dsl.runtime.failure_policy import forget_hosts
 from kostyor_dsl.runtime.reconcile import publish_stage, reconcile_run
-from kostyor_dsl.runtime.run_context import run_context
+from kostyor_dsl.runtime.run_context import context_of, run_context
 from kostyor_dsl.runtime.run_queues import delete_queues, purge_queues, run_queues
 from kostyor_dsl.runtime.run_store import RunRecord
 
@@ -99,7 +99,9 @@ def submit(
         if warn is not None:
             warn(f"{problem}: this run's state is lost if it restarts")
     run_id = new_run_id()
-    units = units_of(plan, run_id, route)
+    # The plan in hand, cut once: the record's count and the first stage's messages.
+    context = context_of(plan, run_id, route)
+    units = context.units
     now = time.time()
     record = RunRecord(
         run_id=run_id,
@@ -116,7 +118,7 @@ def submit(
     )
     store.create_run(record, plan)
     if units:
-        publish_stage(app, store, run_context(store, record), record, 0)
+        publish_stage(app, store, context, record, 0)
     return run_id
 
 

@@ -9,6 +9,11 @@ from kostyor_dsl.runtime.errors import PlanError
 
 
 def load_plan(path: str | Path) -> dict:
+    return load_plan_and_text(path)[0]
+
+
+def load_plan_and_text(path: str | Path) -> tuple[dict, str]:
+    """The plan and the text it was read from (its seal is checked against the text)."""
     from kostyor_dsl.plan.read import PlanFileError, parse_plan_text
 
     path = Path(path)
@@ -18,7 +23,7 @@ def load_plan(path: str | Path) -> dict:
         reason = getattr(exc, "strerror", None) or exc
         raise PlanError(f"cannot read plan {path}: {reason}") from None
     try:
-        return parse_plan_text(text, str(path))
+        return parse_plan_text(text, str(path)), text
     except PlanFileError as exc:
         detail = str(exc).removeprefix(f"{path}: ").removeprefix(f"{path}")
         detail = detail.lstrip(": ").removeprefix("not a valid plan: ")

@@ -39,9 +39,12 @@ log = logging.getLogger(__name__)
 _CHUNK = 64
 
 
-def publish_from(app, store, run, index: int | list[int]) -> None:
+def publish_from(
+    app, store, run, index: int | list[int], context: RunContext | None = None
+) -> None:
     """Send the rest of the segment holding unit `index` (or each of a list), starting there."""
-    context = run_context(store, run)
+    if context is None:
+        context = run_context(store, run)
     segments = list(context.segments)
     for start in [index] if isinstance(index, int) else index:
         signatures([tail_from(segments, start)], app)[0].apply_async()
@@ -102,9 +105,14 @@ def open_lanes(store, context: RunContext, run_id: str, stage: int) -> list[int]
     elsewhere stops the run: that is returned as a message instead.
     """
     current = context.stages[stage]
-    records = store.steps_at(run_id, list(range(current.first, current.last + 1)))
+    # The first unit of each lane first: a lane reads on only when that one is
+    # done (a node-by-node stage is one lane of the whole plan).
+    records = store.steps_at(run_id, [lane.first for lane in current.lanes])
     waiting: list[int] = []
     for lane in current.lanes:
+        state = records[lane.first].state
+        if lane.last > lane.first and (state in COMPLETED_STATES or state == "skipped"):
+            records.update(store.steps_at(run_id, list(range(lane.first + 1, lane.last + 1))))
         for index in range(lane.first, lane.last + 1):
             state = records[index].state
             if state in COMPLETED_STATES or state == "skipped":
@@ -163,7 +171,7 @@ def publish_stage(app, store, context: RunContext, run, stage: int) -> None:
     if isinstance(waiting, str):
         return
     if waiting:
-        publish_from(app, store, run, waiting)
+        publish_from(app, store, run, waiting, context)
 
 
 def finish_lane(app, store, context: RunContext, run_id: str, index: int) -> None:

@@ -49,9 +49,10 @@ class RunCheck:
     edited: tuple[str, ...] = ()  # how it differs from its seal (allowed by allow_edited)
 
 
-def integrity_problems(plan: dict) -> list[str]:
-    """How the plan differs from the plan compile wrote: its seal, then its step ids."""
-    return seal_problems(plan) + step_id_problems(plan)
+def integrity_problems(plan: dict, text: str | None = None) -> list[str]:
+    """How the plan differs from the plan compile wrote: its seal, then its step ids
+    (`text`: the file the plan was read from, see `seal_problems`)."""
+    return seal_problems(plan, text) + step_id_problems(plan)
 
 
 def host_problems(plan: dict) -> list[str]:
@@ -167,9 +168,11 @@ def check_run(
     path: str = "plan",
     allow_edited: bool = False,
     allow_down: bool = False,
+    text: str | None = None,
 ) -> RunCheck:
-    """The checks `kostyorc run` makes; raises PlanRefused listing every problem."""
-    edited = integrity_problems(plan)
+    """The checks `kostyorc run` makes; raises PlanRefused listing every problem.
+    `text` is the file the plan was read from, when there is one."""
+    edited = integrity_problems(plan, text)
     sections = []
     down = [] if allow_down else down_problems(plan)
     if down:

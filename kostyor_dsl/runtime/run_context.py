@@ -10,10 +10,9 @@ from kostyor_dsl.runtime.canvas import (
     Segment,
     Stage,
     Unit,
-    describe,
+    schedule,
     segment_of,
-    stages_of,
-    units_of,
+    segments_of,
 )
 from kostyor_dsl.runtime.drivers import Driver, load_driver
 from kostyor_dsl.runtime.errors import StepFailed
@@ -35,18 +34,23 @@ class RunContext:
         return segment_of(list(self.segments), index)
 
 
-@functools.lru_cache(maxsize=16)
-def _context(store, run_id: str, route: str) -> RunContext:
-    plan = store.plan(run_id)
+def context_of(plan: dict[str, Any], run_id: str, route: str) -> RunContext:
+    """A run's context from its plan, the plan cut into units once."""
+    units, stages = schedule(plan, run_id, route)
     return RunContext(
         run_id=run_id,
         plan=plan,
-        units=tuple(units_of(plan, run_id, route)),
-        segments=tuple(describe(plan, run_id, route)),
+        units=tuple(units),
+        segments=tuple(segments_of(units, run_id)),
         steps={step["id"]: step for step in plan["steps"]},
-        stages=tuple(stages_of(plan, run_id, route)),
+        stages=tuple(stages),
         policies=policies_of(plan),
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _context(store, run_id: str, route: str) -> RunContext:
+    return context_of(store.plan(run_id), run_id, route)
 
 
 def run_context(store, run) -> RunContext:
