@@ -38,11 +38,12 @@ def test_the_header_says_which_guides_it_follows():
 
 def test_projects_in_the_order_of_a_current_cloud():
     projects = list(dict.fromkeys(s.project for s in order().services))
+    # ironic before nova: ironic's guide, nova's ironic driver.
     expected = [
         "vault", "database", "rabbitmq", "memcached", "loadbalancer", "etcd", "valkey",
-        "keystone", "placement", "glance", "cinder", "nova", "openvswitch", "ovn", "neutron",
-        "heat", "horizon", "skyline", "octavia", "designate", "barbican", "manila", "magnum",
-        "ironic", "gnocchi", "ceilometer", "aodh",
+        "keystone", "placement", "glance", "cinder", "ironic", "nova", "openvswitch", "ovn",
+        "neutron", "heat", "horizon", "skyline", "octavia", "designate", "barbican", "manila",
+        "magnum", "gnocchi", "ceilometer", "aodh",
     ]  # fmt: skip
     assert projects[: len(expected)] == expected
 
@@ -75,43 +76,55 @@ def test_strategies_and_their_actions():
     spec = check_spec("openstack").spec
     assert spec.default_strategy == "node-by-node"
     assert {n: s.engine for n, s in spec.strategies.items()} == {
-        "node-by-node": "node-by-node",
+        "node-by-node": "phased",
         "service-by-service": "service-by-service",
-        "rolling-computes": "node-by-node",
+        "rolling-computes": "phased",
     }
     nbn = spec.strategies["node-by-node"]
-    pre = [a.name for a in nbn.pre_upgrade]
-    post = [a.name for a in nbn.post_upgrade]
-    assert pre.index("placement-status-upgrade-check") < pre.index("keystone-db-expand")
-    assert "nova-status-upgrade-check" in pre and "nova-db-sync" in pre
-    assert pre.index("nova-api-db-sync") < pre.index("nova-db-sync")
-    assert {
-        "keystone-db-contract",
-        "nova-online-data-migrations",
-        "cinder-online-data-migrations",
-    } <= set(post)
-    assert post.index("nova-reload-services") < post.index("nova-online-data-migrations")
-    assert spec.strategies["service-by-service"].pre_upgrade == nbn.pre_upgrade
+    # The guides' steps belong to their projects, not to the strategy.
+    assert nbn.pre_upgrade == () and nbn.post_upgrade == ()
+    steps = {p.project: p for p in nbn.project_steps}
+    pre = {name: [a.name for a in p.pre] for name, p in steps.items()}
+    post = {name: [a.name for a in p.post] for name, p in steps.items()}
+    assert pre["nova"] == ["nova-api-db-sync", "nova-db-sync", "nova-status-upgrade-check"]
+    assert post["nova"] == ["nova-reload-services", "nova-online-data-migrations"]
+    assert pre["glance"] == ["glance-db-expand", "glance-db-migrate"]
+    assert post["keystone"] == ["keystone-db-contract"]
+    for project in ("heat", "octavia", "designate", "manila", "barbican", "magnum", "ironic"):
+        assert pre[project], project
+    assert spec.strategies["service-by-service"].project_steps == nbn.project_steps
     rolling = spec.strategies["rolling-computes"]
-    compute = next(g for g in rolling.groups if g.name == "compute")
+    compute = rolling.groups[0]
+    assert compute.name == "service=nova-compute"
     assert compute.batches == (1, "max") and compute.pause_after_batches == (1,)
     assert [a.name for a in compute.before] == ["disable-scheduling", "evacuate"]
     assert [a.name for a in compute.after] == ["enable-scheduling"]
 
 
-def test_the_plan_runs_the_checks_first_and_the_migrations_last():
+def test_the_plan_runs_each_projects_steps_around_its_services():
     plan = compile_plan("openstack", str(KOLLA_INVENTORY)).plan
-    kinds = [s["kind"] for s in plan["steps"]]
-    first_upgrade, last_upgrade = (
-        kinds.index("upgrade"),
-        len(kinds) - 1 - kinds[::-1].index("upgrade"),
-    )
-    assert set(kinds[:first_upgrade]) == {"pre-upgrade"}
-    assert set(kinds[last_upgrade + 1 :]) == {"post-upgrade"}
     ids = [s["id"] for s in plan["steps"]]
-    assert ids[0] == "pre-upgrade:placement-status-upgrade-check"
-    assert ids[first_upgrade] == "mariadb@ctl01"
-    assert "post-upgrade:neutron-db-contract" in ids
+    assert ids[0] == "mariadb@ctl01"
+    upgrades = {s["id"]: i for i, s in enumerate(plan["steps"]) if s["kind"] == "upgrade"}
+
+    def span(project):
+        mine = [i for sid, i in upgrades.items() if plan["steps"][i]["project"] == project]
+        return min(mine), max(mine)
+
+    for project, first, last in (
+        ("keystone", "keystone-db-expand", "keystone-db-contract"),
+        ("glance", "glance-db-migrate", "glance-db-contract"),
+        ("neutron", "neutron-db-expand", "neutron-db-contract"),
+    ):
+        start, end = span(project)
+        assert ids.index(f"pre-upgrade:{project}:{first}") < start
+        assert ids.index(f"post-upgrade:{project}:{last}") > end
+    assert ids.index("pre-upgrade:nova:nova-db-sync") < ids.index(
+        "pre-upgrade:nova:nova-status-upgrade-check"
+    )
+    # No steps for projects the cloud does not run (the example has no ironic).
+    assert not any(":ironic:" in i for i in ids)
+    assert plan["point_of_no_return"]["step"] == "post-upgrade:keystone:keystone-db-contract"
 
 
 def test_the_2017_spec_still_gives_the_design_docs_plan(cli, monkeypatch):
@@ -253,7 +266,7 @@ def test_network_nodes_are_the_network_tier_and_all_in_one_controllers_stay_cont
     assert tier_of(Host("aio", all_in_one)) == "controller"
     spec = write(
         "net.kostyor",
-        "import openstack\n\nstrategy s extends node-by-node {\n  hosts network {\n    batch  2\n  }\n}\n",
+        "import openstack\n\nstrategy s extends node-by-node {\n  hosts network {\n    batch  max\n  }\n}\n",
     )
     plan = compile_plan(str(spec), str(KOLLA_INVENTORY)).plan
     assert plan["groups"][0]["hosts"] == 2

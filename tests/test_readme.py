@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from support import EXAMPLES, ROOT
 
 
@@ -14,6 +16,14 @@ def test_readme_spec_example_compiles_and_is_formatted(cli, tmp_path):
     code, out, err = cli("compile", spec, "-i", inventory, "--format", "json")
     assert code == 0, err
     assert '"strategy": "careful"' in out
+    # Its own pre-upgrade step adds to the projects' steps, never loses them:
+    # every database it contracts was expanded before.
+    ids = [s["id"] for s in json.loads(out)["steps"]]
+    assert ids[0] == "pre-upgrade:backup-databases"
+    for project in ("keystone", "glance", "neutron"):
+        expand = next(i for i in ids if i.startswith(f"pre-upgrade:{project}:") and "expand" in i)
+        contract = next(i for i in ids if i.startswith(f"post-upgrade:{project}:"))
+        assert ids.index(expand) < ids.index(contract)
     code, _, err = cli("fmt", "--check", spec)
     assert code == 0, err
 

@@ -5,6 +5,10 @@ check(spec, inventory=None)     -> Report               (stages 1-3, never raise
 compile_plan(spec, inventory)   -> Compiled             (all stages; CompileError)
 compile_to(stream, spec, inv)   -> Written              (compile_plan + write_plan, streamed)
 dump_plan(plan, "yaml"|"json")  -> str
+
+Long because it is the one place that runs the stages in order, the rolled-out
+plan's proofs (budgets, barriers, project steps, drains) included, for both
+`check` and `compile`.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from kostyor_dsl.compiler.budgets import check_stages, resolve_budgets, split_waves
+from kostyor_dsl.compiler.constraints import check_barriers
+from kostyor_dsl.compiler.drains import check_drains, drains
 from kostyor_dsl.compiler.engines import EngineResult, find_engine, iter_node_by_node, node_by_node
 from kostyor_dsl.compiler.inventory_check import (
     check_against_order,
@@ -19,7 +25,12 @@ from kostyor_dsl.compiler.inventory_check import (
     unused_service_hooks,
 )
 from kostyor_dsl.compiler.model import Spec, StrategyDef
-from kostyor_dsl.compiler.plan_build import build_plan
+from kostyor_dsl.compiler.plan_build import build_plan, phase_steps
+from kostyor_dsl.compiler.project_steps import (
+    check_expanded,
+    insert_project_steps,
+    point_of_no_return,
+)
 from kostyor_dsl.compiler.resolve import SpecCheck, check_spec
 from kostyor_dsl.compiler.rollout import apply_rollout, assign_groups, changes_steps
 from kostyor_dsl.compiler.selectors import HostTiers, Selector, matches_all
@@ -164,8 +175,8 @@ def check_resolved(
     diagnostics.extend(_empty_groups(chosen, order, model.tiers, inv))
     diagnostics.extend(unused_service_hooks(chosen, inv))
     report = Report(tuple(diagnostics), sources, model, chosen, inv)
-    if chosen.budgets and report.ok:
-        # Budgets are proven on the rolled-out steps: `check` runs the engine too.
+    if proves_plan(model, chosen) and report.ok:
+        # Budgets and barriers are proven on the rolled-out steps: `check` runs the engine too.
         rolled = _roll_out(report, cloud.hosts)
         report = replace(
             report, diagnostics=(*report.diagnostics, *rolled.diagnostics), rolled_out=rolled
@@ -173,17 +184,34 @@ def check_resolved(
     return report
 
 
+def proves_plan(spec: Spec, chosen: StrategyDef) -> bool:
+    """Whether the plan has anything to prove or place beyond the engine's steps:
+    budgets, barriers, project steps, drains, a point of no return."""
+    order = spec.orders[chosen.order]
+    return bool(
+        chosen.budgets
+        or order.barriers
+        or chosen.barriers
+        or chosen.project_steps
+        or spec.irreversible
+        or any(drains(g) for g in chosen.groups)
+    )
+
+
 @dataclass(frozen=True)
 class _RolledOut:
     result: EngineResult
-    steps: list[dict] | None
+    steps: list[dict] | None  # with the strategy's pre- and post-upgrade steps
     groups: list[dict]
     budgets: list[dict]
     diagnostics: tuple[Diagnostic, ...]
+    constraints: list[dict] = field(default_factory=list)
+    no_return: dict | None = None
 
 
 def _roll_out(report: Report, cloud_hosts=None) -> _RolledOut:
-    """The engine's steps with the strategy's rollout and budgets applied.
+    """The engine's steps with the strategy's rollout, budgets, project steps and
+    barriers applied, and every proof of the plan made on them.
 
     `cloud_hosts`: every host of the inventory when the report's is a `--limit`
     slice.  A budget counts the cloud's hosts (75% of 40 computes allows 10
@@ -192,20 +220,36 @@ def _roll_out(report: Report, cloud_hosts=None) -> _RolledOut:
     chosen = report.strategy
     engine = find_engine(chosen.engine)
     order = report.spec.orders[chosen.order]
+    if chosen.barriers:
+        order = replace(order, barriers=order.barriers + chosen.barriers)
     tiers = report.spec.tiers
     hosts = report.inventory.hosts
     result = engine(order, tiers, hosts)
-    if not chosen.budgets:
-        steps, groups = apply_rollout(chosen, order, tiers, hosts, result)
-        return _RolledOut(result, steps, groups, [], tuple(_unbounded_max(chosen, ())))
-    availability, problems = resolve_budgets(
-        chosen.budgets, hosts if cloud_hosts is None else cloud_hosts, HostTiers(order, tiers)
-    )
-    problems.extend(_unbounded_max(chosen, availability.budgets))
+    problems: list[Diagnostic] = []
+    availability = None
+    if chosen.budgets:
+        availability, problems = resolve_budgets(
+            chosen.budgets, hosts if cloud_hosts is None else cloud_hosts, HostTiers(order, tiers)
+        )
+    problems.extend(_unbounded_max(chosen, availability.budgets if availability else ()))
     steps, groups = apply_rollout(chosen, order, tiers, hosts, result, availability)
-    steps = split_waves(list(steps), availability)
-    breaches, entries = check_stages(steps, availability, chosen)
-    return _RolledOut(result, steps, groups, entries, (*problems, *breaches))
+    entries: list[dict] = []
+    if availability is not None:
+        steps = split_waves(list(steps), availability)
+        breaches, entries = check_stages(steps, availability, chosen)
+        problems.extend(breaches)
+    steps = insert_project_steps(list(steps), chosen.project_steps)
+    steps = [
+        *phase_steps("pre-upgrade", chosen.pre_upgrade),
+        *steps,
+        *phase_steps("post-upgrade", chosen.post_upgrade),
+    ]
+    broken, constraints = check_barriers(steps, order.barriers, chosen)
+    problems.extend(broken)
+    problems.extend(check_expanded(steps, chosen, chosen.project_steps))
+    problems.extend(check_drains(steps, chosen))
+    no_return = point_of_no_return(steps, report.spec.irreversible)
+    return _RolledOut(result, steps, groups, entries, tuple(problems), constraints, no_return)
 
 
 def _unbounded_max(chosen: StrategyDef, budgets) -> list[Diagnostic]:
@@ -337,7 +381,12 @@ def _compile_plan(
     hosts = report.inventory.hosts
     budgets: list[dict] = []
     rolled = None
-    if lazy and engine is node_by_node and not changes_steps(chosen) and not chosen.budgets:
+    if (
+        lazy
+        and engine is node_by_node
+        and not changes_steps(chosen)
+        and not proves_plan(report.spec, chosen)
+    ):
         # Iterators, written as they are made (plan.iter_plan_json): the same steps.
         host_order, lazy_steps = iter_node_by_node(order, report.spec.tiers, hosts)
         result = EngineResult(lazy_steps, host_order)
@@ -355,6 +404,16 @@ def _compile_plan(
     warnings = [d for d in report.diagnostics if not d.is_error]
     limits = [limit] if limit is not None else None
     plan = build_plan(
-        report.spec, chosen, report.inventory, result, warnings, steps, groups, limits, budgets
+        report.spec,
+        chosen,
+        report.inventory,
+        result,
+        warnings,
+        steps,
+        groups,
+        limits,
+        budgets,
+        constraints=rolled.constraints if rolled else None,
+        no_return=rolled.no_return if rolled else None,
     )
     return Compiled(plan, tuple(warnings), report.sources)

@@ -38,8 +38,18 @@ def declared_actions(trees) -> tuple[str, ...]:
     names = list(BUILTIN_ACTIONS)
     for tree in trees:
         for item in tree.items:
-            if isinstance(item, ast.Actions):
+            if isinstance(item, (ast.Actions, ast.Irreversible)):
                 names.extend(n.value for n in item.names if n.value not in names)
+    return tuple(names)
+
+
+def irreversible_actions(trees) -> tuple[str, ...]:
+    """`irreversible NAME, ...` lines: they also declare the actions they name."""
+    names: dict[str, None] = {}
+    for tree in trees:
+        for item in tree.items:
+            if isinstance(item, ast.Irreversible):
+                names.update(dict.fromkeys(n.value for n in item.names))
     return tuple(names)
 
 

@@ -1,7 +1,8 @@
 """Engines: pure functions from (order, tiers, hosts) to the ordered upgrade steps.
 
 Built in: `node-by-node` and `service-by-service`, Kostyor's NodeByNode and
-ServiceByService as docs/language.md and the reference describe them.  Other
+ServiceByService as docs/language.md and the reference describe them, and
+`phased`: node-by-node inside each phase of the order that its barriers cut.  Other
 engines are found through the `kostyor_dsl.engines` entry point group; an
 engine is any callable with the signature of `node_by_node`.
 
@@ -13,11 +14,12 @@ writing its output.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from kostyor_dsl.compiler import entry_points as installed_entry_points
 from kostyor_dsl.compiler.entry_points import ENGINE_GROUP
-from kostyor_dsl.compiler.model import OrderDef
+from kostyor_dsl.compiler.model import OrderDef, ServiceDef
 from kostyor_dsl.compiler.selectors import HostTiers
 from kostyor_dsl.inventory.model import Host
 
@@ -27,6 +29,9 @@ class EngineResult:
     steps: list[dict]
     # node-by-node: each host in upgrade order with why it is there (plan `host_order`).
     host_order: list[dict] | None = None
+    # phased: how many steps each visit of a host has (aligned with host_order),
+    # since a host is visited once per phase it has services in.
+    visits: list[int] | None = None
 
 
 Engine = Callable[[OrderDef, Sequence[str], Sequence[Host]], EngineResult]
@@ -67,11 +72,11 @@ _HostPlan = tuple[int, tuple[str, int, str, str], tuple[tuple[str, str, str, str
 
 
 def _node_by_node_order(
-    order: OrderDef, tiers: Sequence[str], hosts: Sequence[Host]
+    order: OrderDef, tiers: Sequence[str], hosts: Sequence[Host], host_tier=None
 ) -> list[tuple[str, _HostPlan]]:
     """(host name, its plan) in upgrade order."""
     ranks = service_ranks(order, tiers)
-    host_tier = HostTiers(order, tiers)
+    host_tier = host_tier or HostTiers(order, tiers)
     services = order.services
     position = {s.name: i for i, s in enumerate(services)}
     # Per service, what every step and placement on it repeats (computed once, not per host).
@@ -164,10 +169,52 @@ def service_by_service(
     return EngineResult(steps)
 
 
+def phases(order: OrderDef) -> list[tuple[ServiceDef, ...]]:
+    """The order's services cut into phases by its barriers: a barrier between
+    services cuts the order right before the first service it puts after.  The
+    barriers' own check (resolve_constraints, K071) made sure that every
+    service a barrier puts first is listed above that cut."""
+    position = {s.name: i for i, s in enumerate(order.services)}
+    cuts = sorted(
+        {
+            min(position[s] for s in b.then_services)
+            for b in order.barriers
+            if b.first_services and b.then_services
+        }
+        - {0}
+    )
+    bounds = [0, *cuts, len(order.services)]
+    return [order.services[start:end] for start, end in pairwise(bounds) if end > start]
+
+
+def phased(order: OrderDef, tiers: Sequence[str], hosts: Sequence[Host]) -> EngineResult:
+    """Node by node inside each phase (`phases`): the phases one after another;
+    in each, the hosts running its services by ascending key over those
+    services, each host's services of the phase one by one in the flat order.
+    Without barriers, exactly node-by-node."""
+    host_tier = HostTiers(order, tiers)
+    steps: list[dict] = []
+    host_order: list[dict] = []
+    visits: list[int] = []
+    for number, services in enumerate(phases(order), start=1):
+        part = replace(order, services=services)
+        placed = _node_by_node_order(part, tiers, hosts, host_tier)
+        for entry in _nbn_host_order(placed):
+            entry["phase"] = number
+            host_order.append(entry)
+        for _, (_, _, parts) in placed:
+            visits.append(len(parts))
+        steps.extend(_nbn_steps(placed))
+    return EngineResult(steps, host_order, visits)
+
+
 BUILTIN_ENGINES: dict[str, Engine] = {
     "node-by-node": node_by_node,
     "service-by-service": service_by_service,
+    "phased": phased,
 }
+# Engines whose steps each upgrade one host: host hooks, batches and gates apply.
+HOST_ENGINES = ("node-by-node", "phased")
 
 
 def find_engine(name: str) -> Engine | None:

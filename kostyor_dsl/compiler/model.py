@@ -20,6 +20,30 @@ class ServiceDef:
 
 
 @dataclass(frozen=True)
+class BarrierDef:
+    """`barrier FIRST before THEN`: every step of what FIRST names is done, on every
+    host, before any step of what THEN names starts (compiler/constraints.py)."""
+
+    text: str  # as written, without the keyword: "placement before nova"
+    first_services: tuple[str, ...]
+    first_actions: tuple[str, ...]
+    then_services: tuple[str, ...]
+    then_actions: tuple[str, ...]
+    span: Span = field(compare=False, repr=False)
+    origin: str = ""  # "order openstack" or "strategy careful"
+
+
+@dataclass(frozen=True)
+class ProjectStepsDef:
+    """A project's own steps (schema, checks, data migrations): `pre` before its
+    first service starts, `post` after its last one is done."""
+
+    project: str
+    pre: tuple[Action, ...]
+    post: tuple[Action, ...]
+
+
+@dataclass(frozen=True)
 class OrderDef:
     """An upgrade order: its services flattened in spec order (projects in sequence)."""
 
@@ -28,6 +52,8 @@ class OrderDef:
     span: Span = field(compare=False, repr=False)
     # Services the order knows and leaves alone (`ignore`): neither unknown nor upgraded.
     ignored: tuple[str, ...] = ()
+    barriers: tuple[BarrierDef, ...] = ()
+    project_steps: tuple[ProjectStepsDef, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -105,6 +131,12 @@ class StrategyDef:
     post_upgrade: tuple[Action, ...] = ()
     budgets: tuple[Budget, ...] = ()
     engine_span: Span | None = field(default=None, compare=False, repr=False)
+    # Barriers the strategy adds to its order's (its own and inherited ones).
+    barriers: tuple[BarrierDef, ...] = ()
+    # Projects whose steps the strategy changes: replaces them, or adds to them.
+    project_steps: tuple[ProjectStepsDef, ...] = ()
+    # `undrained-hypervisors allow`: hypervisors may be upgraded without evacuation.
+    undrained_hypervisors: str = "error"
 
 
 @dataclass(frozen=True)
@@ -124,6 +156,8 @@ class Spec:
     strategies: dict[str, StrategyDef]
     default_strategy: str | None
     actions: tuple[str, ...] = BUILTIN_ACTIONS
+    # Actions after which the old release cannot run (`irreversible`).
+    irreversible: tuple[str, ...] = ()
 
     @property
     def sources(self) -> dict[str, str]:

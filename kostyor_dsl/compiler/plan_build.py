@@ -13,7 +13,7 @@ from kostyor_dsl.language.diagnostics import Diagnostic
 from kostyor_dsl.plan.write import PLAN_FORMAT
 
 
-def _phase_steps(phase: str, actions) -> list[dict]:
+def phase_steps(phase: str, actions) -> list[dict]:
     return [
         {
             "id": f"{phase}:{action.name}",
@@ -36,8 +36,11 @@ def build_plan(
     groups: list[dict] | None = None,
     limit: list[str] | None = None,
     budgets: list[dict] | None = None,
+    constraints: list[dict] | None = None,
+    no_return: dict | None = None,
 ) -> dict:
-    """`steps` (the rolled-out steps) default to the engine's own."""
+    """`steps` (the rolled-out steps, with the strategy's pre- and post-upgrade
+    steps) default to the engine's own (without them)."""
     inventory_digest = {"file": inventory.display, "sha256": inventory.sha256}
     if inventory.cluster is not None:
         inventory_digest["cluster"] = inventory.cluster
@@ -59,23 +62,30 @@ def build_plan(
         plan["groups"] = groups
     if budgets:
         plan["budgets"] = budgets
+    if constraints:
+        plan["constraints"] = constraints
+    if no_return is not None:
+        plan["point_of_no_return"] = no_return
     if result.host_order is not None:
         plan["host_order"] = result.host_order
     main_steps = result.steps if steps is None else steps
     if inventory.targets or inventory.states:
         with_targets = _with_targets(main_steps, inventory.targets, inventory)
         main_steps = with_targets if isinstance(main_steps, Iterator) else list(with_targets)
+    if steps is not None:
+        plan["steps"] = main_steps
+        return plan
     if isinstance(main_steps, Iterator):  # streamed by compile_to: chained, not copied
         plan["steps"] = chain(
-            _phase_steps("pre-upgrade", strategy.pre_upgrade),
+            phase_steps("pre-upgrade", strategy.pre_upgrade),
             main_steps,
-            _phase_steps("post-upgrade", strategy.post_upgrade),
+            phase_steps("post-upgrade", strategy.post_upgrade),
         )
         return plan
     plan["steps"] = (
-        _phase_steps("pre-upgrade", strategy.pre_upgrade)
+        phase_steps("pre-upgrade", strategy.pre_upgrade)
         + main_steps
-        + _phase_steps("post-upgrade", strategy.post_upgrade)
+        + phase_steps("post-upgrade", strategy.post_upgrade)
     )
     return plan
 

@@ -14,14 +14,23 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 
-from kostyor_dsl.compiler.definitions import declared_actions, default_strategy, first_definitions
+from kostyor_dsl.compiler.definitions import (
+    declared_actions,
+    default_strategy,
+    first_definitions,
+    irreversible_actions,
+)
 from kostyor_dsl.compiler.model import (
     SourceFile,
     Spec,
 )
 from kostyor_dsl.compiler.resolve_orders import resolve_orders, resolve_tiers
 from kostyor_dsl.compiler.resolve_strategies import StrategyResolver
-from kostyor_dsl.compiler.strategy_settings import check_settings, merged_settings
+from kostyor_dsl.compiler.strategy_settings import (
+    check_settings,
+    inherited_barriers,
+    merged_settings,
+)
 from kostyor_dsl.language import ast
 from kostyor_dsl.language.diagnostics import Diagnostic, DiagnosticSink
 from kostyor_dsl.language.imports import Loader, Unit, locate_spec
@@ -79,8 +88,8 @@ def resolve_units(sink: DiagnosticSink, units: list[Unit]) -> Spec:
     )
     trees = [u.tree for u in units if u.tree is not None]
     tiers = resolve_tiers(trees, sink)
-    orders = resolve_orders(trees, tiers, sink)
     actions = declared_actions(trees)
+    orders = resolve_orders(trees, tiers, actions, sink)
     strategies_ast = first_definitions(
         trees,
         ast.Strategy,
@@ -92,13 +101,14 @@ def resolve_units(sink: DiagnosticSink, units: list[Unit]) -> Spec:
     for node in strategies_ast.values():
         check_settings(node, sink)
     merged = merged_settings(strategies_ast, sink)
+    barriers = inherited_barriers(strategies_ast)
     resolver = StrategyResolver(sink, tiers, actions)
     strategies = {}
     for name, node in strategies_ast.items():
         if merged[name] is None:
             continue
-        built = resolver.build(node, merged[name], orders)
+        built = resolver.build(node, merged[name], orders, barriers.get(name, ()))
         if built is not None:
             strategies[name] = built
     default = default_strategy(trees, strategies_ast, sink)
-    return Spec(files, tiers, orders, strategies, default, actions)
+    return Spec(files, tiers, orders, strategies, default, actions, irreversible_actions(trees))

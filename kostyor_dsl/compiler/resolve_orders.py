@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kostyor_dsl.compiler.definitions import first_definitions
 from kostyor_dsl.compiler.model import DEFAULT_TIERS, OrderDef, ServiceDef
+from kostyor_dsl.compiler.resolve_constraints import project_steps, resolve_barrier, step_projects
 from kostyor_dsl.language import ast
 from kostyor_dsl.language.diagnostics import DiagnosticSink, Label, error
 from kostyor_dsl.language.suggest import did_you_mean
@@ -42,14 +45,47 @@ def resolve_tiers(trees: list[ast.SpecFile], sink: DiagnosticSink) -> tuple[str,
     return tuple(seen)
 
 
-def resolve_orders(trees, tiers, sink: DiagnosticSink) -> dict[str, OrderDef]:
+def resolve_orders(trees, tiers, actions, sink: DiagnosticSink) -> dict[str, OrderDef]:
     nodes = first_definitions(
         trees, ast.Order, "K014", "order", lambda _: "give one of them another name", sink
     )
-    return {name: _order(node, tiers, sink) for name, node in nodes.items()}
+    return {name: _order(node, tiers, actions, sink) for name, node in nodes.items()}
 
 
-def _order(node: ast.Order, tiers, sink: DiagnosticSink) -> OrderDef:
+def _order(node: ast.Order, tiers, actions, sink: DiagnosticSink) -> OrderDef:
+    order = _services(node, tiers, sink)
+    steps = tuple(
+        found for project in node.projects if (found := project_steps(project, actions, sink))
+    )
+    owner: dict[str, str] = {}
+    for found in steps:
+        for action in (*found.pre, *found.post):
+            if action.name in owner and owner[action.name] != found.project:
+                sink.add(
+                    error(
+                        "K025",
+                        f"action '{action.name}' is a step of two projects: "
+                        f"'{owner[action.name]}' and '{found.project}'",
+                        action.span,
+                        hints=("a project step belongs to one project",),
+                    )
+                )
+            owner[action.name] = found.project
+    order = replace(order, project_steps=steps)
+    barriers = tuple(
+        b
+        for node_barrier in node.barriers
+        if (
+            b := resolve_barrier(
+                node_barrier, order, step_projects(order), actions, f"order {order.name}", sink
+            )
+        )
+        is not None
+    )
+    return replace(order, barriers=barriers)
+
+
+def _services(node: ast.Order, tiers, sink: DiagnosticSink) -> OrderDef:
     services: list[ServiceDef] = []
     seen: dict[str, tuple[ast.Service, str]] = {}
     projects: dict[str, ast.Project] = {}

@@ -4,18 +4,23 @@ and drivers."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kostyor_dsl.compiler import entry_points
-from kostyor_dsl.compiler.engines import BUILTIN_ENGINES, available_engines
+from kostyor_dsl.compiler.engines import BUILTIN_ENGINES, HOST_ENGINES, available_engines
 from kostyor_dsl.compiler.entry_points import DRIVER_GROUP, SHIPPED_DRIVERS
 from kostyor_dsl.compiler.model import (
     BUILTIN_ACTIONS,
     DEFAULT_DRIVER,
     DEFAULT_ENGINE,
     Action,
+    BarrierDef,
     HostGroup,
     OrderDef,
+    ProjectStepsDef,
     StrategyDef,
 )
+from kostyor_dsl.compiler.resolve_constraints import resolve_barrier, step_projects
 from kostyor_dsl.compiler.strategy_blocks import (
     build_budget,
     build_group,
@@ -40,8 +45,11 @@ class StrategyResolver:
         self._groups: dict[int, HostGroup] = {}
         self._checked: set[tuple[int, str]] = set()
         self._drivers: tuple[str, ...] | None = None
+        self._barriers: dict[tuple[int, str], BarrierDef | None] = {}
 
-    def build(self, node: ast.Strategy, settings, orders) -> StrategyDef | None:
+    def build(
+        self, node: ast.Strategy, settings, orders, barriers: tuple[ast.Barrier, ...] = ()
+    ) -> StrategyDef | None:
         name = node.name.value
 
         def one(key: str, default: str | None) -> tuple[str | None, Span | None]:
@@ -110,6 +118,18 @@ class StrategyResolver:
             if k.startswith("budget ") and (b := build_budget(s)) is not None
         )
         self._check_rollout(engine, groups, hooks, orders.get(order or ""))
+        order_def = orders.get(order or "")
+        added: tuple[BarrierDef, ...] = ()
+        steps: tuple[ProjectStepsDef, ...] = ()
+        if order_def is not None:
+            owners = step_projects(order_def)
+            added = tuple(
+                b
+                for barrier in barriers
+                if (b := self._barrier(barrier, order_def, owners, name)) is not None
+            )
+            steps = self._project_steps(settings, order_def)
+        undrained, _ = one("undrained-hypervisors", "error")
         policy, _ = one("unknown-services", "error")
         return StrategyDef(
             name=name,
@@ -125,7 +145,56 @@ class StrategyResolver:
             post_upgrade=post,
             budgets=budgets,
             engine_span=engine_span,
+            barriers=added,
+            project_steps=steps,
+            undrained_hypervisors=undrained,
         )
+
+    def _barrier(self, barrier, order, owners, strategy: str) -> BarrierDef | None:
+        """An inherited barrier is checked once, in the strategy that wrote it."""
+        key = (id(barrier), order.name)
+        if key in self._barriers:
+            return self._barriers[key]
+        found = resolve_barrier(
+            barrier, order, owners, self.actions, f"strategy {strategy}", self.sink
+        )
+        self._barriers[key] = found
+        return found
+
+    def _project_steps(self, settings, order: OrderDef) -> tuple[ProjectStepsDef, ...]:
+        """The order's project steps with the strategy's `project NAME { ... }` blocks
+        applied: `add` appends to a project's steps, `replace` stands for them."""
+        projects = list(dict.fromkeys(s.project for s in order.services))
+        current = {p.project: p for p in order.project_steps}
+        for key, setting in settings.items():
+            if not key.startswith("project ") or setting.block is None or len(setting.values) != 1:
+                continue
+            project = setting.values[0].raw
+            if project not in projects:
+                self.sink.add(
+                    error(
+                        "K074",
+                        f"project '{project}' is not in order '{order.name}'",
+                        setting.values[0].span,
+                        hints=did_you_mean(project, projects),
+                    )
+                )
+                continue
+            found = current.get(project) or ProjectStepsDef(project, (), ())
+            for item in setting.block:
+                when = item.key.value
+                if when not in ("pre-upgrade", "post-upgrade") or item.block is None:
+                    continue
+                if len(item.values) != 1 or item.values[0].raw not in ("add", "replace"):
+                    continue
+                actions = tuple(Action(a.key.value, (), span=a.key.span) for a in item.block)
+                for action in actions:
+                    self._check_action(action)
+                old = found.pre if when == "pre-upgrade" else found.post
+                new = actions if item.values[0].raw == "replace" else old + actions
+                found = replace(found, **{"pre" if when == "pre-upgrade" else "post": new})
+            current[project] = found
+        return tuple(current[p] for p in projects if p in current)
 
     def _check_driver(self, driver: str, span: Span) -> None:
         """A warning only: the deploy host, where `kostyorc run` checks it again,
@@ -215,13 +284,13 @@ class StrategyResolver:
                             or ("known tiers: " + ", ".join(self.tiers),),
                         )
                     )
-            if engine != "node-by-node" and (
+            if engine not in HOST_ENGINES and (
                 group.before or group.after or group.pause_after_batches
             ):
                 self.sink.add(
                     error(
                         "K033",
-                        "host hooks (before/after) and pause-after-batch need engine node-by-node",
+                        "host hooks (before/after) and pause-after-batch need engine node-by-node or phased",
                         group.span,
                         hints=(
                             f"engine {engine} upgrades a service on many hosts in one step; "

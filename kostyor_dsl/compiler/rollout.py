@@ -19,9 +19,10 @@ node-by-node), with no failure tolerance.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from fnmatch import fnmatchcase
 
 from kostyor_dsl.compiler.budgets import Availability
-from kostyor_dsl.compiler.engines import EngineResult
+from kostyor_dsl.compiler.engines import HOST_ENGINES, EngineResult
 from kostyor_dsl.compiler.model import Action, HostGroup, OrderDef, ServiceHooks, StrategyDef
 from kostyor_dsl.compiler.selectors import HostTiers, matches_all
 from kostyor_dsl.compiler.strategy_blocks import BATCH_MAX, batch_sizes
@@ -96,9 +97,8 @@ def apply_rollout(
     hooks = {h.service: h for h in strategy.service_hooks}
     tier_of = HostTiers(order, tiers)
     member = assign_groups(groups, hosts, tier_of)
-    if strategy.engine == "node-by-node":
-        ranks = {h["name"]: h["rank"] for h in result.host_order or ()}
-        steps = _node_by_node(result.steps, groups, member, hooks, ranks, availability)
+    if strategy.engine in HOST_ENGINES:
+        steps = _node_by_node(result, groups, member, hooks, availability)
     else:
         steps = _per_step(result.steps, groups, member, hooks, availability)
     counts = [0] * len(groups)
@@ -134,18 +134,35 @@ def _wrap_service(step: dict, hooks: dict[str, ServiceHooks], target: str) -> li
     return [*before, step, *after]
 
 
-def _node_by_node(steps, groups, member, hooks, ranks, availability=None) -> list[dict]:
-    # The engine's steps, cut into runs of one host each.
-    runs: list[tuple[str, list[dict]]] = []
+def _visits(result: EngineResult) -> list[tuple[str, list[dict], tuple]]:
+    """The engine's steps cut into visits of one host each, with each visit's key
+    (phase, rank): node-by-node visits a host once, phased once per phase."""
+    steps = result.steps
+    host_order = result.host_order or ()
+    if result.visits is not None:
+        out = []
+        start = 0
+        for entry, count in zip(host_order, result.visits, strict=True):
+            out.append(
+                (entry["name"], steps[start : start + count], (entry["phase"], entry["rank"]))
+            )
+            start += count
+        return out
+    ranks = {h["name"]: h["rank"] for h in host_order}
+    runs: list[tuple[str, list[dict], tuple]] = []
     for step in steps:
         host = step["hosts"][0]
         if runs and runs[-1][0] == host:
             runs[-1][1].append(step)
         else:
-            runs.append((host, [step]))
-    runs = _gather_groups(runs, member, ranks)
+            runs.append((host, [step], (0, ranks.get(host))))
+    return runs
+
+
+def _node_by_node(result, groups, member, hooks, availability=None) -> list[dict]:
+    runs = _gather_groups(_visits(result), member)
     counts = [0] * len(groups)
-    for host, _ in runs:
+    for host in {host for host, _, _ in runs}:
         if host in member:
             counts[member[host]] += 1
     sizes = [_ramp(g, counts[i]) for i, g in enumerate(groups)]
@@ -153,6 +170,7 @@ def _node_by_node(steps, groups, member, hooks, ranks, availability=None) -> lis
 
     out: list[dict] = []
     current: int | None = None  # group index of the open batch
+    phase = None  # a batch never spans two phases: a barrier lies between them
     room = 0
     by_budget = False  # `batch max`: the open batch grows while the budgets allow
     down: list[int] = []
@@ -174,14 +192,16 @@ def _node_by_node(steps, groups, member, hooks, ranks, availability=None) -> lis
                 }
             )
 
-    for host, host_steps in runs:
+    for host, host_steps, key in runs:
         index = member.get(host)
         if (
             index is None
             or index != current
             or room == 0
+            or key[0] != phase
             or (by_budget and not availability.fits(down, host))
         ):
+            phase = key[0]
             close_batch()
             current = index
             if index is not None:
@@ -195,14 +215,15 @@ def _node_by_node(steps, groups, member, hooks, ranks, availability=None) -> lis
             room -= 1
             if by_budget:
                 availability.add(down, host)
-        if group is not None:
+        wrapped = group is not None and _wraps(group, host_steps)
+        if wrapped:
             out.extend(
                 _tag(_hook_step(a, "before", host, [host]), group, batch) for a in group.before
             )
         for step in host_steps:
             for s in _wrap_service(step, hooks, step["id"]):
                 out.append(_tag(s, group, batch))
-        if group is not None:
+        if wrapped:
             out.extend(
                 _tag(_hook_step(a, "after", host, [host]), group, batch) for a in group.after
             )
@@ -210,9 +231,21 @@ def _node_by_node(steps, groups, member, hooks, ranks, availability=None) -> lis
     return out
 
 
-def _gather_groups(runs, member, ranks):
-    """Among hosts of equal key (rank), put each group's hosts together, so that
-    batches are not cut short by a host of another group in between.
+def _wraps(group: HostGroup, visit: list[dict]) -> bool:
+    """Whether a group's host hooks wrap this visit of a host: every visit, but
+    for a group selected by service (`hosts service=nova-compute`) only the
+    visits that upgrade that service (engine phased visits a host once per
+    phase: its hypervisor is drained once, for nova-compute, not again for an
+    agent in a later phase)."""
+    patterns = [s.pattern for s in group.selectors if s.key == "service"]
+    if not patterns:
+        return True
+    return any(fnmatchcase(step["service"], p) for step in visit for p in patterns)
+
+
+def _gather_groups(runs, member):
+    """Among hosts of equal key (phase and rank), put each group's hosts together,
+    so that batches are not cut short by a host of another group in between.
 
     The engine's rule (ascending key) stays intact: only ties, which the engine
     breaks by inventory order, are regrouped, and each group keeps that order.
@@ -220,13 +253,13 @@ def _gather_groups(runs, member, ranks):
     out: list = []
     i = 0
     while i < len(runs):
-        rank = ranks.get(runs[i][0])
+        key = runs[i][2]
         j = i + 1
-        while j < len(runs) and rank is not None and ranks.get(runs[j][0]) == rank:
+        while j < len(runs) and key[1] is not None and runs[j][2] == key:
             j += 1
         tie = runs[i:j]
         first_seen: dict = {}
-        for host, _ in tie:
+        for host, _, _ in tie:
             first_seen.setdefault(member.get(host), len(first_seen))
         tie.sort(key=lambda run: first_seen[member.get(run[0])])  # stable
         out.extend(tie)

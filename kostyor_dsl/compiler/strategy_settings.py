@@ -25,12 +25,16 @@ STRATEGY_KEYS = (
     "hosts",
     "service",
     "budget",
+    "project",
+    "undrained-hypervisors",
 )
 # Keys that may appear once per distinct value (`hosts compute`, `hosts storage`).
-REPEATABLE_KEYS = ("hosts", "service", "budget")
+REPEATABLE_KEYS = ("hosts", "service", "budget", "project")
 # Of those, the blocks an extending strategy merges key by key; a budget is
 # replaced whole (its one rule would otherwise meet the parent's).
-MERGED_KEYS = ("hosts", "service")
+MERGED_KEYS = ("hosts", "service", "project")
+# `project NAME { pre-upgrade add { ... } }`: how a strategy changes a project's steps.
+PROJECT_STEP_MODES = ("add", "replace")
 
 
 def _extend(inherited: dict[str, ast.Setting], node: ast.Strategy) -> dict[str, ast.Setting]:
@@ -102,7 +106,7 @@ def _check_shape(setting: ast.Setting, sink: DiagnosticSink) -> None:
     key = setting.key.value
     span = setting.key.span
     n = len(setting.values)
-    if key in ("engine", "order", "unknown-services"):
+    if key in ("engine", "order", "unknown-services", "undrained-hypervisors"):
         if n != 1 or setting.values[0].kind != "name" or setting.block is not None:
             sink.add(
                 error(
@@ -113,6 +117,15 @@ def _check_shape(setting: ast.Setting, sink: DiagnosticSink) -> None:
                 )
             )
             return
+        if key == "undrained-hypervisors" and setting.values[0].raw not in ("error", "allow"):
+            sink.add(
+                error(
+                    "K025",
+                    "undrained-hypervisors must be one of: error, allow",
+                    setting.values[0].span,
+                    hints=did_you_mean(setting.values[0].raw, ("error", "allow")),
+                )
+            )
         if key == "unknown-services" and setting.values[0].raw not in UNKNOWN_SERVICE_POLICIES:
             sink.add(
                 error(
@@ -140,6 +153,8 @@ def _check_shape(setting: ast.Setting, sink: DiagnosticSink) -> None:
         check_service(setting, sink)
     elif key == "budget":
         check_budget(setting, sink)
+    elif key == "project":
+        _check_project(setting, sink)
     elif key in ("pre-upgrade", "post-upgrade"):
         if n or setting.block is None:
             sink.add(
@@ -162,6 +177,74 @@ def _check_shape(setting: ast.Setting, sink: DiagnosticSink) -> None:
                     )
                 )
             check_parameters(action.block, sink)
+
+
+def _check_project(setting: ast.Setting, sink: DiagnosticSink) -> None:
+    """`project NAME { pre-upgrade add|replace { ACTION ... } post-upgrade ... }`."""
+    example = "write: project glance {\\n  pre-upgrade add {\\n    my-check\\n  }\\n}"
+    if len(setting.values) != 1 or setting.values[0].kind != "name" or setting.block is None:
+        sink.add(
+            error(
+                "K025",
+                "'project' takes a project's name and a block",
+                setting.key.span,
+                hints=(example,),
+            )
+        )
+        return
+    for item in setting.block:
+        key = item.key.value
+        if key not in ("pre-upgrade", "post-upgrade"):
+            sink.add(
+                error(
+                    "K023",
+                    f"unknown setting '{key}' in a project block",
+                    item.key.span,
+                    hints=did_you_mean(key, ("pre-upgrade", "post-upgrade"))
+                    or ("project settings: pre-upgrade, post-upgrade",),
+                )
+            )
+            continue
+        mode = item.values[0].raw if len(item.values) == 1 else None
+        if mode not in PROJECT_STEP_MODES or item.block is None:
+            sink.add(
+                error(
+                    "K074",
+                    f"say how '{key}' changes the project's own steps: "
+                    f"`{key} add {{ ... }}` or `{key} replace {{ ... }}`",
+                    item.key.span,
+                    hints=(
+                        "add runs these after the project's steps; replace drops the "
+                        "project's steps for these (an empty block drops them all)",
+                    ),
+                )
+            )
+            continue
+        for action in item.block:
+            if action.values or action.block is not None:
+                sink.add(
+                    error(
+                        "K025",
+                        f"project step '{action.key.value}' takes no value and no block",
+                        action.key.span,
+                    )
+                )
+
+
+def inherited_barriers(strategies) -> dict[str, tuple[ast.Barrier, ...]]:
+    """Each strategy's barriers: those of what it extends, then its own."""
+    out: dict[str, tuple[ast.Barrier, ...]] = {}
+    for name, node in strategies.items():
+        chain: list[ast.Strategy] = []
+        seen: set[str] = set()
+        current = node
+        while current is not None and current.name.value not in seen:
+            seen.add(current.name.value)
+            chain.append(current)
+            parent = current.extends.value if current.extends is not None else None
+            current = strategies.get(parent) if parent is not None else None
+        out[name] = tuple(b for member in reversed(chain) for b in member.barriers)
+    return out
 
 
 def merged_settings(strategies, sink: DiagnosticSink) -> dict[str, dict[str, ast.Setting] | None]:

@@ -66,10 +66,36 @@ class Service:
 
 
 @dataclass(frozen=True)
+class ProjectSteps:
+    """`pre-upgrade glance-db-expand, glance-db-migrate` in a project: its own steps."""
+
+    when: str  # "pre-upgrade" or "post-upgrade"
+    names: tuple[Name, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Project:
     name: Name
     services: tuple[Service, ...]
     span: Span = _span()
+    steps: tuple[ProjectSteps, ...] = ()
+
+
+@dataclass(frozen=True)
+class Barrier:
+    """`barrier placement before nova`: the first names done on every host before
+    any of the second starts on any host (in an order or a strategy)."""
+
+    first: tuple[Name, ...]
+    then: tuple[Name, ...]
+    span: Span = _span()
+
+    @property
+    def text(self) -> str:
+        first = ", ".join(n.value for n in self.first)
+        then = ", ".join(n.value for n in self.then)
+        return f"{first} before {then}"
 
 
 @dataclass(frozen=True)
@@ -86,6 +112,7 @@ class Order:
     projects: tuple[Project, ...]
     span: Span = _span()
     ignores: tuple[Ignore, ...] = ()
+    barriers: tuple[Barrier, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,6 +124,14 @@ class Tiers:
 @dataclass(frozen=True)
 class Actions:
     """`actions drain-l3, check-ha`: actions the driver offers beyond the built-in ones."""
+
+    names: tuple[Name, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Irreversible:
+    """`irreversible keystone-db-contract`: actions after which the old release cannot run."""
 
     names: tuple[Name, ...]
     span: Span = _span()
@@ -118,6 +153,7 @@ class Strategy:
     is_default: bool = False
     extends: Name | None = None
     span: Span = _span()
+    barriers: tuple[Barrier, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -126,7 +162,7 @@ class Comment:
     span: Span = _span()
 
 
-Item = Import | Tiers | Actions | Order | Strategy
+Item = Import | Tiers | Actions | Irreversible | Order | Strategy
 
 
 @dataclass(frozen=True)

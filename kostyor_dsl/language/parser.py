@@ -49,6 +49,11 @@ TOKEN_WORDS = {
     "STRATEGY": "'strategy'",
     "EXTENDS": "'extends'",
     "ON": "'on'",
+    "BARRIER": "'barrier'",
+    "BEFORE": "'before'",
+    "PRE_UPGRADE": "'pre-upgrade'",
+    "POST_UPGRADE": "'post-upgrade'",
+    "IRREVERSIBLE": "'irreversible'",
 }
 
 # Labelled bad snippets: a syntax error in the same parser state as one of these
@@ -168,7 +173,20 @@ def _meta_span(file: str, meta) -> Span:
 
 
 KEYWORDS = frozenset(
-    {"ORDER", "PROJECT", "ON", "STRATEGY", "EXTENDS", "IMPORT", "TIERS", "ACTIONS", "IGNORE"}
+    {
+        "ORDER",
+        "PROJECT",
+        "ON",
+        "STRATEGY",
+        "EXTENDS",
+        "IMPORT",
+        "TIERS",
+        "ACTIONS",
+        "IGNORE",
+        "BARRIER",
+        "BEFORE",
+        "IRREVERSIBLE",
+    }
 )
 VALUE_KINDS = {
     "STRING": "string",
@@ -222,12 +240,38 @@ class _ToAst(Transformer):
         return ast.Actions(names, span=_meta_span(self.file, meta))
 
     @v_args(meta=True)
+    def irreversible_stmt(self, meta, children):
+        (names,) = _structural(children)
+        return ast.Irreversible(names, span=_meta_span(self.file, meta))
+
+    @v_args(meta=True)
     def order_block(self, meta, children):
         children = _structural(children)
         name, *members = children
         projects = tuple(m for m in members if isinstance(m, ast.Project))
         ignores = tuple(m for m in members if isinstance(m, ast.Ignore))
-        return ast.Order(self._name(name), projects, span=self._name(name).span, ignores=ignores)
+        barriers = tuple(m for m in members if isinstance(m, ast.Barrier))
+        return ast.Order(
+            self._name(name),
+            projects,
+            span=self._name(name).span,
+            ignores=ignores,
+            barriers=barriers,
+        )
+
+    @v_args(meta=True)
+    def barrier_stmt(self, meta, children):
+        first, then = _structural(children)
+        end = then[-1].span
+        span = Span(self.file, meta.line, meta.column, end.end_line, end.end_column)
+        return ast.Barrier(first, then, span=span)
+
+    @v_args(meta=True)
+    def project_steps(self, meta, children):
+        when, names = children
+        end = names[-1].span
+        span = Span(self.file, when.line, when.column, end.end_line, end.end_column)
+        return ast.ProjectSteps(str(when), names, span=span)
 
     @v_args(meta=True)
     def ignore_stmt(self, meta, children):
@@ -237,8 +281,13 @@ class _ToAst(Transformer):
     @v_args(meta=True)
     def project_block(self, meta, children):
         children = _structural(children)
-        name, *services = children
-        return ast.Project(self._name(name), tuple(services), span=self._name(name).span)
+        name, *members = children
+        return ast.Project(
+            self._name(name),
+            tuple(m for m in members if isinstance(m, ast.Service)),
+            span=self._name(name).span,
+            steps=tuple(m for m in members if isinstance(m, ast.ProjectSteps)),
+        )
 
     @v_args(meta=True)
     def service_stmt(self, meta, children):
@@ -260,10 +309,11 @@ class _ToAst(Transformer):
             extends, *rest = rest
         return ast.Strategy(
             self._name(name),
-            tuple(rest),
+            tuple(r for r in rest if isinstance(r, ast.Setting)),
             is_default=is_default,
             extends=extends,
             span=self._name(name).span,
+            barriers=tuple(r for r in rest if isinstance(r, ast.Barrier)),
         )
 
     def extends(self, children):

@@ -27,7 +27,12 @@ TOP_KEYWORDS = ("import", "tiers", "actions", "order", "strategy", "default")
 # (where, key) -> what the setting means; a test checks every key has one.
 SETTING_DOCS: dict[tuple[str, str], str] = {
     ("strategy", "engine"): "How hosts and services are ordered: `node-by-node` (default), "
-    "`service-by-service`, or a third-party engine.",
+    "`service-by-service`, `phased` (node by node inside each phase the barriers cut), "
+    "or a third-party engine.",
+    ("strategy", "project"): "`project NAME { pre-upgrade add|replace { ACTION } }`: add to "
+    "or replace a project's own steps (database steps, checks).",
+    ("strategy", "undrained-hypervisors"): "`error` (default) or `allow`: whether nova-compute "
+    "may be upgraded on a host the strategy does not drain (K075).",
     ("strategy", "order"): "Which order to follow (default: the only order, if there is one).",
     ("strategy", "driver"): "What runs the steps (default `noop`), with an optional block of "
     'parameters passed to the driver: `driver shell { command "..." }`.',

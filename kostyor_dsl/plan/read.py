@@ -104,37 +104,38 @@ MIRRORED_DEFS = (
     "gate_step",
     "host_placement",
 )
-MIRRORED_DEFS_SHA256 = "9c733d8241e670571b142f588abc8bbff00705011e18d1fa418880edc3a5bce1"
+MIRRORED_DEFS_SHA256 = "eb832bf701a675eee335ec696e3ff93ce32aad37a876f8c6396f55dd45772fe0"
 _SOURCE = re.compile(r"^.+:[0-9]+$")
 # kind -> (required keys, optional keys, id pattern or None)
 _STEP_SHAPES = {
     "pre-upgrade": (
         frozenset({"id", "kind", "action", "parameters", "source"}),
-        frozenset(),
+        frozenset({"project", "waits_for"}),
         re.compile(r"^pre-upgrade:.+$"),
     ),
     "post-upgrade": (
         frozenset({"id", "kind", "action", "parameters", "source"}),
-        frozenset(),
+        frozenset({"project", "waits_for"}),
         re.compile(r"^post-upgrade:.+$"),
     ),
     "upgrade": (
         frozenset({"id", "kind", "project", "service", "hosts", "source"}),
-        frozenset({"group", "batch", "wave", "targets", "state"}),
+        frozenset({"group", "batch", "wave", "targets", "state", "waits_for"}),
         None,
     ),
     "hook": (
         frozenset({"id", "kind", "when", "action", "parameters", "hosts", "source"}),
-        frozenset({"group", "batch"}),
+        frozenset({"group", "batch", "waits_for"}),
         re.compile(r"^(before|after):.+$"),
     ),
     "gate": (
         frozenset({"id", "kind", "message", "source"}),
-        frozenset({"group", "batch"}),
+        frozenset({"group", "batch", "waits_for"}),
         re.compile(r"^gate:.+$"),
     ),
 }
 _PLACEMENT_KEYS = frozenset({"name", "key_service", "rank", "tier", "source"})
+_PHASED_PLACEMENT_KEYS = _PLACEMENT_KEYS | {"phase"}
 
 
 def defs_digest(schema: dict) -> str:
@@ -201,6 +202,10 @@ def step_ok(step) -> bool:
         return False
     if "state" in step and not _state_ok(step["state"]):
         return False
+    if "waits_for" in step and not _hosts_ok(step["waits_for"]):  # non-empty names
+        return False
+    if "project" in step and not _name_ok(step["project"]):
+        return False
     if kind == "upgrade":
         return _name_ok(step["project"]) and _name_ok(step["service"]) and _hosts_ok(step["hosts"])
     if kind == "gate":
@@ -214,7 +219,14 @@ def placement_ok(entry) -> bool:
     """True only for a `host_order` entry the schema's `host_placement` accepts."""
     return (
         type(entry) is dict
-        and entry.keys() == _PLACEMENT_KEYS
+        and (
+            entry.keys() == _PLACEMENT_KEYS
+            or (
+                entry.keys() == _PHASED_PLACEMENT_KEYS
+                and type(entry["phase"]) is int
+                and entry["phase"] >= 1
+            )
+        )
         and _name_ok(entry["name"])
         and _name_ok(entry["key_service"])
         and type(entry["rank"]) is int

@@ -41,7 +41,7 @@ from kostyor_dsl.plan.json_text import plan_json_parts
 SEAL_KEY = "seal"
 # Engines whose upgrade-step ids follow a rule known here; steps of other
 # engines (entry points) have ids of their own.
-_UPGRADE_ID_RULES = ("node-by-node", "service-by-service")
+_UPGRADE_ID_RULES = ("node-by-node", "service-by-service", "phased")
 
 
 class PlanSealer:
@@ -183,7 +183,8 @@ def expected_step_id(step: dict, engine: str, upgrade_ids: dict[str, list[str]])
     sid = step.get("id")
     hosts = step.get("hosts") or []
     if kind in ("pre-upgrade", "post-upgrade"):
-        expected = f"{kind}:{step.get('action')}"
+        project = f"{step['project']}:" if "project" in step else ""  # a project's own step
+        expected = f"{kind}:{project}{step.get('action')}"
         return None if sid == expected else expected
     if kind == "gate":
         if "group" not in step:
@@ -198,7 +199,7 @@ def expected_step_id(step: dict, engine: str, upgrade_ids: dict[str, list[str]])
         return prefix + (hosts[0] if len(hosts) == 1 else "STEP")
     if kind == "upgrade" and engine in _UPGRADE_ID_RULES:
         service = step.get("service")
-        if engine == "node-by-node":
+        if engine in ("node-by-node", "phased"):
             expected = f"{service}@{hosts[0] if len(hosts) == 1 else '(one host)'}"
             return None if sid == expected else expected
         if sid == service or re.fullmatch(rf"{re.escape(str(service))}#[1-9][0-9]*", str(sid)):

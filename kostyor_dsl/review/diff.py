@@ -279,6 +279,10 @@ def _settings(old: dict, new: dict) -> list[Change]:
     )
     if old.get("limit", ABSENT) != new.get("limit", ABSENT):
         changes.append(Change("limit", old.get("limit", ABSENT), new.get("limit", ABSENT)))
+    old_mark = old.get("point_of_no_return", {}).get("step", ABSENT)
+    new_mark = new.get("point_of_no_return", {}).get("step", ABSENT)
+    if old_mark != new_mark:
+        changes.append(Change("point of no return", old_mark, new_mark))
     old_groups = {g["name"]: g for g in old.get("groups", ())}
     new_groups = {g["name"]: g for g in new.get("groups", ())}
     for name in [*old_groups, *(n for n in new_groups if n not in old_groups)]:

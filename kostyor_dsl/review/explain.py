@@ -22,9 +22,21 @@ ENGINE_RULES = {
         "upgrades one service at a time, in the order the spec lists "
         "them, on every host that runs it at once."
     ),
+    "phased": (
+        "cuts the order into phases at its barriers and upgrades node by node inside "
+        "each phase: one host at a time, hosts in ascending order of their key service "
+        "among the phase's services, on each host its services of the phase in the "
+        "order the spec lists them."
+    ),
 }
 
 
+PROJECT_STEP_WORDS = {
+    "pre-upgrade": "It is a step of project {project}: a project's pre-upgrade steps run right "
+    "before the first batch or step that upgrades one of its services, in the order's order.",
+    "post-upgrade": "It is a step of project {project}: a project's post-upgrade steps run right "
+    "after the last batch or step that upgrades one of its services, in the order's order.",
+}
 PHASE_WORDS = {
     "pre-upgrade": "Pre-upgrade steps run before any host is upgraded, in the order the strategy lists them.",
     "post-upgrade": "Post-upgrade steps run after every host is upgraded, in the order the strategy lists them.",
@@ -91,7 +103,7 @@ def _strategy_line(plan: dict) -> str:
         f"{g['name']} (batches {', '.join(map(str, g.get('batches') or ()))})"
         for g in plan.get("groups") or ()
     ]
-    if plan["engine"] == "node-by-node" and groups:
+    if plan["engine"] in ("node-by-node", "phased") and groups:
         named = ", ".join(groups[:-1]) + " and " + groups[-1] if len(groups) > 1 else groups[0]
         rule = GROUPED_RULE.format(
             groups=f"host group {named}" if len(groups) == 1 else f"host groups {named}"
@@ -213,6 +225,44 @@ def _budget_words(plan: dict, step: dict) -> list[str]:
     return out
 
 
+def _in_side(side: dict, step: dict) -> bool:
+    if step["kind"] == "upgrade":
+        return step.get("service") in side["services"]
+    return step.get("action") in side["actions"]
+
+
+def _barrier_words(plan: dict, step: dict) -> list[str]:
+    """The barriers this step waits for (it is on their `then` side)."""
+    out = []
+    for barrier in plan.get("constraints") or ():
+        if not _in_side(barrier["then"], step) or "after_step" not in barrier:
+            continue
+        out.append(
+            f"It waits for barrier '{barrier['barrier']}' ({barrier['origin']}, declared at "
+            f"{barrier['source']}): it starts only once every step of the first names is done "
+            f"on every host; the last of them is {barrier['after_step']}."
+        )
+    return out
+
+
+def _no_return_words(plan: dict, index: int) -> list[str]:
+    mark = plan.get("point_of_no_return")
+    if mark is None:
+        return []
+    at = next((i for i, s in enumerate(plan["steps"]) if s["id"] == mark["step"]), None)
+    if at is None or index < at:
+        return []
+    if index == at:
+        return [
+            f"It is the plan's point of no return ({mark['action']}, irreversible, declared at "
+            f"{mark['source']}): once it has run, the old release can no longer run."
+        ]
+    return [
+        f"It comes after the plan's point of no return (step {at + 1}, {mark['step']}): "
+        "the old release can no longer run."
+    ]
+
+
 def _tie(first: dict, second: dict) -> str:
     if first["rank"] == second["rank"]:
         return "; the same rank, so the inventory order decides"
@@ -237,7 +287,11 @@ def explain_step(plan: dict, step_id: str) -> str:
             + (f" with {params}" if params else "")
             + f", declared at {step['source']}."
         )
-        out.append(PHASE_WORDS[kind])
+        out.append(
+            PROJECT_STEP_WORDS[kind].format(project=step["project"])
+            if "project" in step
+            else PHASE_WORDS[kind]
+        )
     elif kind == "gate":
         out.append(
             f"It is a manual gate, declared at {step['source']}: the run pauses here until an "
@@ -288,6 +342,8 @@ def explain_step(plan: dict, step_id: str) -> str:
     if batch:
         out.append(batch)
     out.extend(_budget_words(plan, step))
+    out.extend(_barrier_words(plan, step))
+    out.extend(_no_return_words(plan, index))
     if index > 0:
         out.append(f"Before it: step {number - 1}, {steps[index - 1]['id']}.")
     else:

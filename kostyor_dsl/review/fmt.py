@@ -90,6 +90,9 @@ class _Writer:
         elif isinstance(node, ast.Actions):
             names = ", ".join(n.value for n in node.names)
             self.emit(node.names[0].span.line, 0, f"actions {names}", forced_blank=forced)
+        elif isinstance(node, ast.Irreversible):
+            names = ", ".join(n.value for n in node.names)
+            self.emit(node.names[0].span.line, 0, f"irreversible {names}", forced_blank=forced)
         elif isinstance(node, ast.Order):
             self.order(node, forced)
         elif isinstance(node, ast.Strategy):
@@ -100,8 +103,11 @@ class _Writer:
     def order(self, node: ast.Order, forced: bool) -> None:
         line = node.name.span.line
         self.emit(line, 0, f"order {node.name.value} {{", opens=True, forced_blank=forced)
-        members = sorted((*node.projects, *node.ignores), key=lambda m: m.span.line)
+        members = sorted((*node.projects, *node.ignores, *node.barriers), key=lambda m: m.span.line)
         for index, project in enumerate(members):
+            if isinstance(project, ast.Barrier):
+                self.barrier(project, 1)
+                continue
             if isinstance(project, ast.Ignore):
                 after_ignore = index > 0 and isinstance(members[index - 1], ast.Ignore)
                 names = ", ".join(n.value for n in project.names)
@@ -120,6 +126,9 @@ class _Writer:
             for service in project.services:
                 roles = ", ".join(r.value for r in service.roles)
                 self.emit(service.name.span.line, 2, f"{service.name.value:<{width}}on {roles}")
+            for steps in project.steps:
+                names = ", ".join(n.value for n in steps.names)
+                self.emit(steps.span.line, 2, f"{steps.when:<13} {names}")
             self.close(pline, 1)
         self.close(line, 0)
 
@@ -130,7 +139,12 @@ class _Writer:
             head += f" extends {node.extends.value}"
         self.emit(line, 0, head + " {", opens=True, forced_blank=forced)
         self.settings(node.settings, 1)
+        for barrier in node.barriers:
+            self.barrier(barrier, 1)
         self.close(line, 0)
+
+    def barrier(self, node: ast.Barrier, depth: int) -> None:
+        self.emit(node.span.line, depth, f"barrier {node.text}")
 
     def settings(self, settings: tuple[ast.Setting, ...], depth: int) -> None:
         one_line = {s.key.value for s in settings if s.values and s.block is None}

@@ -8,7 +8,10 @@ one after another, and each stage into *lanes* that run in parallel:
   units in plan order;
 - every other run of consecutive units forms one stage with a single lane,
   run one unit after another exactly as the plan says (gates, pre- and
-  post-upgrade steps and hosts in no group).
+  post-upgrade steps and hosts in no group);
+- a step that waits for a barrier (`waits_for`) starts a new stage, whatever
+  its group and batch: nothing before a barrier runs in parallel with
+  anything after it, even in a plan edited by hand.
 
 Units are numbered in execution order: stage by stage, lane by lane, so a
 stage and each of its lanes are contiguous ranges of unit indexes.  A lane
@@ -153,6 +156,8 @@ def _plan_units(plan: dict, run_id: str, route: str) -> list[tuple]:
     per_host = route == "per-host"
     queue = run_queue(run_id)
     for step in plan["steps"]:
+        if step.get("waits_for"):
+            append(_BARRIER)
         hosts = tuple(step.get("hosts") or ([step["host"]] if step.get("host") else ()))
         group, batch = step.get("group"), step.get("batch")
         in_batch = group is not None and batch is not None and bool(hosts)
@@ -174,15 +179,24 @@ def _plan_units(plan: dict, run_id: str, route: str) -> list[tuple]:
     return units
 
 
+# A mark between units where a barrier lies: the units after it start a new stage.
+_BARRIER = ("barrier",)
+
+
 def _schedule(units: list[tuple]) -> tuple[list[Unit], list[Stage]]:
     """Number the units in execution order and group them into stages and lanes."""
     runs: list[tuple[tuple[str, int] | None, list[tuple]]] = []
+    cut = False
     for unit in units:
+        if unit is _BARRIER:
+            cut = True
+            continue
         key = (unit[6], unit[7]) if unit[6] is not None else None
-        if runs and runs[-1][0] == key:
+        if runs and runs[-1][0] == key and not cut:
             runs[-1][1].append(unit)
         else:
             runs.append((key, [unit]))
+        cut = False
     ordered: list[Unit] = []
     append = ordered.append
     stages: list[Stage] = []

@@ -134,9 +134,21 @@ def status_document(store, run_id: str) -> dict[str, Any]:
         "groups": groups,
         "budgets": budget_use(plan, failed_hosts(run.failed_hosts)),
         "batches": batches,
+        "point_of_no_return": _no_return(plan, steps),
         "hosts_left_disabled": left_disabled,
         "steps": steps,
     }
+
+
+def _no_return(plan: dict, steps: list[dict]) -> dict | None:
+    """The plan's point of no return and whether the run is past it: once its
+    step has succeeded, the old release can no longer run."""
+    mark = plan.get("point_of_no_return")
+    if mark is None:
+        return None
+    states = [step["state"] for step in steps if step["step"] == mark["step"]]
+    passed = bool(states) and all(state in COMPLETED_STATES for state in states)
+    return {"step": mark["step"], "action": mark["action"], "passed": passed}
 
 
 def hosts_left_disabled(steps: list[dict], plan: dict, run_state: str) -> list[dict]:
@@ -263,6 +275,13 @@ def render_status(document: dict[str, Any], *, tty: bool) -> str:
             f"(failed), allows {budget['allowed']} ({budget['rule']} {budget['amount']})"
             + (f": {', '.join(down)}" if down else "")
         )
+    mark = document.get("point_of_no_return")
+    if mark is not None:
+        lines.append(
+            f"point of no return: {mark['step']} ("
+            + ("passed: the old release can no longer run" if mark["passed"] else "not passed yet")
+            + ")"
+        )
     starts = {batch["first"]: batch for batch in document.get("batches", [])}
     width = len(str(len(document["steps"])))
     for step in document["steps"]:
@@ -285,5 +304,7 @@ def render_status(document: dict[str, Any], *, tty: bool) -> str:
             line += f"  ({_elsewhere(step['result'])})"
         elif step.get("progress") and step["progress"].get("summary"):
             line += f"  ({step['progress']['summary']})"
+        if mark is not None and step["step"] == mark["step"]:
+            line += "  <- point of no return"
         lines.append(line)
     return "\n".join(lines)

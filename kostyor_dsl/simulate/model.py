@@ -65,6 +65,12 @@ class Unavailability:
     def exceeded(self) -> bool:
         return self.allowed is not None and self.most_down > self.allowed
 
+    @property
+    def emptied(self) -> bool:
+        """Every host it covers down at once: whatever its rule allows, nothing of
+        it stays up (a budget of one compute "allows" that one down)."""
+        return self.hosts > 0 and self.most_down >= self.hosts
+
 
 @dataclass(frozen=True)
 class Capacity:

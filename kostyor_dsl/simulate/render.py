@@ -95,7 +95,13 @@ def render_text(result: Simulation, *, max_lines: int = 40) -> str:
         if entry.at is not None:
             line += f" at {clock(entry.at)}"
         if entry.allowed is not None:
-            verdict = "EXCEEDED" if entry.exceeded else "kept"
+            verdict = (
+                "EXCEEDED"
+                if entry.exceeded
+                else "NONE UP: every host of it down at once"
+                if entry.emptied
+                else "kept"
+            )
             line += f" (allows {entry.allowed}: {verdict})"
         out.append(line)
     capacity = result.capacity

@@ -201,8 +201,8 @@ def test_rolling_computes_of_an_imported_juju_model_through_workers(
     status = runtime.status(run_id)
     by_id = {step["id"]: step for step in status["steps"]}
     # The charm runs keystone's migrations itself: done elsewhere, never "succeeded".
-    assert by_id["pre-upgrade:keystone-db-expand"]["state"] == "done-elsewhere"
-    assert by_id["pre-upgrade:keystone-db-expand"]["result"]["done_elsewhere"] == (
+    assert by_id["pre-upgrade:keystone:keystone-db-expand"]["state"] == "done-elsewhere"
+    assert by_id["pre-upgrade:keystone:keystone-db-expand"]["result"]["done_elsewhere"] == (
         "the charm runs it itself when its units upgrade"
     )
     # nova-cloud-controller/0 upgraded in its first step; the others on ctl-1 did nothing.

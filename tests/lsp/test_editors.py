@@ -57,6 +57,9 @@ def test_the_grammar_knows_every_keyword_setting_and_action(grammar):
         "tiers",
         "actions",
         "ignore",
+        "barrier",
+        "before",
+        "irreversible",
     }
     assert _keywords() <= keywords
     setting = re.compile(repo["setting"]["match"])
