@@ -80,7 +80,6 @@ def _templates() -> Environment:
 
 def _run_reader(state: ServeState, run_id: str) -> Callable[[], dict]:
     plan = state.plans[run_id]
-    layout = state.layouts[run_id]
     memo: dict[str, Any] = {"key": None, "window": None, "print": None, "reading": None}
 
     def read() -> dict:
@@ -96,7 +95,7 @@ def _run_reader(state: ServeState, run_id: str) -> Callable[[], dict]:
             and time.monotonic() - memo["at"] < REREAD
         ):
             return memo["reading"]
-        snapshot = read_snapshot(state.store, run_id, plan, layout.no_return)
+        snapshot = read_snapshot(state.store, run_id, plan)
         document = snapshot.pop("document")
         finished = sum(1 for step in document["steps"] if step["state"] in FINISHED)
         # The ETA changes with what finished, not with what started.  The first

@@ -12,10 +12,6 @@ from typing import Any
 
 from kostyor_dsl.runtime.canvas import Unit, schedule
 
-# Where a plan or a run record may say which step is the point of no return
-# (after it, the old release cannot simply be restored); any of these.
-NO_RETURN_KEYS = ("point_of_no_return", "no_return")
-
 
 @dataclass(frozen=True)
 class StepRow:
@@ -60,19 +56,10 @@ class RunLayout:
 
 
 def point_of_no_return(plan: dict[str, Any]) -> str | None:
-    """The plan's point of no return, when the plan says it: a top-level
-    `point_of_no_return` (`{step: ID, action: ...}`, or the step's id), or the
-    first step flagged with such a key."""
-    for key in NO_RETURN_KEYS:
-        value = plan.get(key)
-        if isinstance(value, str) and value:
-            return value
-        if isinstance(value, dict) and isinstance(value.get("step"), str):
-            return value["step"]
-    for step in plan.get("steps", ()):
-        if any(step.get(key) for key in NO_RETURN_KEYS):
-            return step["id"]
-    return None
+    """The id of the plan's point of no return (`point_of_no_return: {step,
+    action}`, see the plan schema), when the plan has one."""
+    mark = plan.get("point_of_no_return")
+    return mark.get("step") if isinstance(mark, dict) else None
 
 
 def _stage_title(kind: str, units: list[Unit], group: str | None, batch: int | None) -> str:

@@ -88,15 +88,13 @@ def _headroom(plan: dict[str, Any], document: dict[str, Any]) -> list[dict[str, 
     return out
 
 
-def read_snapshot(store, run_id: str, plan: dict[str, Any], no_return: str | None) -> dict:
+def read_snapshot(store, run_id: str, plan: dict[str, Any]) -> dict:
     """The run as the store has it now (raises the store's errors)."""
     document = status_document(store, run_id)
     record = store.run(run_id)
     steps = [_step_state(step) for step in document["steps"]]
-    no_return_passed = None
-    if no_return is not None:
-        mine = [step for step in document["steps"] if step["step"] == no_return]
-        no_return_passed = bool(mine) and all(step["state"] == "succeeded" for step in mine)
+    # `status` says whether the run is past the plan's point of no return.
+    no_return = document.get("point_of_no_return") or {}
     run = {
         "state": document["state"],
         "line": summary_line(document),
@@ -113,8 +111,8 @@ def read_snapshot(store, run_id: str, plan: dict[str, Any], no_return: str | Non
         "groups": document["groups"],
         "budgets": _headroom(plan, document),
         "batches": {str(batch["stage"]): batch["state"] for batch in document["batches"]},
-        "no_return": no_return,
-        "no_return_passed": no_return_passed,
+        "no_return": no_return.get("step"),
+        "no_return_passed": no_return.get("passed"),
         "disabled": document.get("hosts_left_disabled") or [],
     }
     return {"run": run, "steps": steps, "document": document}

@@ -372,7 +372,10 @@ def test_hosts_left_disabled_and_the_point_of_no_return(runtime, browser):
     plan = rollout_plan([("batch", "compute", 1, ["cmp-1"])], services={"cmp-1": ("compute",)})
     plan["steps"][1].update(id="before:disable-scheduling:cmp-1", action="disable-scheduling")
     plan["steps"][3].update(id="after:enable-scheduling:cmp-1", action="enable-scheduling")
-    plan["point_of_no_return"] = "before:disable-scheduling:cmp-1"
+    plan["point_of_no_return"] = {
+        "step": "before:disable-scheduling:cmp-1",
+        "action": "disable-scheduling",
+    }
     store = runtime.store()
     record = RunRecord(
         "20260101-000000-abcdee", "failed", "noop", {}, "run", 5, 1.0, 1.0, plan_file="p.json"
