@@ -169,7 +169,6 @@ def step(self, run_id: str, index: int, unit_id: str) -> dict:
             store.put_step(run_id, replace(running, extra={**running.extra}))
 
         try:
-            # Not `context`: that name holds the run's context, used after the step.
             step_context = StepContext(
                 run_id, unit.id, index, plan_step, unit.hosts, report, remember
             )
