@@ -41,6 +41,10 @@ def test_wheel_carries_package_data_and_works_installed(tmp_path):
         "kostyor_dsl/templates/celery.py.j2",
         "kostyor_dsl/importers/names/kolla-ansible.yaml",
         "kostyor_dsl/importers/names/openstack-ansible.yaml",
+        "kostyor_dsl/web/templates/run.html.j2",
+        "kostyor_dsl/web/templates/runs.html.j2",
+        "kostyor_dsl/web/static/view.js",
+        "kostyor_dsl/web/static/view.css",
     ):
         assert required in names
     target = tmp_path / "site"

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "kostyor_dsl.cli.runtime_commands",
     "kostyor_dsl.cli.simulate_commands",
     "kostyor_dsl.cli.lsp_command",
+    "kostyor_dsl.cli.serve_command",
 )
 
 

@@ -13,6 +13,7 @@ SOURCES = {
     "openstack": "`openstack compute service list`, `network agent list`, "
     "`volume service list` (-f json)",
     "ansible": "`ansible-inventory --list` with a groups -> services map",
+    "merge": "two or more kostyor inventories, joined by host",
 }
 
 
@@ -77,6 +78,7 @@ def register(subparsers) -> None:
         metavar="FILE",
         help="YAML: `groups: {GROUP: [SERVICE, ...]}` and optional `labels: {LABEL: REGEX}`",
     )
+    _source(sources, "merge", "INVENTORY", "kostyor inventories (imported or written)", nargs="+")
 
 
 def _source(sources, name: str, metavar: str, what: str, nargs=None):
@@ -129,7 +131,16 @@ def run_import(args) -> int:
             sys.stderr.write(render_text(diagnostics, sources))
 
     try:
-        result = import_cloud(args.source, inputs, **options)
+        if args.source == "merge":
+            from kostyor_dsl.importers.merge import merge_inventories
+            from kostyor_dsl.language.diagnostics import error
+
+            if args.names:
+                raise ImportFailed([error("K057", "import merge takes no --names")])
+
+            result = merge_inventories(inputs)
+        else:
+            result = import_cloud(args.source, inputs, **options)
     except ImportFailed as exc:
         report(exc.diagnostics, exc.sources)
         return 1

@@ -38,7 +38,7 @@ from kostyor_dsl.gc_paused import gc_paused
 from kostyor_dsl.inventory.model import Inventory, InventoryCheck
 from kostyor_dsl.inventory.read import read_inventory
 from kostyor_dsl.language import ast
-from kostyor_dsl.language.diagnostics import CompileError, Diagnostic, error, warning
+from kostyor_dsl.language.diagnostics import CompileError, Diagnostic, Label, error, warning
 from kostyor_dsl.language.parser import parse_spec
 from kostyor_dsl.language.suggest import did_you_mean
 from kostyor_dsl.plan.write import write_plan
@@ -172,7 +172,7 @@ def check_resolved(
     if limit is not None:
         inv, problems = _limit(inv, order, model.tiers, limit)
         diagnostics.extend(problems)
-    diagnostics.extend(_empty_groups(chosen, order, model.tiers, inv))
+    diagnostics.extend(_empty_groups(model, chosen, order, inv))
     diagnostics.extend(unused_service_hooks(chosen, inv))
     report = Report(tuple(diagnostics), sources, model, chosen, inv)
     if proves_plan(model, chosen) and report.ok:
@@ -293,26 +293,86 @@ def _limit(inv: Inventory, order, tiers, limit: str) -> tuple[Inventory, list[Di
     return replace(inv, hosts=kept, positions=None), [note]
 
 
-def _empty_groups(chosen: StrategyDef, order, tiers, inv: Inventory) -> list[Diagnostic]:
+def _empty_groups(model: Spec, chosen: StrategyDef, order, inv: Inventory) -> list[Diagnostic]:
+    """K037 for a `hosts` block that selects no host.  K077, an error, for a block of
+    an extending strategy whose hosts all belong to an inherited block with other
+    selectors (it was meant to change that block, and would silently not apply)."""
     if not chosen.groups:
         return []
     # Host by host, stopping once every group has a host (most runs: a few hosts in).
-    tier_of = HostTiers(order, tiers)
+    tier_of = HostTiers(order, model.tiers)
     used: set[int] = set()
     for host in inv.hosts:
         used.update(assign_groups(chosen.groups, (host,), tier_of).values())
         if len(used) == len(chosen.groups):
-            break
-    return [
-        warning(
-            "K037",
-            f"hosts {group.name} selects no host of the inventory",
-            group.span,
-            hints=("a host belongs to the first hosts block whose selectors all match it",),
-        )
-        for i, group in enumerate(chosen.groups)
-        if i not in used
+            return []
+    unused = [i for i in range(len(chosen.groups)) if i not in used]
+    claimed_by = _claimed_by(chosen.groups, unused, inv, tier_of)
+    out = []
+    for i in unused:
+        group = chosen.groups[i]
+        first = chosen.groups[claimed_by[i]] if i in claimed_by else None
+        if first is not None and _declared_in(model, group.span) != _declared_in(model, first.span):
+            out.append(
+                error(
+                    "K077",
+                    f"hosts {group.name} selects only hosts that the earlier block "
+                    f"hosts {first.name} already holds; its settings would not apply",
+                    group.span,
+                    labels=(Label(first.span, "these hosts belong to this block"),),
+                    hints=(
+                        "a host belongs to the first hosts block whose selectors all match it",
+                        f"to change that block, write it with the same selectors: "
+                        f"hosts {first.name} {{ ... }}",
+                    ),
+                )
+            )
+        else:
+            out.append(
+                warning(
+                    "K037",
+                    f"hosts {group.name} selects no host of the inventory",
+                    group.span,
+                    hints=("a host belongs to the first hosts block whose selectors all match it",),
+                )
+            )
+    return out
+
+
+def _declared_in(model: Spec, span) -> tuple[str, int] | None:
+    """The strategy whose block `span` is in: the last strategy of its file that
+    starts before it (blocks are declared inside their strategy)."""
+    if span is None:
+        return None
+    starts = [
+        s.span.line
+        for s in model.strategies.values()
+        if s.span is not None and s.span.file == span.file and s.span.line <= span.line
     ]
+    return (span.file, max(starts)) if starts else None
+
+
+def _claimed_by(groups, unused: list[int], inv: Inventory, tier_of) -> dict[int, int]:
+    """For each unused group that some host matches, the group that holds that host."""
+    out: dict[int, int] = {}
+    seen: set[tuple] = set()
+    by_name = any(s.key == "name" for g in groups for s in g.selectors)
+    for host in inv.hosts:
+        kind = None if by_name else (host.services, host.labels)
+        if kind is not None:
+            if kind in seen:
+                continue
+            seen.add(kind)
+        tier = tier_of(host)
+        holder = next(
+            (j for j, g in enumerate(groups) if matches_all(g.selectors, host, tier)), None
+        )
+        for i in unused:
+            if i not in out and holder is not None and matches_all(groups[i].selectors, host, tier):
+                out[i] = holder
+        if len(out) == len(unused):
+            break
+    return out
 
 
 def compile_plan(

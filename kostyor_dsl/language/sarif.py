@@ -84,6 +84,7 @@ RULE_TITLES = {
     "K074": "a strategy's project block for an unknown project, or without add or replace",
     "K075": "a hypervisor upgraded without being drained in a strategy that drains them",
     "K076": "a batch drains every hypervisor: none is left to take in the instances",
+    "K077": "a `hosts` block selects only hosts an earlier block already holds",
     "K090": "an inventory's target (what `--limit` or `juju run` is given) that a command line would misread: `all`, `a,b`, `x:&y`, `-e@f`, ... (`inventory/hostnames.py`)",
     "K091": "a Kolla-Ansible value (globals.yml, `--names`) refused by the sandbox or its limits, failing its arithmetic, or an `enable_` that is not a boolean (file and line)",
     "K092": "OpenStack-Ansible: hosts left out because the chosen neutron plugin or options do not run their groups (every host named)",

@@ -24,6 +24,7 @@ from kostyor_dsl.runtime.run_queues import delete_queues, purge_queues, run_queu
 from kostyor_dsl.runtime.run_store import RunRecord
 
 __all__ = [
+    "available_verbs",
     "cancel",
     "delete_queues",
     "new_run_id",
@@ -38,6 +39,25 @@ __all__ = [
 # How many task ids `cancel` revokes at most; the purge and the step task's
 # own look at the run state stop the rest.
 REVOKE_LIMIT = 2 * SEGMENT_LIMIT + 200
+
+
+def available_verbs(run: RunRecord) -> frozenset[str]:
+    """The verbs this run's state accepts, by the rules the verbs below enforce
+    (the web view enables its buttons by it).
+
+    `approve` is `resume` at a gate.  `resume` of a running run (a nudge after
+    a broker crash) is accepted too, but a view has no reason to offer it.
+    """
+    verbs = set()
+    if run.state == "running":
+        verbs.add("pause")
+    if run.state == "paused":
+        verbs.add("approve" if run.gate else "resume")
+    if run.state not in ("cancelled", "succeeded"):
+        verbs.add("cancel")
+    if run.state == "failed" or (run.state in ("paused", "succeeded") and run.failed_hosts):
+        verbs.add("retry")
+    return frozenset(verbs)
 
 
 def new_run_id() -> str:

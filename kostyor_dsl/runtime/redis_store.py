@@ -302,6 +302,17 @@ class RedisRunStore:
             for index, text in zip(indexes, texts, strict=True)
         }
 
+    def fingerprint(self, run_id: str) -> tuple:
+        """A value that changes whenever the run's record or a step record does:
+        their stored text, unparsed (for watchers, `kostyorc serve`)."""
+        pipe = self.client.pipeline()
+        pipe.get(self._key(run_id))
+        pipe.hgetall(self._key(run_id, "steps"))
+        run, steps = pipe.execute()
+        if run is None:
+            raise UnknownRun(f"no run {run_id!r} in {self.describe()}")
+        return (hash(run), hash(frozenset(steps.items())))
+
     def put_step(self, run_id: str, record: StepRecord) -> None:
         self.client.hset(
             self._key(run_id, "steps"),

@@ -131,8 +131,13 @@ class FileRunStore:
     `flock`s too, so a SIGKILLed holder releases its lock with its process.
     """
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, cache_steps: bool = False) -> None:
         self.folder = Path(folder)
+        # A watcher reading the same run again and again (`kostyorc serve`)
+        # keeps each step record with the file's identity and reads only the
+        # files replaced since (every write renames a new file into place).
+        self.cache_steps = cache_steps
+        self._cached: dict[tuple[str, str], tuple[tuple[int, int, int], StepRecord]] = {}
 
     def describe(self) -> str:
         return f"files in {self.folder}"
@@ -245,14 +250,48 @@ class FileRunStore:
 
     def steps(self, run_id: str, count: int) -> list[StepRecord]:
         folder = self._run_folder(run_id) / "steps"
+        if self.cache_steps:
+            return self._cached_steps(run_id, folder, count)
         present = set(os.listdir(folder)) if folder.is_dir() else set()
         return [
             self.step(run_id, index) if f"{index}.json" in present else StepRecord(index)
             for index in range(count)
         ]
 
+    def _cached_steps(self, run_id: str, folder: Path, count: int) -> list[StepRecord]:
+        records = [StepRecord(index) for index in range(count)]
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                stem = entry.name[: -len(".json")]
+                if not entry.name.endswith(".json") or not stem.isdigit() or int(stem) >= count:
+                    continue
+                status = entry.stat()
+                identity = (status.st_ino, status.st_mtime_ns, status.st_size)
+                cached = self._cached.get((run_id, entry.name))
+                if cached is None or cached[0] != identity:
+                    cached = (identity, self.step(run_id, int(stem)))
+                    self._cached[(run_id, entry.name)] = cached
+                records[int(stem)] = cached[1]
+        return records
+
     def steps_at(self, run_id: str, indexes: list[int]) -> dict[int, StepRecord]:
         return {index: self.step(run_id, index) for index in indexes}
+
+    def fingerprint(self, run_id: str) -> tuple:
+        """A value that changes whenever the run's record or a step record does
+        (each write renames a new file into place: a new inode, a new time),
+        without reading the records; for watchers (`kostyorc serve`)."""
+        folder = self._run_folder(run_id)
+        try:
+            run = os.stat(folder / "run.json")
+            with os.scandir(folder / "steps") as entries:
+                steps = sorted(
+                    (entry.name, entry.inode(), entry.stat().st_mtime_ns, entry.stat().st_size)
+                    for entry in entries
+                )
+        except FileNotFoundError:
+            raise UnknownRun(f"no run {run_id!r} in {self.describe()}") from None
+        return (run.st_ino, run.st_mtime_ns, run.st_size, tuple(steps))
 
     def put_step(self, run_id: str, record: StepRecord, *, rename_first: bool = False) -> None:
         path = self._run_folder(run_id) / "steps" / f"{record.index}.json"

@@ -169,8 +169,10 @@ def step(self, run_id: str, index: int, unit_id: str) -> dict:
             store.put_step(run_id, replace(running, extra={**running.extra}))
 
         try:
-            context = StepContext(run_id, unit.id, index, plan_step, unit.hosts, report, remember)
-            with entered(context):
+            step_context = StepContext(
+                run_id, unit.id, index, plan_step, unit.hosts, report, remember
+            )
+            with entered(step_context):
                 signature = driver_signature(driver_for(run), plan_step, unit)
                 outcome = signature.apply(throw=True).result
         except Exception as exc:

@@ -153,7 +153,7 @@ def test_driver_problems_name_each_kind_and_action_once_with_its_first_step():
     assert driver_problems(plan, shell) == [
         "step 'pre-upgrade:refresh-repos' (pre-upgrade refresh-repos): driver 'shell' has no "
         "pre_upgrade_command, so it cannot run action 'refresh-repos' "
-        "(pass -p pre_upgrade_command='...')"
+        "(pass -p pre_upgrade_command='...' or -p commands=TABLE)"
     ]
     assert driver_problems(plan, load_driver("noop", {})) == []
 

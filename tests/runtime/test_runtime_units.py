@@ -167,7 +167,9 @@ def test_shell_driver_pre_upgrade_and_actions():
 @pytest.mark.parametrize(
     ("name", "parameters", "message"),
     [
-        ("shell", {}, "needs parameter 'command'"),
+        # No `command` is no error (a command table may serve upgrade steps);
+        # `run` refuses upgrade steps without either (test_command_table).
+        ("shell", {"commands": "nope"}, "no command table 'nope'"),
         (
             "shell",
             {"command": "ssh {node}"},

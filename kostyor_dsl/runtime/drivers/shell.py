@@ -11,6 +11,14 @@ Every placeholder is replaced by its `shlex.quote`d value, so a host named
 reach a driver, so none starts with `-`).  A non-zero exit fails the step;
 `timeout` bounds the whole step; each host's output (decoded as UTF-8, an
 invalid byte shown as U+FFFD) is kept in the step's result.
+
+`-p commands=systemd-venv` selects a command table (package data, see
+`command_table`): every action of the shipped `openstack` spec and the
+restart of each upgraded service come from it, parameterised by `venv`,
+`config_dir`, `restart_command`, `remote`, `command_host` and `projects`;
+an explicit template (`command`, `pre_upgrade_command`, ...) still wins.
+With `-p cloud=NAME` the OpenStack actions (disable-scheduling, evacuate,
+wait-empty, enable-scheduling, check-services) run through openstacksdk.
 """
 
 from __future__ import annotations
@@ -25,6 +33,9 @@ from typing import Any, ClassVar
 from celery import shared_task
 
 from kostyor_dsl.runtime.drivers import MAX_TIMEOUT, Driver, Parameter
+from kostyor_dsl.runtime.drivers import command_table as tables
+from kostyor_dsl.runtime.drivers.openstack_actions import PARAMETERS as OPENSTACK_PARAMETERS
+from kostyor_dsl.runtime.drivers.openstack_actions import OpenStackActions
 from kostyor_dsl.runtime.errors import ParameterError, StepFailed, UnsupportedAction
 
 TASK = "kostyor_dsl.drivers.shell.run"
@@ -137,8 +148,41 @@ class ShellDriver(Driver):
     name = "shell"
     PARAMETERS: ClassVar[Mapping[str, Parameter]] = {
         "command": Parameter(
-            str, required=True, help="command template for upgrade steps ({host}, {service})"
+            str, default="", help="command template for upgrade steps ({host}, {service})"
         ),
+        "commands": Parameter(
+            str,
+            default="",
+            help="a command table: a shipped one (systemd-venv) or a YAML file of that shape",
+        ),
+        "venv": Parameter(
+            str,
+            default="",
+            help="table: the new release's virtualenv ({project}, {release}); empty: /usr/bin",
+        ),
+        "config_dir": Parameter(
+            str, default="/etc/{project}", help="table: a project's config folder ({project})"
+        ),
+        "restart_command": Parameter(
+            str,
+            default="systemctl restart {service}",
+            help="table: restarts a service on the new release ({service}, {host}, {project}, {venv})",
+        ),
+        "remote": Parameter(
+            str, default="", help="table: prefix that runs a command on {host} (ssh -- {host})"
+        ),
+        "command_host": Parameter(
+            str, default="localhost", help="table: the host where the projects' commands run"
+        ),
+        "projects": Parameter(
+            str,
+            default="",
+            help="table: the projects deployed (comma-separated); another's actions do nothing, "
+            "saying so",
+        ),
+        "release": Parameter(str, default="", help="table: the target release, for {release}"),
+        "backup_command": Parameter(str, default="", help="table: backup-databases' command"),
+        **OPENSTACK_PARAMETERS,
         "pre_upgrade_command": Parameter(
             str, default="", help="command template for pre-upgrade steps ({action})"
         ),
@@ -168,17 +212,33 @@ class ShellDriver(Driver):
         for name in PLACEHOLDERS:
             if self.parameters.get(name):
                 check_template(name, self.parameters[name])
+        self.table = None
+        if self.parameters.get("commands"):
+            self.table = tables.load_table(self.parameters["commands"])
+            tables.check_parameters(self.parameters)
+        self.openstack = OpenStackActions(self.name, self.parameters)
 
     def unsupported(self, kind: str, name: str | None) -> str | None:
+        if kind == "upgrade":
+            if self.parameters.get("command"):
+                return None
+            if self.table is not None:
+                return tables.why_not_service(self.table, name or "")
+            return "driver 'shell' has no command, so it cannot run upgrade steps (pass -p command='...' or -p commands=TABLE)"
         template = self.TEMPLATES.get(kind)
         if template is None:
             return super().unsupported(kind, name)
         if self.parameters.get(template):
             return None
+        if kind == "hook" and name and self.openstack.offers(name):
+            return None
+        if kind in ("pre-upgrade", "post-upgrade") and self.table is not None:
+            return tables.why_not_action(self.table, name or "", self.parameters)
         what = f"action {name!r}" if name else f"{kind} steps"
-        return (
-            f"driver 'shell' has no {template}, so it cannot run {what} (pass -p {template}='...')"
+        hint = (self.openstack.why_not(name or "") if kind == "hook" else "") or (
+            f"pass -p {template}='...'" + (" or -p commands=TABLE" if kind != "hook" else "")
         )
+        return f"driver 'shell' has no {template}, so it cannot run {what} ({hint})"
 
     def _template(self, kind: str, name: str) -> str:
         template = self.parameters.get(self.TEMPLATES[kind])
@@ -192,21 +252,45 @@ class ShellDriver(Driver):
         timeout = step_timeout(parameters or {}, self.parameters["timeout"])
         return run_commands.si([list(pair) for pair in commands], timeout)
 
-    def pre_upgrade(self, action: str, parameters: Mapping[str, Any]):
-        template = self._template("pre-upgrade", action)
+    def _phase(self, kind: str, action: str, parameters: Mapping[str, Any]):
+        if not self.parameters.get(self.TEMPLATES[kind]) and self.table is not None:
+            why = tables.why_not_action(self.table, action, self.parameters)
+            if why:
+                raise UnsupportedAction(why)
+            return self._signature(
+                tables.action_commands(self.table, action, self.parameters), parameters
+            )
+        template = self._template(kind, action)
         return self._signature([("-", render(template, action=action))], parameters)
+
+    def pre_upgrade(self, action: str, parameters: Mapping[str, Any]):
+        return self._phase("pre-upgrade", action, parameters)
 
     def post_upgrade(self, action: str, parameters: Mapping[str, Any]):
-        template = self._template("post-upgrade", action)
-        return self._signature([("-", render(template, action=action))], parameters)
+        return self._phase("post-upgrade", action, parameters)
 
     def start(self, service: str, hosts: list[str]):
-        template = self.parameters["command"]
+        template = self.parameters.get("command")
+        if not template and self.table is not None:
+            why = tables.why_not_service(self.table, service)
+            if why:
+                raise UnsupportedAction(why)
+            return self._signature(
+                [
+                    (host, tables.restart_command(self.table, service, host, self.parameters))
+                    for host in hosts
+                ]
+            )
+        if not template:
+            raise UnsupportedAction(self.unsupported("upgrade", service) or "upgrade")
         return self._signature(
             [(host, render(template, host=host, service=service, action="start")) for host in hosts]
         )
 
     def action(self, name: str, host: str | None, parameters: Mapping[str, Any]):
+        if not self.parameters.get("action_command") and self.openstack.offers(name):
+            timeout = step_timeout(parameters, self.parameters["timeout"])
+            return self.openstack.signature(name, host, parameters, timeout)
         template = self._template("hook", name)
         return self._signature(
             [(host or "-", render(template, action=name, host=host or ""))], parameters
