@@ -188,7 +188,12 @@ def test_a_worker_killed_mid_playbook_runs_the_step_again_and_its_leftover_is_st
     killed = status["steps"][2]
     assert killed["attempts"] == 2
     assert killed["result"]["status"] == "successful"
-    assert killed["result"]["stopped_from_earlier_attempt"] == len(left_running)
+    # The leftover was stopped before the step ran again: by the runtime (its
+    # attempt token marks Ansible's workers, which leave the process group) or,
+    # when it got there first, by the driver, which then says how many.
+    assert killed["result"].get("stopped_from_earlier_attempt", len(left_running)) == len(
+        left_running
+    )
     assert marked_processes(str(tmp_path / "work")) == []
 
 
