@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from kostyor_dsl.compiler.model import BUILTIN_ACTIONS
 from kostyor_dsl.language import ast
-from kostyor_dsl.language.diagnostics import DiagnosticSink, Label, error
+from kostyor_dsl.language.diagnostics import Diagnostic, DiagnosticSink, Label, Span, error
+from kostyor_dsl.language.suggest import did_you_mean
 
 
 def first_definitions(trees, kind, code: str, what: str, hint, sink: DiagnosticSink) -> dict:
@@ -85,3 +86,17 @@ def default_strategy(trees, strategies, sink: DiagnosticSink) -> str | None:
     if not imported and len(strategies) == 1:
         return next(iter(strategies))
     return None
+
+
+def unknown_action(name: str, span: Span, actions) -> Diagnostic:
+    """K032: an action that is neither built in nor declared with `actions`."""
+    return error(
+        "K032",
+        f"unknown action '{name}'",
+        span,
+        hints=(
+            *did_you_mean(name, actions),
+            f"a driver's own action: declare it with `actions {name}` at the top of the spec",
+            "built-in actions: " + ", ".join(BUILTIN_ACTIONS),
+        ),
+    )

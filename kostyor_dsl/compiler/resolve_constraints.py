@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from kostyor_dsl.compiler.definitions import unknown_action
 from kostyor_dsl.compiler.model import Action, BarrierDef, OrderDef, ProjectStepsDef, ServiceDef
 from kostyor_dsl.language import ast
 from kostyor_dsl.language.diagnostics import DiagnosticSink, Label, error
@@ -46,7 +47,7 @@ def _actions(
     seen: dict[str, ast.Name] = {}
     for name in names:
         if name.value not in actions:
-            sink.add(_unknown_action(name, actions))
+            sink.add(unknown_action(name.value, name.span, actions))
         elif name.value in seen:
             sink.add(
                 error(
@@ -60,16 +61,6 @@ def _actions(
             seen[name.value] = name
             out.append(Action(name.value, (), span=name.span))
     return tuple(out)
-
-
-def _unknown_action(name: ast.Name, actions: Sequence[str]):
-    return error(
-        "K032",
-        f"unknown action '{name.value}'",
-        name.span,
-        hints=did_you_mean(name.value, actions)
-        or (f"declare it at the top of the spec: actions {name.value}",),
-    )
 
 
 def resolve_barrier(

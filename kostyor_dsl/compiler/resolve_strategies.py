@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from kostyor_dsl.compiler import entry_points
+from kostyor_dsl.compiler.definitions import unknown_action
 from kostyor_dsl.compiler.engines import BUILTIN_ENGINES, HOST_ENGINES, available_engines
 from kostyor_dsl.compiler.entry_points import DRIVER_GROUP, SHIPPED_DRIVERS
 from kostyor_dsl.compiler.model import (
-    BUILTIN_ACTIONS,
     DEFAULT_DRIVER,
     DEFAULT_ENGINE,
     Action,
@@ -244,19 +244,7 @@ class StrategyResolver:
 
     def _check_action(self, action: Action) -> None:
         if action.name not in self.actions:
-            self.sink.add(
-                error(
-                    "K032",
-                    f"unknown action '{action.name}'",
-                    action.span,
-                    hints=(
-                        *did_you_mean(action.name, self.actions),
-                        f"a driver's own action: declare it with `actions {action.name}` "
-                        "at the top of the spec",
-                        "built-in actions: " + ", ".join(BUILTIN_ACTIONS),
-                    ),
-                )
-            )
+            self.sink.add(unknown_action(action.name, action.span, self.actions))
 
     def _group(self, setting: ast.Setting) -> HostGroup:
         """A hosts block as a group, built once however many strategies inherit it."""
